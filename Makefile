@@ -1,0 +1,41 @@
+SHELL := /bin/bash
+# liveswap — build, test, demo.
+# VERSION is stamped into both binaries; later steps build an "old" and a
+# "new" liveswapd from the same tree by changing it.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GO      ?= go
+LDFLAGS  = -X main.version=$(VERSION)
+BIN     ?= bin
+
+.PHONY: all build test unit e2e demo lint deps bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/liveswap ./cmd/liveswap
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/liveswapd ./cmd/liveswapd
+
+# deps installs the Debian packages the end-to-end tests and the demo use.
+deps:
+	bash e2e/install-deps.sh
+
+# test runs every test, end-to-end ones included; LIVESWAP_E2E=require turns
+# a missing prerequisite into a failure instead of a skip.
+test: deps lint
+	LIVESWAP_E2E=require $(GO) test -count=1 -timeout 60m -v ./... 2>&1 | tee $(BIN)/test.log; exit $${PIPESTATUS[0]}
+
+unit:
+	$(GO) test -count=1 ./...
+
+e2e: deps
+	LIVESWAP_E2E=require $(GO) test -count=1 -timeout 60m -v ./e2e/...
+
+demo: deps build
+	$(BIN)/liveswap demo
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what liveswap's end-to-end tests and demo need on Debian 12.
+# Idempotent: does nothing when everything is already there. Package
+# maintainer scripts are kept from starting services: the tests start their
+# own, isolated ones, and nothing should be left running system-wide.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+[ -x /usr/sbin/dockerd ] || need+=(docker.io)
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)
+[ -x /usr/bin/redis-server ] || need+=(redis-server)
+[ -x /usr/lib/systemd/systemd ] || need+=(systemd)
+have dbus-daemon || need+=(dbus)
+[ -e /usr/lib/systemd/user/dbus.socket ] || need+=(dbus-user-session)
+have ip || need+=(iproute2)
+have unshare || need+=(util-linux)
+have ansible-playbook || need+=(ansible-core)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: missing ${need[*]}; run as root (apt-get install -y ${need[*]})" >&2
+  exit 1
+fi
+echo "install-deps: installing ${need[*]}"
+policy=/usr/sbin/policy-rc.d
+restore=""
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"
+  restore=1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+[ -z "$restore" ] || rm -f "$policy"
+echo "install-deps: done"
