@@ -234,3 +234,16 @@ func tcpConnect(ctx context.Context, addr string) error {
 	}
 	return c.Close()
 }
+
+// Check makes a single attempt of spec, for readiness waits.
+func Check(ctx context.Context, spec Spec) error {
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	if spec.Timeout <= 0 {
+		spec.Timeout = time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, spec.Timeout)
+	defer cancel()
+	return newCheck(spec)(ctx)
+}

@@ -1,0 +1,24 @@
+package testbed
+
+import (
+	"os"
+	"testing"
+)
+
+// shortDir makes a folder under /tmp with a short name: unix socket paths
+// inside it must stay under 108 bytes, which t.TempDir's names can exceed.
+// It is removed when the test ends, after everything started in it stopped.
+func shortDir(t testing.TB, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sweep(t, dir)
+		if err := os.RemoveAll(dir); err != nil {
+			t.Logf("testbed: removing %s: %v", dir, err)
+		}
+	})
+	return dir
+}

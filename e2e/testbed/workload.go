@@ -1,0 +1,141 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/liveswap/liveswap/upgrade/probe"
+)
+
+// Workload is a container serving on a loopback port.
+type Workload struct {
+	Name string
+	ID   string
+	Kind probe.Kind // http (nginx) or redis
+	Addr string     // 127.0.0.1:PORT
+}
+
+// Target is the probe target: a URL for nginx, HOST:PORT for redis.
+func (w *Workload) Target() string {
+	if w.Kind == probe.HTTP {
+		return "http://" + w.Addr + "/"
+	}
+	return w.Addr
+}
+
+// Spec is a probe of this workload at interval.
+func (w *Workload) Spec(interval time.Duration) probe.Spec {
+	return probe.Spec{Name: w.Name, Kind: w.Kind, Target: w.Target(), Interval: interval, Timeout: 500 * time.Millisecond}
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// NginxConf renders an nginx.conf serving "ok" on port, with every path it
+// writes inside dir.
+func NginxConf(dir string, port int) string {
+	return fmt.Sprintf(`daemon off;
+master_process on;
+worker_processes 1;
+user nobody nogroup;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  server {
+    listen 127.0.0.1:%[2]d;
+    location / { return 200 "ok\n"; }
+  }
+}
+`, dir, port)
+}
+
+// RunNginx runs nginx in a container of the daemon at host. With image
+// "host" (liveswapd) the container sees the host's files; with a built image
+// the config folder is bind-mounted.
+func RunNginx(t testing.TB, host, image string) *Workload {
+	t.Helper()
+	port := FreePort(t)
+	dir := shortDir(t, "lsn-")
+	os.Chmod(dir, 0o755)
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(NginxConf(dir, port)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("nginx-%04d", rand.IntN(1e4))
+	args := []string{"run", "-d", "--name", name, "--network", "host"}
+	if image != "host" {
+		args = append(args, "-v", dir+":"+dir)
+	}
+	args = append(args, image, NginxBin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf)
+	return run(t, host, name, probe.HTTP, port, args)
+}
+
+// RunRedis runs redis-server in a container of the daemon at host.
+func RunRedis(t testing.TB, host, image string) *Workload {
+	t.Helper()
+	port := FreePort(t)
+	name := fmt.Sprintf("redis-%04d", rand.IntN(1e4))
+	args := []string{"run", "-d", "--name", name, "--network", "host", image,
+		RedisBin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--protected-mode", "no", "--daemonize", "no", "--dir", "/tmp"}
+	return run(t, host, name, probe.Redis, port, args)
+}
+
+func run(t testing.TB, host, name string, kind probe.Kind, port int, args []string) *Workload {
+	t.Helper()
+	out := DockerCLI(t, host, args...)
+	w := &Workload{Name: name, ID: strings.TrimSpace(out), Kind: kind, Addr: "127.0.0.1:" + strconv.Itoa(port)}
+	t.Cleanup(func() { Docker(host, "rm", "-f", name) })
+	if err := WaitServing(w, 20*time.Second); err != nil {
+		logs, _ := Docker(host, "logs", name)
+		t.Fatalf("testbed: %s never served on %s: %v\nlogs:\n%s", name, w.Addr, err, logs)
+	}
+	return w
+}
+
+// WaitServing waits until a single probe of w succeeds.
+func WaitServing(w *Workload, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := probe.Check(context.Background(), w.Spec(0))
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// RedisRunID returns the run_id Redis picks at start: a restarted redis has
+// a new one.
+func RedisRunID(t testing.TB, w *Workload) string {
+	t.Helper()
+	info, err := probe.RedisInfo(context.Background(), w.Addr, "server")
+	if err != nil {
+		t.Fatalf("testbed: INFO server on %s: %v", w.Addr, err)
+	}
+	return info["run_id"]
+}
