@@ -20,9 +20,9 @@ import (
 // namespace (systemd is not PID 1 on these machines; see FACTS.md). Units are
 // installed into a folder the test owns.
 type Systemd struct {
-	Dir        string     // everything of this manager lives here
-	RuntimeDir string     // XDG_RUNTIME_DIR: bus, systemd/private, systemd/notify
-	UnitDir    string     // where InstallUnit writes unit files
+	Dir        string      // everything of this manager lives here
+	RuntimeDir string      // XDG_RUNTIME_DIR: bus, systemd/private, systemd/notify
+	UnitDir    string      // where InstallUnit writes unit files
 	Conn       *sdbus.Conn // D-Bus connection to the manager (private socket)
 	cmd        *exec.Cmd
 	log        string
@@ -196,10 +196,14 @@ func (s *Systemd) job(ctx context.Context, name string, f jobFunc) (string, erro
 }
 
 // StartUnit starts name and fails the test unless the job ends "done".
-func (s *Systemd) StartUnit(t testing.TB, name string) { s.mustJob(t, name, "start", s.Conn.StartUnitContext) }
+func (s *Systemd) StartUnit(t testing.TB, name string) {
+	s.mustJob(t, name, "start", s.Conn.StartUnitContext)
+}
 
 // StopUnit stops name and fails the test unless the job ends "done".
-func (s *Systemd) StopUnit(t testing.TB, name string) { s.mustJob(t, name, "stop", s.Conn.StopUnitContext) }
+func (s *Systemd) StopUnit(t testing.TB, name string) {
+	s.mustJob(t, name, "stop", s.Conn.StopUnitContext)
+}
 
 // RestartUnit restarts name and fails the test unless the job ends "done".
 func (s *Systemd) RestartUnit(t testing.TB, name string) {
