@@ -7,13 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
-	godbus "github.com/godbus/dbus/v5"
+	"github.com/liveswap/liveswap/upgrade/systemd"
 )
 
 // Systemd is a private systemd user manager running as root in its own mount
@@ -87,27 +86,11 @@ func StartSystemd(t testing.TB) *Systemd {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	s.Conn, err = DialPrivate(context.Background(), priv)
+	s.Conn, err = systemd.DialPrivate(context.Background(), priv)
 	if err != nil {
 		t.Fatalf("testbed: connecting to %s: %v", priv, err)
 	}
 	return s
-}
-
-// DialPrivate connects go-systemd to a manager's private socket, which needs
-// no bus daemon (EXTERNAL auth, no Hello).
-func DialPrivate(ctx context.Context, socket string) (*sdbus.Conn, error) {
-	return sdbus.NewConnection(func() (*godbus.Conn, error) {
-		c, err := godbus.Dial("unix:path="+socket, godbus.WithContext(ctx))
-		if err != nil {
-			return nil, err
-		}
-		if err := c.Auth([]godbus.Auth{godbus.AuthExternal(strconv.Itoa(os.Getuid()))}); err != nil {
-			c.Close()
-			return nil, err
-		}
-		return c, nil
-	})
 }
 
 func (s *Systemd) stop(t testing.TB, exited chan error) {

@@ -1,0 +1,123 @@
+// Package engine is liveswap's one client of the Docker Engine API, spoken
+// alike by dockerd and liveswapd: no target-specific code paths.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+)
+
+// DefaultEndpoint is dockerd's default socket.
+const DefaultEndpoint = "unix:///var/run/docker.sock"
+
+// Client is a Docker Engine API client bound to one endpoint.
+type Client struct {
+	Endpoint string
+	api      *client.Client
+}
+
+// New returns a client for endpoint (unix:///path.sock). The API version is
+// negotiated with the daemon, so a current SDK talks to dockerd 20.10.
+func New(endpoint string) (*Client, error) {
+	if endpoint == "" {
+		endpoint = DefaultEndpoint
+	}
+	if !strings.HasPrefix(endpoint, "unix://") && !strings.HasPrefix(endpoint, "tcp://") {
+		return nil, fmt.Errorf("endpoint %q: use unix:///path/to/docker.sock", endpoint)
+	}
+	api, err := client.NewClientWithOpts(
+		client.WithHost(endpoint),
+		client.WithAPIVersionNegotiation(),
+		// Fresh connections: a kept-alive one to a daemon that restarted
+		// fails on first use.
+		client.WithHTTPClient(&http.Client{Transport: unixTransport(endpoint)}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("engine client for %s: %w", endpoint, err)
+	}
+	return &Client{Endpoint: endpoint, api: api}, nil
+}
+
+func unixTransport(endpoint string) http.RoundTripper {
+	t := &http.Transport{DisableKeepAlives: true}
+	if path, ok := strings.CutPrefix(endpoint, "unix://"); ok {
+		t.DialContext = func(ctx context.Context, _, _ string) (netConn, error) {
+			return dialUnix(ctx, path)
+		}
+	}
+	return t
+}
+
+// API exposes the SDK client for calls this package does not wrap.
+func (c *Client) API() *client.Client { return c.api }
+
+// Close releases the client's connections.
+func (c *Client) Close() error { return c.api.Close() }
+
+// Status is what the daemon says about itself.
+type Status struct {
+	Version     string // ServerVersion from /info (e.g. 20.10.24+dfsg1)
+	APIVersion  string
+	LiveRestore bool
+	Containers  int
+	Running     int
+}
+
+// Status asks the daemon for its version and live-restore setting.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	info, err := c.api.Info(ctx)
+	if err != nil {
+		return Status{}, fmt.Errorf("engine %s: %w", c.Endpoint, err)
+	}
+	return Status{Version: info.ServerVersion, APIVersion: c.api.ClientVersion(), LiveRestore: info.LiveRestoreEnabled,
+		Containers: info.Containers, Running: info.ContainersRunning}, nil
+}
+
+// Ping reports whether the API answers.
+func (c *Client) Ping(ctx context.Context) error {
+	_, err := c.api.Ping(ctx)
+	return err
+}
+
+// WaitReady polls until the daemon answers /info or ctx ends, and returns
+// what it answered and how long it took.
+func (c *Client) WaitReady(ctx context.Context, every time.Duration) (Status, time.Duration, error) {
+	begin := time.Now()
+	for {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		st, err := c.Status(actx)
+		cancel()
+		if err == nil {
+			return st, time.Since(begin), nil
+		}
+		select {
+		case <-ctx.Done():
+			return Status{}, time.Since(begin), fmt.Errorf("daemon at %s not ready: %w (last error: %v)", c.Endpoint, ctx.Err(), err)
+		case <-time.After(every):
+		}
+	}
+}
+
+// Running lists the running containers.
+func (c *Client) Running(ctx context.Context) ([]container.Summary, error) {
+	list, err := c.api.ContainerList(ctx, container.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing containers at %s: %w", c.Endpoint, err)
+	}
+	return list, nil
+}
+
+// Inspect returns one container's full state.
+func (c *Client) Inspect(ctx context.Context, id string) (container.InspectResponse, error) {
+	r, err := c.api.ContainerInspect(ctx, id)
+	if err != nil {
+		return r, fmt.Errorf("inspecting container %s: %w", id, err)
+	}
+	return r, nil
+}

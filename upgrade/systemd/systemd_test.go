@@ -1,0 +1,77 @@
+package systemd_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/liveswap/liveswap/e2e/testbed"
+	"github.com/liveswap/liveswap/upgrade/systemd"
+)
+
+// TestManagerAgainstRealSystemd reads unit properties and runs jobs on a real
+// systemd user manager, reached the way `--systemd user` reaches it.
+func TestManagerAgainstRealSystemd(t *testing.T) {
+	testbed.Require(t)
+	sd := testbed.StartSystemd(t)
+	sd.InstallUnit(t, "sleeper.service", `[Service]
+Type=simple
+ExecStart=/bin/sleep 1000
+ExecReload=/bin/true
+KillMode=process
+TimeoutStopSec=7
+`)
+	sd.InstallUnit(t, "broken.service", `[Service]
+Type=oneshot
+ExecStart=/bin/false
+`)
+	sd.StartUnit(t, "sleeper.service")
+
+	for _, env := range []string{"private", "bus"} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv("XDG_RUNTIME_DIR", sd.RuntimeDir)
+			if env == "private" {
+				t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+			} else {
+				t.Setenv("DBUS_SESSION_BUS_ADDRESS", sd.Env()[1][len("DBUS_SESSION_BUS_ADDRESS="):])
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			m, err := systemd.Connect(ctx, systemd.User)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+
+			u, err := m.Unit(ctx, "sleeper.service")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.ActiveState != "active" || u.KillMode != "process" || u.Type != "simple" || u.TimeoutStopSec != 7 ||
+				len(u.ExecStart) != 1 || u.ExecStart[0].String() != "/bin/sleep 1000" || len(u.ExecReload) != 1 {
+				t.Fatalf("unexpected unit: %+v", u)
+			}
+			before := u.MainPID
+			if err := m.Restart(ctx, "sleeper.service"); err != nil {
+				t.Fatal(err)
+			}
+			u, _ = m.Unit(ctx, "sleeper.service")
+			if u.MainPID == before || u.MainPID == 0 {
+				t.Fatalf("restart kept MainPID %d", before)
+			}
+			if err := m.Reload(ctx, "sleeper.service"); err != nil {
+				t.Fatal(err)
+			}
+			var je *systemd.JobError
+			if err := m.Start(ctx, "broken.service"); !errors.As(err, &je) || je.Result != "failed" {
+				t.Fatalf("start of a failing unit: %v", err)
+			}
+			m.ResetFailed(ctx, "broken.service")
+			u, err = m.Unit(ctx, "missing.service")
+			if err != nil || u.LoadState != "not-found" {
+				t.Fatalf("missing unit: %+v %v", u, err)
+			}
+		})
+	}
+}
