@@ -1,0 +1,321 @@
+// Package plan holds the UpgradePlan document: what daemon to upgrade, which
+// binaries to swap, under which policy, and which workloads prove that
+// nothing was interrupted. Plans are YAML (apiVersion liveswap/v1), decoded
+// strictly, defaulted per target kind, and validated before anything runs.
+package plan
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/liveswap/liveswap/upgrade/probe"
+)
+
+// APIVersion and Kind identify a plan document.
+const (
+	APIVersion = "liveswap/v1"
+	Kind       = "UpgradePlan"
+)
+
+// Target kinds.
+const (
+	Docker    = "docker"
+	Liveswapd = "liveswapd"
+)
+
+// Plan is an upgrade plan.
+type Plan struct {
+	APIVersion string     `yaml:"apiVersion" json:"apiVersion"`
+	Kind       string     `yaml:"kind" json:"kind"`
+	Target     Target     `yaml:"target" json:"target"`
+	Binaries   []Binary   `yaml:"binaries" json:"binaries"`
+	Policy     Policy     `yaml:"policy" json:"policy"`
+	Canary     Canary     `yaml:"canary,omitempty" json:"canary,omitempty"`
+	Workloads  []Workload `yaml:"workloads,omitempty" json:"workloads,omitempty"`
+}
+
+// Target is the daemon being upgraded.
+type Target struct {
+	Kind         string `yaml:"kind" json:"kind"`                 // docker or liveswapd
+	Unit         string `yaml:"unit" json:"unit"`                 // systemd unit, e.g. docker.service
+	Systemd      string `yaml:"systemd" json:"systemd"`           // system or user manager
+	Endpoint     string `yaml:"endpoint" json:"endpoint"`         // unix:///var/run/docker.sock
+	DaemonConfig string `yaml:"daemonConfig" json:"daemonConfig"` // daemon.json path
+}
+
+// Binary is one file to replace. The first binary is the daemon itself;
+// dockerd may come with containerd and runc.
+type Binary struct {
+	Path            string `yaml:"path" json:"path"`                                           // the file the unit runs
+	NewFile         string `yaml:"newFile" json:"newFile"`                                     // the replacement
+	SHA256          string `yaml:"sha256,omitempty" json:"sha256,omitempty"`                   // of NewFile
+	ExpectedVersion string `yaml:"expectedVersion,omitempty" json:"expectedVersion,omitempty"` // what the daemon must report
+}
+
+// Policy says how careful to be.
+type Policy struct {
+	AllowMinor           bool     `yaml:"allowMinor" json:"allowMinor"`
+	AllowDowngrade       bool     `yaml:"allowDowngrade" json:"allowDowngrade"`
+	InsecureSkipChecksum bool     `yaml:"insecureSkipChecksum,omitempty" json:"insecureSkipChecksum,omitempty"`
+	Rollback             string   `yaml:"rollback" json:"rollback"` // auto or never
+	ReadyTimeout         Duration `yaml:"readyTimeout" json:"readyTimeout"`
+	StopTimeout          Duration `yaml:"stopTimeout" json:"stopTimeout"`
+	MaxProbeFailures     int      `yaml:"maxProbeFailures" json:"maxProbeFailures"`
+	KeepBackups          int      `yaml:"keepBackups" json:"keepBackups"`
+	Skip                 []string `yaml:"skipChecks,omitempty" json:"skipChecks,omitempty"`
+}
+
+// Canary is a short-lived container the new daemon must be able to run.
+type Canary struct {
+	Image   string   `yaml:"image,omitempty" json:"image,omitempty"`
+	Command []string `yaml:"command,omitempty" json:"command,omitempty"`
+	Skip    bool     `yaml:"skip,omitempty" json:"skip,omitempty"`
+}
+
+// Workload is a probe of one container during the swap.
+type Workload struct {
+	Container string     `yaml:"container" json:"container"`
+	Probe     probe.Kind `yaml:"probe" json:"probe"`     // http, redis or tcp
+	Address   string     `yaml:"address" json:"address"` // URL for http, HOST:PORT otherwise
+	Interval  Duration   `yaml:"interval,omitempty" json:"interval,omitempty"`
+}
+
+// Spec turns the workload into a probe spec.
+func (w Workload) Spec() probe.Spec {
+	return probe.Spec{Name: w.Container, Kind: w.Probe, Target: w.Address, Interval: w.Interval.D()}
+}
+
+// Duration is a time.Duration written as "30s" in YAML and JSON.
+type Duration time.Duration
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String renders like time.Duration.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// UnmarshalYAML accepts Go duration strings.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (examples: 500ms, 30s, 2m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// MarshalText writes the duration as a string (JSON).
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads a duration string (JSON).
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Load reads, strictly decodes, defaults and validates the plan at path.
+func Load(path string) (*Plan, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading plan: %w", err)
+	}
+	p, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: (unmarshal errors:\n\s*)?`)
+
+// Parse decodes a plan: an unknown field is an error naming its line.
+func Parse(b []byte) (*Plan, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var p Plan
+	if err := dec.Decode(&p); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the plan is empty (start from `liveswap plan -o plan.yaml` or playbooks/)")
+		}
+		return nil, errors.New(yamlLine.ReplaceAllString(err.Error(), ""))
+	}
+	var extra any
+	if err := dec.Decode(&extra); err == nil {
+		return nil, errors.New("more than one YAML document: a plan file holds one UpgradePlan")
+	}
+	p.Default()
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Marshal renders the plan as YAML.
+func (p *Plan) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(p); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}
+
+// Defaults per target kind: the differences between dockerd and liveswapd
+// are data, not code paths.
+var kindDefaults = map[string]Target{
+	Docker:    {Unit: "docker.service", Systemd: "system", Endpoint: "unix:///var/run/docker.sock", DaemonConfig: "/etc/docker/daemon.json"},
+	Liveswapd: {Unit: "liveswapd.service", Systemd: "system", Endpoint: "unix:///run/liveswapd.sock", DaemonConfig: "/etc/liveswap/daemon.json"},
+}
+
+// DefaultBinary is the daemon binary of each kind when the unit cannot say.
+var DefaultBinary = map[string]string{Docker: "/usr/sbin/dockerd", Liveswapd: "/usr/local/bin/liveswapd"}
+
+// Default fills in what the plan left out.
+func (p *Plan) Default() {
+	if p.APIVersion == "" {
+		p.APIVersion = APIVersion
+	}
+	if p.Kind == "" {
+		p.Kind = Kind
+	}
+	if p.Target.Kind == "" {
+		p.Target.Kind = Docker
+	}
+	if d, ok := kindDefaults[p.Target.Kind]; ok {
+		def(&p.Target.Unit, d.Unit)
+		def(&p.Target.Systemd, d.Systemd)
+		def(&p.Target.Endpoint, d.Endpoint)
+		def(&p.Target.DaemonConfig, d.DaemonConfig)
+	}
+	if p.Policy.Rollback == "" {
+		p.Policy.Rollback = "auto"
+	}
+	if p.Policy.ReadyTimeout == 0 {
+		p.Policy.ReadyTimeout = Duration(60 * time.Second)
+	}
+	if p.Policy.StopTimeout == 0 {
+		p.Policy.StopTimeout = Duration(30 * time.Second)
+	}
+	if p.Policy.KeepBackups == 0 {
+		p.Policy.KeepBackups = 2
+	}
+	if p.Target.Kind == Liveswapd && p.Canary.Image == "" && !p.Canary.Skip {
+		p.Canary.Image = "host"
+	}
+	if p.Canary.Image != "" && len(p.Canary.Command) == 0 {
+		p.Canary.Command = []string{"/bin/true"}
+	}
+	for i := range p.Workloads {
+		if p.Workloads[i].Interval == 0 {
+			p.Workloads[i].Interval = Duration(20 * time.Millisecond)
+		}
+	}
+}
+
+func def(s *string, v string) {
+	if *s == "" {
+		*s = v
+	}
+}
+
+var hexSHA = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// Validate reports every problem at once, each naming its field.
+func (p *Plan) Validate() error {
+	var errs []string
+	add := func(field, format string, a ...any) {
+		errs = append(errs, field+": "+fmt.Sprintf(format, a...))
+	}
+	if p.APIVersion != APIVersion {
+		add("apiVersion", "%q is not supported (use %s)", p.APIVersion, APIVersion)
+	}
+	if p.Kind != Kind {
+		add("kind", "%q is not supported (use %s)", p.Kind, Kind)
+	}
+	if _, ok := kindDefaults[p.Target.Kind]; !ok {
+		add("target.kind", "%q is not a target kind (use docker or liveswapd)", p.Target.Kind)
+	}
+	if p.Target.Systemd != "system" && p.Target.Systemd != "user" {
+		add("target.systemd", "%q: use system or user", p.Target.Systemd)
+	}
+	if !strings.HasSuffix(p.Target.Unit, ".service") {
+		add("target.unit", "%q is not a service unit name (example: docker.service)", p.Target.Unit)
+	}
+	if !strings.HasPrefix(p.Target.Endpoint, "unix://") {
+		add("target.endpoint", "%q: use unix:///path/to/socket", p.Target.Endpoint)
+	}
+	if len(p.Binaries) == 0 {
+		add("binaries", "nothing to swap: list at least the daemon binary (path, newFile, sha256)")
+	}
+	seen := map[string]bool{}
+	for i, b := range p.Binaries {
+		f := fmt.Sprintf("binaries[%d]", i)
+		if !strings.HasPrefix(b.Path, "/") {
+			add(f+".path", "%q must be an absolute path", b.Path)
+		}
+		if seen[b.Path] {
+			add(f+".path", "%q is listed twice", b.Path)
+		}
+		seen[b.Path] = true
+		if !strings.HasPrefix(b.NewFile, "/") {
+			add(f+".newFile", "%q must be an absolute path", b.NewFile)
+		}
+		if b.NewFile == b.Path && b.Path != "" {
+			add(f+".newFile", "is the file it replaces; stage the new binary elsewhere")
+		}
+		if b.SHA256 == "" && !p.Policy.InsecureSkipChecksum {
+			add(f+".sha256", "missing (sha256sum NEWFILE), or set policy.insecureSkipChecksum: true")
+		} else if b.SHA256 != "" && !hexSHA.MatchString(b.SHA256) {
+			add(f+".sha256", "%q is not 64 lowercase hex digits", b.SHA256)
+		}
+	}
+	if p.Policy.Rollback != "auto" && p.Policy.Rollback != "never" {
+		add("policy.rollback", "%q: use auto or never", p.Policy.Rollback)
+	}
+	if p.Policy.ReadyTimeout < 0 || p.Policy.StopTimeout < 0 {
+		add("policy", "timeouts must be positive")
+	}
+	if p.Policy.MaxProbeFailures < 0 {
+		add("policy.maxProbeFailures", "must be 0 or more")
+	}
+	if p.Policy.KeepBackups < 1 {
+		add("policy.keepBackups", "must be at least 1: a rollback needs the newest backup")
+	}
+	names := map[string]bool{}
+	for i, w := range p.Workloads {
+		f := fmt.Sprintf("workloads[%d]", i)
+		if w.Container == "" {
+			add(f+".container", "missing")
+		}
+		if names[w.Container+string(w.Probe)+w.Address] {
+			add(f, "duplicate probe of %s", w.Container)
+		}
+		names[w.Container+string(w.Probe)+w.Address] = true
+		if err := w.Spec().Validate(); err != nil {
+			add(f, "%v", err)
+		}
+		if w.Interval.D() < time.Millisecond && w.Interval != 0 {
+			add(f+".interval", "%s is too short (at least 1ms)", w.Interval)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid plan:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
+}
