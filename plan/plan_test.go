@@ -67,7 +67,9 @@ func TestParseErrors(t *testing.T) {
 		{"missing sha", func(s string) string {
 			return strings.Replace(s, "    sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n", "", 1)
 		}, []string{"binaries[0].sha256", "sha256sum"}},
-		{"relative path", func(s string) string { return strings.Replace(s, "path: /usr/local/bin/liveswapd", "path: liveswapd", 1) }, []string{"binaries[0].path", "absolute"}},
+		{"relative path", func(s string) string {
+			return strings.Replace(s, "path: /usr/local/bin/liveswapd", "path: liveswapd", 1)
+		}, []string{"binaries[0].path", "absolute"}},
 		{"bad probe", func(s string) string { return strings.Replace(s, "probe: http", "probe: icmp", 1) }, []string{"workloads[0]", "unknown kind"}},
 		{"bad probe address", func(s string) string {
 			return strings.Replace(s, "http://127.0.0.1:8080/", "127.0.0.1:8080", 1)
