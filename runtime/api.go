@@ -1,0 +1,670 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/system"
+	"github.com/docker/docker/api/types/versions"
+	"github.com/docker/docker/pkg/stdcopy"
+	units "github.com/docker/go-units"
+	"golang.org/x/sys/unix"
+)
+
+// API versions: liveswapd speaks the Engine API of dockerd 20.10, which is
+// what the docker.io CLI and a negotiating Go SDK client expect.
+const (
+	APIVersion    = "1.41"
+	MinAPIVersion = "1.24"
+)
+
+// Handler returns the Engine API subset as an http.Handler.
+func (d *Daemon) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_ping", d.ping)
+	mux.HandleFunc("HEAD /_ping", d.ping)
+	mux.HandleFunc("GET /version", d.version)
+	mux.HandleFunc("GET /info", d.info)
+	mux.HandleFunc("GET /events", d.eventsHandler)
+	mux.HandleFunc("GET /containers/json", d.list)
+	mux.HandleFunc("POST /containers/create", d.create)
+	mux.HandleFunc("GET /containers/{id}/json", d.withContainer(d.inspectHandler))
+	mux.HandleFunc("POST /containers/{id}/start", d.withContainer(d.start))
+	mux.HandleFunc("POST /containers/{id}/stop", d.withContainer(d.stop))
+	mux.HandleFunc("POST /containers/{id}/restart", d.withContainer(d.restart))
+	mux.HandleFunc("POST /containers/{id}/kill", d.withContainer(d.kill))
+	mux.HandleFunc("POST /containers/{id}/wait", d.withContainer(d.wait))
+	mux.HandleFunc("GET /containers/{id}/logs", d.withContainer(d.logs))
+	mux.HandleFunc("GET /containers/{id}/top", d.withContainer(d.top))
+	mux.HandleFunc("DELETE /containers/{id}", d.withContainer(d.remove))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": fmt.Sprintf("page not found: %s %s is not part of the API subset liveswapd serves", r.Method, r.URL.Path)})
+	})
+	return d.versioned(mux)
+}
+
+// versioned strips a /vX.Y prefix (refusing versions we cannot serve) and
+// sets the headers dockerd sets on every response.
+func (d *Daemon) versioned(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Api-Version", APIVersion)
+		h.Set("Docker-Experimental", "false")
+		h.Set("Ostype", "linux")
+		h.Set("Server", "liveswapd/"+d.opts.Version+" (linux)")
+		p := r.URL.Path
+		if strings.HasPrefix(p, "/v") {
+			rest := p[2:]
+			if i := strings.IndexByte(rest, '/'); i > 0 {
+				v := rest[:i]
+				if _, err := strconv.ParseFloat(v, 64); err == nil {
+					if versions.GreaterThan(v, APIVersion) {
+						writeJSON(w, http.StatusBadRequest, map[string]string{"message": fmt.Sprintf("client version %s is too new. Maximum supported API version is %s", v, APIVersion)})
+						return
+					}
+					if versions.LessThan(v, MinAPIVersion) {
+						writeJSON(w, http.StatusBadRequest, map[string]string{"message": fmt.Sprintf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", v, MinAPIVersion)})
+						return
+					}
+					r.URL.Path = rest[i:]
+					r.URL.RawPath = ""
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeError maps error categories to status codes, with dockerd's JSON
+// body shape.
+func writeError(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, ErrNotModified):
+		w.WriteHeader(http.StatusNotModified)
+		return
+	case errors.Is(err, ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, ErrConflict):
+		code = http.StatusConflict
+	case errors.Is(err, ErrInvalid), errors.Is(err, ErrUnsupported):
+		code = http.StatusBadRequest
+	case errors.Is(err, errShuttingDown):
+		code = http.StatusServiceUnavailable
+	}
+	msg := err.Error()
+	for _, cat := range []error{ErrNotFound, ErrConflict, ErrInvalid, ErrUnsupported, errStartFailed} {
+		msg = strings.TrimSuffix(msg, ": "+cat.Error())
+	}
+	writeJSON(w, code, map[string]string{"message": msg})
+}
+
+func (d *Daemon) withContainer(h func(http.ResponseWriter, *http.Request, *Container)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := d.Get(r.PathValue("id"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		h(w, r, c)
+	}
+}
+
+func (d *Daemon) ping(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	h.Set("Pragma", "no-cache")
+	h.Set("Builder-Version", "1")
+	h.Set("Swarm", "inactive")
+	if r.Method == http.MethodHead {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Content-Length", "0")
+		return
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "OK")
+}
+
+func kernelVersion() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+func (d *Daemon) version(w http.ResponseWriter, r *http.Request) {
+	v := types.Version{
+		Version: d.opts.Version, APIVersion: APIVersion, MinAPIVersion: MinAPIVersion,
+		GoVersion: goruntime.Version(), Os: goruntime.GOOS, Arch: goruntime.GOARCH,
+		KernelVersion: kernelVersion(), GitCommit: "liveswapd",
+	}
+	v.Platform.Name = "liveswapd"
+	v.Components = []types.ComponentVersion{{
+		Name: "Engine", Version: d.opts.Version,
+		Details: map[string]string{
+			"ApiVersion": APIVersion, "MinAPIVersion": MinAPIVersion, "GitCommit": v.GitCommit,
+			"GoVersion": v.GoVersion, "Os": v.Os, "Arch": v.Arch, "KernelVersion": v.KernelVersion,
+			"Experimental": "false", "BuildTime": "",
+		},
+	}}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func osRelease() string {
+	b, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return "Linux"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return "Linux"
+}
+
+func (d *Daemon) info(w http.ResponseWriter, r *http.Request) {
+	cfg := d.Config()
+	total, running, paused, stopped := d.Counts()
+	host, _ := os.Hostname()
+	var si unix.Sysinfo_t
+	unix.Sysinfo(&si)
+	cgv := "1"
+	if fileExists("/sys/fs/cgroup/cgroup.controllers") {
+		cgv = "2"
+	}
+	info := system.Info{
+		ID: d.id, Containers: total, ContainersRunning: running, ContainersPaused: paused, ContainersStopped: stopped,
+		Driver: "none", DriverStatus: [][2]string{{"Root", "host filesystem or a root folder (chroot)"}},
+		Debug: cfg.Debug, NFd: countFDs(), NGoroutines: goruntime.NumGoroutine(),
+		SystemTime: time.Now().Format(time.RFC3339Nano), LoggingDriver: "json-file",
+		CgroupDriver: "none", CgroupVersion: cgv, NEventsListener: 0,
+		KernelVersion: kernelVersion(), OperatingSystem: osRelease(), OSType: "linux", Architecture: archName(),
+		RegistryConfig: &registry.ServiceConfig{}, NCPU: goruntime.NumCPU(), MemTotal: int64(si.Totalram) * int64(si.Unit),
+		DockerRootDir: cfg.DataRoot, Name: host, ServerVersion: d.opts.Version,
+		Runtimes:       map[string]system.RuntimeWithStatus{"liveswapd-shim": {Runtime: system.Runtime{Path: "liveswapd shim"}}},
+		DefaultRuntime: "liveswapd-shim", Swarm: swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
+		LiveRestoreEnabled: cfg.LiveRestore, Isolation: "", SecurityOptions: []string{},
+		Labels: []string{}, Plugins: system.PluginsInfo{},
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func archName() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return goruntime.GOARCH
+	}
+	return unix.ByteSliceToString(u.Machine[:])
+}
+
+func countFDs() int {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	return len(ents)
+}
+
+// --- containers ---
+
+func (d *Daemon) create(w http.ResponseWriter, r *http.Request) {
+	var req container.CreateRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeError(w, fmt.Errorf("decoding the create request: %v: %w", err, ErrInvalid))
+		return
+	}
+	c, warnings, err := d.Create(r.URL.Query().Get("name"), req.Config, req.HostConfig)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if warnings == nil {
+		warnings = []string{}
+	}
+	writeJSON(w, http.StatusCreated, container.CreateResponse{ID: c.ID(), Warnings: warnings})
+}
+
+func (d *Daemon) start(w http.ResponseWriter, r *http.Request, c *Container) {
+	if err := d.Start(r.Context(), c); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func timeoutParam(r *http.Request) (*int, error) {
+	s := r.URL.Query().Get("t")
+	if s == "" {
+		s = r.URL.Query().Get("timeout")
+	}
+	if s == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid value for t: %q: %w", s, ErrInvalid)
+	}
+	return &n, nil
+}
+
+func (d *Daemon) stop(w http.ResponseWriter, r *http.Request, c *Container) {
+	t, err := timeoutParam(r)
+	if err == nil {
+		err = d.Stop(r.Context(), c, t)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (d *Daemon) restart(w http.ResponseWriter, r *http.Request, c *Container) {
+	t, err := timeoutParam(r)
+	if err == nil {
+		err = d.Restart(r.Context(), c, t)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (d *Daemon) kill(w http.ResponseWriter, r *http.Request, c *Container) {
+	sig := syscall.SIGKILL
+	if s := r.URL.Query().Get("signal"); s != "" {
+		var err error
+		if sig, err = ParseSignal(s); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	if err := d.Kill(r.Context(), c, sig); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (d *Daemon) remove(w http.ResponseWriter, r *http.Request, c *Container) {
+	force, _ := strconv.ParseBool(r.URL.Query().Get("force"))
+	if err := d.Remove(r.Context(), c, force); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (d *Daemon) wait(w http.ResponseWriter, r *http.Request, c *Container) {
+	cond := container.WaitCondition(r.URL.Query().Get("condition"))
+	switch cond {
+	case "", container.WaitConditionNotRunning, container.WaitConditionNextExit, container.WaitConditionRemoved:
+	default:
+		writeError(w, fmt.Errorf("invalid condition: %q: %w", cond, ErrInvalid))
+		return
+	}
+	// Headers first, as dockerd does, so the client knows the wait began.
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	code, err := d.Wait(r.Context(), c, cond)
+	resp := container.WaitResponse{StatusCode: int64(code)}
+	if err != nil {
+		resp.Error = &container.WaitExitError{Message: err.Error()}
+	}
+	json.NewEncoder(w).Encode(resp)
+}
+
+func (d *Daemon) logs(w http.ResponseWriter, r *http.Request, c *Container) {
+	q := r.URL.Query()
+	b := func(k string) bool { v, _ := strconv.ParseBool(q.Get(k)); return v }
+	o := LogOptions{Stdout: b("stdout"), Stderr: b("stderr"), Follow: b("follow"), Timestamps: b("timestamps"), Tail: -1}
+	if !o.Stdout && !o.Stderr {
+		writeError(w, fmt.Errorf("Bad parameters: you must choose at least one stream: %w", ErrInvalid))
+		return
+	}
+	if t := q.Get("tail"); t != "" && t != "all" {
+		n, err := strconv.Atoi(t)
+		if err != nil {
+			writeError(w, fmt.Errorf("invalid tail %q: %w", t, ErrInvalid))
+			return
+		}
+		o.Tail = n
+	}
+	var err error
+	if o.Since, err = parseTime(q.Get("since")); err != nil {
+		writeError(w, err)
+		return
+	}
+	if o.Until, err = parseTime(q.Get("until")); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.docker.multiplexed-stream")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	flush := func() {
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	flush()
+	// No TTY, so the stream is multiplexed (stdcopy framing).
+	stdout := stdcopy.NewStdWriter(w, stdcopy.Stdout)
+	stderr := stdcopy.NewStdWriter(w, stdcopy.Stderr)
+	if err := d.Logs(r.Context(), c, o, stdout, stderr, flush); err != nil {
+		d.log.Debug("logs stream ended", "container", c.ID()[:12], "err", err)
+	}
+}
+
+// parseTime accepts dockerd's forms: unix seconds (with fraction) or RFC 3339.
+func parseTime(s string) (time.Time, error) {
+	if s == "" || s == "0" {
+		return time.Time{}, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		sec := int64(f)
+		return time.Unix(sec, int64((f-float64(sec))*1e9)), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("invalid time %q: use unix seconds or RFC 3339: %w", s, ErrInvalid)
+}
+
+func (d *Daemon) top(w http.ResponseWriter, r *http.Request, c *Container) {
+	_, st := c.snapshot()
+	if st.Status != StatusRunning {
+		writeError(w, fmt.Errorf("container %s is not running: %w", c.ID(), ErrConflict))
+		return
+	}
+	resp := container.TopResponse{Titles: []string{"UID", "PID", "PPID", "STAT", "CMD"}}
+	for _, pid := range descendants(st.Pid) {
+		info, err := readProc(pid)
+		if err != nil || !info.Exists {
+			continue
+		}
+		uid := ""
+		if fi, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+			if s, ok := fi.Sys().(*unix.Stat_t); ok {
+				uid = strconv.Itoa(int(s.Uid))
+			} else if s, ok := fi.Sys().(interface{ Uid() uint32 }); ok {
+				uid = strconv.Itoa(int(s.Uid()))
+			}
+		}
+		cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		line := strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))
+		if line == "" {
+			line = "[" + info.Comm + "]"
+		}
+		resp.Processes = append(resp.Processes, []string{uid, strconv.Itoa(pid), strconv.Itoa(info.PPid), string(info.State), line})
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// descendants returns pid and all its descendants.
+func descendants(pid int) []int {
+	out := []int{pid}
+	for i := 0; i < len(out) && i < 4096; i++ {
+		out = append(out, childrenOf(out[i])...)
+	}
+	return out
+}
+
+func (d *Daemon) inspectHandler(w http.ResponseWriter, r *http.Request, c *Container) {
+	writeJSON(w, http.StatusOK, d.Inspect(c))
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func mountsOf(hc *container.HostConfig) []container.MountPoint {
+	out := []container.MountPoint{}
+	for _, b := range hc.Binds {
+		parts := strings.Split(b, ":")
+		if len(parts) < 2 {
+			continue
+		}
+		mode := ""
+		if len(parts) > 2 {
+			mode = parts[2]
+		}
+		out = append(out, container.MountPoint{Type: "bind", Source: parts[0], Destination: parts[1], Mode: mode, RW: !strings.Contains(mode, "ro")})
+	}
+	for _, m := range hc.Mounts {
+		out = append(out, container.MountPoint{Type: m.Type, Source: m.Source, Destination: m.Target, RW: !m.ReadOnly})
+	}
+	return out
+}
+
+// Inspect builds the GET /containers/ID/json answer.
+func (d *Daemon) Inspect(c *Container) container.InspectResponse {
+	spec, st := c.snapshot()
+	running := st.Status == StatusRunning || st.Status == StatusRestarting
+	status := st.Status
+	if status == StatusRemoving {
+		status = StatusExited
+	}
+	return container.InspectResponse{
+		ContainerJSONBase: &container.ContainerJSONBase{
+			ID: spec.ID, Created: fmtTime(spec.Created), Path: spec.Path, Args: nonNil(spec.Args),
+			State: &container.State{
+				Status: container.ContainerState(status), Running: running, Restarting: st.Status == StatusRestarting,
+				Pid: st.Pid, ExitCode: st.ExitCode, Error: st.Error,
+				StartedAt: fmtTime(st.StartedAt), FinishedAt: fmtTime(st.FinishedAt),
+			},
+			Image: spec.Image, LogPath: c.logPath(), Name: "/" + spec.Name, RestartCount: st.RestartCount,
+			Driver: "none", Platform: "linux", HostConfig: spec.HostConfig,
+		},
+		Mounts: mountsOf(spec.HostConfig),
+		Config: spec.Config,
+		NetworkSettings: &container.NetworkSettings{
+			Networks: map[string]*network.EndpointSettings{"host": {NetworkID: "host"}},
+		},
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func statusText(st containerState) string {
+	switch st.Status {
+	case StatusRunning:
+		return "Up " + units.HumanDuration(time.Since(st.StartedAt))
+	case StatusRestarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
+	case StatusExited:
+		if st.FinishedAt.IsZero() {
+			return fmt.Sprintf("Exited (%d)", st.ExitCode)
+		}
+		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
+	case StatusRemoving:
+		return "Removal In Progress"
+	}
+	return "Created"
+}
+
+// Summary builds one GET /containers/json entry.
+func (d *Daemon) Summary(c *Container) container.Summary {
+	spec, st := c.snapshot()
+	cmd := strings.Join(append([]string{spec.Path}, spec.Args...), " ")
+	s := container.Summary{
+		ID: spec.ID, Names: []string{"/" + spec.Name}, Image: spec.Image, ImageID: spec.Image,
+		Command: cmd, Created: spec.Created.Unix(), Ports: []container.Port{},
+		Labels: spec.Config.Labels, State: container.ContainerState(st.Status), Status: statusText(st),
+		NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{"host": {NetworkID: "host"}}},
+		Mounts:          mountsOf(spec.HostConfig),
+	}
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	s.HostConfig.NetworkMode = string(spec.HostConfig.NetworkMode)
+	return s
+}
+
+var psFilters = map[string]bool{"name": true, "id": true, "status": true, "label": true, "exited": true, "ancestor": true}
+
+func (d *Daemon) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	all, _ := strconv.ParseBool(q.Get("all"))
+	f, err := filters.FromJSON(q.Get("filters"))
+	if err != nil {
+		writeError(w, fmt.Errorf("invalid filters: %v: %w", err, ErrInvalid))
+		return
+	}
+	if err := f.Validate(psFilters); err != nil {
+		writeError(w, fmt.Errorf("%v: %w", err, ErrInvalid))
+		return
+	}
+	limit := -1
+	if l := q.Get("limit"); l != "" {
+		limit, _ = strconv.Atoi(l)
+	}
+	out := []container.Summary{}
+	for _, c := range d.List() {
+		spec, st := c.snapshot()
+		if !all && !f.Contains("status") && st.Status != StatusRunning && st.Status != StatusRestarting {
+			continue
+		}
+		if f.Contains("name") && !f.Match("name", spec.Name) && !f.Match("name", "/"+spec.Name) {
+			continue
+		}
+		if f.Contains("id") && !f.FuzzyMatch("id", spec.ID) {
+			continue
+		}
+		if f.Contains("status") && !f.ExactMatch("status", st.Status) {
+			continue
+		}
+		if f.Contains("label") && !f.MatchKVList("label", spec.Config.Labels) {
+			continue
+		}
+		if f.Contains("ancestor") && !f.ExactMatch("ancestor", spec.Image) {
+			continue
+		}
+		if f.Contains("exited") && (st.Status != StatusExited || !f.ExactMatch("exited", strconv.Itoa(st.ExitCode))) {
+			continue
+		}
+		out = append(out, d.Summary(c))
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+var eventFilters = map[string]bool{"type": true, "container": true, "event": true, "label": true}
+
+func (d *Daemon) eventsHandler(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	since, err := parseTime(q.Get("since"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	until, err := parseTime(q.Get("until"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	f, err := filters.FromJSON(q.Get("filters"))
+	if err == nil {
+		err = f.Validate(eventFilters)
+	}
+	if err != nil {
+		writeError(w, fmt.Errorf("invalid filters: %v: %w", err, ErrInvalid))
+		return
+	}
+	match := func(m events.Message) bool {
+		if f.Contains("type") && !f.ExactMatch("type", string(m.Type)) {
+			return false
+		}
+		if f.Contains("event") && !f.ExactMatch("event", string(m.Action)) {
+			return false
+		}
+		if f.Contains("container") && (m.Type != events.ContainerEventType || !f.ExactMatch("container", m.Actor.ID) && !f.ExactMatch("container", m.Actor.Attributes["name"]) && !f.FuzzyMatch("container", m.Actor.ID)) {
+			return false
+		}
+		if f.Contains("label") && !f.MatchKVList("label", m.Actor.Attributes) {
+			return false
+		}
+		return true
+	}
+	past, ch := d.events.subscribe(since)
+	defer d.events.unsubscribe(ch)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	send := func(m events.Message) bool {
+		if !until.IsZero() && m.TimeNano > until.UnixNano() {
+			return false
+		}
+		if match(m) {
+			if enc.Encode(m) != nil {
+				return false
+			}
+		}
+		return true
+	}
+	for _, m := range past {
+		if !send(m) {
+			return
+		}
+	}
+	if flusher != nil {
+		flusher.Flush()
+	}
+	var stop <-chan time.Time
+	if !until.IsZero() {
+		t := time.NewTimer(time.Until(until))
+		defer t.Stop()
+		stop = t.C
+	}
+	for {
+		select {
+		case m := <-ch:
+			if !send(m) {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		case <-stop:
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+)
+
+// Error categories, mapped to HTTP status codes by the API.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrConflict     = errors.New("conflict")
+	ErrInvalid      = errors.New("invalid parameter")
+	ErrNotModified  = errors.New("not modified")
+	ErrUnsupported  = errors.New("not supported by liveswapd")
+	errShuttingDown = errors.New("liveswapd is shutting down")
+)
+
+// Container statuses, as the Engine API names them.
+const (
+	StatusCreated    = "created"
+	StatusRunning    = "running"
+	StatusRestarting = "restarting"
+	StatusExited     = "exited"
+	StatusRemoving   = "removing"
+)
+
+// containerSpec is data-root/containers/ID/config.json: what the client
+// asked for at create time. It does not change afterwards.
+type containerSpec struct {
+	Version    int                   `json:"version"`
+	ID         string                `json:"id"`
+	Name       string                `json:"name"` // without the leading slash
+	Created    time.Time             `json:"created"`
+	Image      string                `json:"image"`
+	Root       string                `json:"root,omitempty"` // chroot folder; "" = host filesystem
+	Path       string                `json:"path"`
+	Args       []string              `json:"args"`
+	Config     *container.Config     `json:"config"`
+	HostConfig *container.HostConfig `json:"hostConfig"`
+}
+
+// containerState is data-root/containers/ID/state.json: the daemon's view
+// of the last run. On restore the run folder (written by the shim) is the
+// truth and this file is corrected from it.
+type containerState struct {
+	Status          string    `json:"status"`
+	Pid             int       `json:"pid,omitempty"`
+	PidStart        uint64    `json:"pidStart,omitempty"`
+	ShimPid         int       `json:"shimPid,omitempty"`
+	ShimStart       uint64    `json:"shimStart,omitempty"`
+	ExitCode        int       `json:"exitCode"`
+	Error           string    `json:"error,omitempty"`
+	StartedAt       time.Time `json:"startedAt"`
+	FinishedAt      time.Time `json:"finishedAt"`
+	RestartCount    int       `json:"restartCount"`
+	ManuallyStopped bool      `json:"manuallyStopped,omitempty"`
+}
+
+// Container is one container known to the daemon.
+type Container struct {
+	// op serialises lifecycle operations (start, stop, kill, remove).
+	op sync.Mutex
+
+	mu      sync.Mutex
+	spec    containerSpec
+	st      containerState
+	dataDir string
+	runDir  string
+	gen     int           // incremented per shim start; stale exit watchers compare it
+	changed chan struct{} // closed and replaced on every state change
+	exited  chan struct{} // closed when the current run ends; nil when not running
+	removed bool
+	backoff time.Duration
+	timer   *time.Timer // pending policy restart
+}
+
+func newContainer(spec containerSpec, st containerState, dataDir, runDir string) *Container {
+	return &Container{spec: spec, st: st, dataDir: dataDir, runDir: runDir, changed: make(chan struct{})}
+}
+
+// ID returns the container's full ID.
+func (c *Container) ID() string { return c.spec.ID }
+
+// snapshot returns copies of spec and state.
+func (c *Container) snapshot() (containerSpec, containerState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.spec, c.st
+}
+
+// notifyLocked wakes every waiter; c.mu must be held.
+func (c *Container) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// saveLocked writes state.json; c.mu must be held.
+func (c *Container) saveLocked() error {
+	if c.removed {
+		return nil
+	}
+	return writeJSONAtomic(filepath.Join(c.dataDir, "state.json"), c.st)
+}
+
+func (c *Container) logPath() string {
+	return filepath.Join(c.dataDir, c.spec.ID+"-json.log")
+}
+
+// RestartPolicy decides whether a container that just ended is started
+// again. It is a pure function of the policy, the exit code and what
+// happened before, so it is table-tested.
+func RestartPolicy(p container.RestartPolicy, exitCode, restartCount int, manuallyStopped, daemonStart bool) bool {
+	// "always" brings a stopped container back when the daemon starts;
+	// "unless-stopped" does not.
+	if p.Name == container.RestartPolicyAlways && daemonStart {
+		return true
+	}
+	if manuallyStopped {
+		return false
+	}
+	switch p.Name {
+	case container.RestartPolicyAlways:
+		return true
+	case container.RestartPolicyUnlessStopped:
+		return true
+	case container.RestartPolicyOnFailure:
+		if exitCode == 0 {
+			return false
+		}
+		return p.MaximumRetryCount == 0 || restartCount < p.MaximumRetryCount
+	}
+	return false
+}
+
+// validPolicy checks a restart policy as dockerd does.
+func validPolicy(p container.RestartPolicy) error {
+	switch p.Name {
+	case "", container.RestartPolicyDisabled, container.RestartPolicyAlways, container.RestartPolicyUnlessStopped:
+		if p.MaximumRetryCount != 0 {
+			return fmt.Errorf("invalid restart policy: maximum retry count can only be used with 'on-failure': %w", ErrInvalid)
+		}
+	case container.RestartPolicyOnFailure:
+		if p.MaximumRetryCount < 0 {
+			return fmt.Errorf("invalid restart policy: maximum retry count cannot be negative: %w", ErrInvalid)
+		}
+	default:
+		return fmt.Errorf("invalid restart policy %q: use no, always, unless-stopped or on-failure[:N]: %w", p.Name, ErrInvalid)
+	}
+	return nil
+}
+
+// resolveImage maps an image name to the root folder the container runs in.
+func resolveImage(image string) (string, error) {
+	switch {
+	case image == "host":
+		return "", nil
+	case strings.HasPrefix(image, "/"):
+		clean := filepath.Clean(image)
+		fi, err := os.Stat(clean)
+		if err != nil || !fi.IsDir() {
+			return "", fmt.Errorf("image %q: not a root filesystem folder on this host: %w", image, ErrInvalid)
+		}
+		return clean, nil
+	case image == "":
+		return "", fmt.Errorf("no image given: use image \"host\" (the host filesystem) or the absolute path of a root filesystem folder: %w", ErrInvalid)
+	}
+	return "", fmt.Errorf("image %q is not supported by liveswapd: it runs no registry images; use image \"host\" (the host filesystem) or the absolute path of a root filesystem folder: %w", image, ErrInvalid)
+}
+
+// resolveUser turns Config.User ("uid[:gid]" or names) into ids, reading
+// passwd and group files inside the container's root.
+func resolveUser(root, user string) (uid, gid uint32, err error) {
+	if user == "" {
+		return uint32(os.Getuid()), uint32(os.Getgid()), nil
+	}
+	if root == "" {
+		root = "/"
+	}
+	name, group, hasGroup := strings.Cut(user, ":")
+	if n, perr := strconv.ParseUint(name, 10, 32); perr == nil {
+		uid, gid = uint32(n), uint32(n)
+		if e, ok := lookupDB(filepath.Join(root, "etc/passwd"), name, 2); ok {
+			if g, gerr := strconv.ParseUint(e[3], 10, 32); gerr == nil {
+				gid = uint32(g)
+			}
+		}
+	} else {
+		e, ok := lookupDB(filepath.Join(root, "etc/passwd"), name, 0)
+		if !ok {
+			return 0, 0, fmt.Errorf("unable to find user %s: no matching entries in passwd file: %w", name, ErrInvalid)
+		}
+		u, _ := strconv.ParseUint(e[2], 10, 32)
+		g, _ := strconv.ParseUint(e[3], 10, 32)
+		uid, gid = uint32(u), uint32(g)
+	}
+	if hasGroup {
+		if n, perr := strconv.ParseUint(group, 10, 32); perr == nil {
+			gid = uint32(n)
+		} else {
+			e, ok := lookupDB(filepath.Join(root, "etc/group"), group, 0)
+			if !ok {
+				return 0, 0, fmt.Errorf("unable to find group %s: no matching entries in group file: %w", group, ErrInvalid)
+			}
+			g, _ := strconv.ParseUint(e[2], 10, 32)
+			gid = uint32(g)
+		}
+	}
+	return uid, gid, nil
+}
+
+// lookupDB finds the colon-separated line of a passwd/group file whose
+// field col equals key.
+func lookupDB(path, key string, col int) ([]string, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 4 && f[col] == key {
+			return f, true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,1123 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/pkg/namesgenerator"
+	"golang.org/x/sys/unix"
+)
+
+// Options are what a Daemon needs besides its Config.
+type Options struct {
+	Version string
+	// ShimBinary is executed as `ShimBinary shim RUNDIR`; default
+	// /proc/self/exe, the daemon's own binary even if it was replaced on
+	// disk since the daemon started.
+	ShimBinary string
+	Log        *slog.Logger
+	Level      *slog.LevelVar
+	// Getenv reads the environment (tests replace it).
+	Getenv func(string) string
+}
+
+// Daemon runs containers and serves the Engine API subset.
+type Daemon struct {
+	opts Options
+	log  *slog.Logger
+
+	cfgMu sync.RWMutex
+	cfg   Config
+
+	mu     sync.RWMutex
+	byID   map[string]*Container
+	byName map[string]*Container
+
+	events   *eventBus
+	scopes   *scopeMover
+	id       string
+	shutting atomic.Bool
+	lockFile *os.File
+	started  time.Time
+}
+
+// restoreParallelism bounds concurrent shim adoption at start.
+const restoreParallelism = 32
+
+// NewDaemon prepares the folders, takes the data-root lock and restores
+// containers from disk, adopting live shims. It does not listen yet.
+func NewDaemon(cfg Config, opts Options) (*Daemon, error) {
+	if opts.ShimBinary == "" {
+		opts.ShimBinary = "/proc/self/exe"
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	d := &Daemon{
+		opts: opts, log: opts.Log, cfg: cfg,
+		byID: map[string]*Container{}, byName: map[string]*Container{},
+		events: newEventBus(), started: time.Now(),
+	}
+	for _, dir := range []string{cfg.DataRoot, d.containersDir(), cfg.ExecRoot, d.runsDir()} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", dir, err)
+		}
+	}
+	lf, err := os.OpenFile(filepath.Join(cfg.DataRoot, "liveswapd.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the data-root lock: %w", err)
+	}
+	if err := unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lf.Close()
+		return nil, fmt.Errorf("data-root %s is in use by another liveswapd (lock %s held); stop it or pick another data-root: %w", cfg.DataRoot, lf.Name(), err)
+	}
+	d.lockFile = lf
+	d.id, err = d.engineID()
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.scopes = newScopeMover(opts.Getenv, d.log)
+	if err := d.restore(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Daemon) containersDir() string { return filepath.Join(d.cfg.DataRoot, "containers") }
+func (d *Daemon) runsDir() string       { return filepath.Join(d.cfg.ExecRoot, "containers") }
+
+// Config returns the current configuration.
+func (d *Daemon) Config() Config {
+	d.cfgMu.RLock()
+	defer d.cfgMu.RUnlock()
+	return d.cfg
+}
+
+// Reload applies a new configuration read on SIGHUP: live-restore and the
+// log level change at once; other keys need a restart and are reported.
+func (d *Daemon) Reload(n Config) {
+	d.cfgMu.Lock()
+	old := d.cfg
+	d.cfg.LiveRestore = n.LiveRestore
+	d.cfg.LogLevel = n.LogLevel
+	d.cfg.Debug = n.Debug
+	d.cfg.ShutdownTimeout = n.ShutdownTimeout
+	d.cfgMu.Unlock()
+	if d.opts.Level != nil {
+		d.opts.Level.Set(n.Level())
+	}
+	if old.DataRoot != n.DataRoot || old.ExecRoot != n.ExecRoot || old.Pidfile != n.Pidfile || strings.Join(old.Hosts, ",") != strings.Join(n.Hosts, ",") {
+		d.log.Warn("reload: data-root, exec-root, pidfile and hosts take effect only after a restart; keeping the running values")
+	}
+	d.log.Info("configuration reloaded", "live-restore", n.LiveRestore, "log-level", n.LogLevel, "debug", n.Debug, "shutdown-timeout", n.ShutdownTimeout)
+	d.events.publish(events.Message{Type: events.DaemonEventType, Action: events.ActionReload, Actor: events.Actor{ID: d.id, Attributes: map[string]string{"live-restore": fmt.Sprint(n.LiveRestore)}}})
+}
+
+func (d *Daemon) engineID() (string, error) {
+	p := filepath.Join(d.cfg.DataRoot, "engine-id")
+	if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	id := newID()
+	if err := writeFileAtomic(p, []byte(id+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func newID() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Close releases the data-root lock and the D-Bus connection. Containers
+// are left as they are.
+func (d *Daemon) Close() {
+	d.scopes.close()
+	if d.lockFile != nil {
+		d.lockFile.Close()
+	}
+}
+
+// --- lookup ---
+
+// Get finds a container by full ID, name (with or without "/") or unique
+// ID prefix.
+func (d *Daemon) Get(ref string) (*Container, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if c, ok := d.byID[ref]; ok {
+		return c, nil
+	}
+	if c, ok := d.byName[strings.TrimPrefix(ref, "/")]; ok {
+		return c, nil
+	}
+	if ref != "" && isHex(ref) {
+		var found *Container
+		for id, c := range d.byID {
+			if strings.HasPrefix(id, ref) {
+				if found != nil {
+					return nil, fmt.Errorf("multiple IDs found with provided prefix: %s: %w", ref, ErrInvalid)
+				}
+				found = c
+			}
+		}
+		if found != nil {
+			return found, nil
+		}
+	}
+	return nil, fmt.Errorf("No such container: %s: %w", ref, ErrNotFound)
+}
+
+func isHex(s string) bool {
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// List returns all containers, newest first.
+func (d *Daemon) List() []*Container {
+	d.mu.RLock()
+	out := make([]*Container, 0, len(d.byID))
+	for _, c := range d.byID {
+		out = append(out, c)
+	}
+	d.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].spec.Created.Equal(out[j].spec.Created) {
+			return out[i].spec.Created.After(out[j].spec.Created)
+		}
+		return out[i].spec.ID < out[j].spec.ID
+	})
+	return out
+}
+
+// --- create ---
+
+var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// Create registers a new container. Warnings are returned to the client.
+func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostConfig) (*Container, []string, error) {
+	if d.shutting.Load() {
+		return nil, nil, errShuttingDown
+	}
+	if cfg == nil {
+		return nil, nil, fmt.Errorf("config cannot be empty in order to create a container: %w", ErrInvalid)
+	}
+	if hc == nil {
+		hc = &container.HostConfig{}
+	}
+	var warnings []string
+	root, err := resolveImage(cfg.Image)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch nm := string(hc.NetworkMode); nm {
+	case "", "default", "host":
+		if nm == "" {
+			hc.NetworkMode = "default"
+		}
+	default:
+		return nil, nil, fmt.Errorf("network mode %q is not supported by liveswapd: containers share the host's network; use --network host (or default): %w", nm, ErrInvalid)
+	}
+	if len(hc.PortBindings) > 0 || len(cfg.ExposedPorts) > 0 && hc.PublishAllPorts {
+		warnings = append(warnings, "Published ports are discarded when using host network mode")
+		hc.PortBindings = nil
+	}
+	if err := validPolicy(hc.RestartPolicy); err != nil {
+		return nil, nil, err
+	}
+	if hc.RestartPolicy.Name == "" {
+		hc.RestartPolicy.Name = container.RestartPolicyDisabled
+	}
+	if hc.AutoRemove && hc.RestartPolicy.Name != container.RestartPolicyDisabled {
+		return nil, nil, fmt.Errorf("can't create 'AutoRemove' container with restart policy: %w", ErrInvalid)
+	}
+	if err := checkBinds(root, hc); err != nil {
+		return nil, nil, err
+	}
+	if len(cfg.Volumes) > 0 {
+		return nil, nil, fmt.Errorf("anonymous volumes (VOLUME, -v /path) are not supported by liveswapd; with image host use -v /path:/path: %w", ErrUnsupported)
+	}
+	if cfg.Tty || cfg.OpenStdin {
+		return nil, nil, fmt.Errorf("TTY and stdin (-t, -i) are not supported by liveswapd: containers run detached, output goes to their log: %w", ErrUnsupported)
+	}
+	args := append(append([]string(nil), cfg.Entrypoint...), cfg.Cmd...)
+	if len(args) == 0 {
+		return nil, nil, fmt.Errorf("no command specified (image %q has no default command): %w", cfg.Image, ErrInvalid)
+	}
+	if _, _, err := resolveUser(root, cfg.User); err != nil {
+		return nil, nil, err
+	}
+	if name != "" && !validName.MatchString(name) {
+		return nil, nil, fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", name, ErrInvalid)
+	}
+	name = strings.TrimPrefix(name, "/")
+
+	id := newID()
+	d.mu.Lock()
+	if name == "" {
+		for i := 0; ; i++ {
+			name = namesgenerator.GetRandomName(i)
+			if _, taken := d.byName[name]; !taken {
+				break
+			}
+		}
+	}
+	if other, taken := d.byName[name]; taken {
+		d.mu.Unlock()
+		return nil, nil, fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name: %w", name, other.spec.ID, ErrConflict)
+	}
+	spec := containerSpec{
+		Version: ProtoVersion, ID: id, Name: name, Created: time.Now().UTC(), Image: cfg.Image, Root: root,
+		Path: args[0], Args: args[1:], Config: cfg, HostConfig: hc,
+	}
+	c := newContainer(spec, containerState{Status: StatusCreated}, filepath.Join(d.containersDir(), id), filepath.Join(d.runsDir(), id))
+	// Reserve the name before the disk writes so a concurrent create of the
+	// same name gets a conflict.
+	d.byName[name] = c
+	d.mu.Unlock()
+
+	err = func() error {
+		if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
+			return fmt.Errorf("creating %s: %w", c.dataDir, err)
+		}
+		if err := writeJSONAtomic(filepath.Join(c.dataDir, "config.json"), spec); err != nil {
+			return err
+		}
+		return writeJSONAtomic(filepath.Join(c.dataDir, "state.json"), c.st)
+	}()
+	d.mu.Lock()
+	if err != nil {
+		delete(d.byName, name)
+		d.mu.Unlock()
+		removeDirAtomic(c.dataDir)
+		return nil, nil, err
+	}
+	d.byID[id] = c
+	d.mu.Unlock()
+	d.event(c, events.ActionCreate, nil)
+	return c, warnings, nil
+}
+
+// checkBinds accepts bind mounts only where they change nothing: with image
+// host, source and destination must be the same path (the container sees
+// the host filesystem anyway). liveswapd makes no mount namespaces, so
+// binds into a root folder are refused.
+func checkBinds(root string, hc *container.HostConfig) error {
+	check := func(src, dst string) error {
+		if root != "" {
+			return fmt.Errorf("bind mount %s:%s: mounts are not supported with a root folder image; use image host: %w", src, dst, ErrUnsupported)
+		}
+		if filepath.Clean(src) != filepath.Clean(dst) {
+			return fmt.Errorf("bind mount %s:%s: with image host the container sees the host filesystem, so source and destination must be the same path (-v %s:%s): %w", src, dst, src, src, ErrUnsupported)
+		}
+		if !filepath.IsAbs(src) {
+			return fmt.Errorf("bind mount %s:%s: named volumes are not supported by liveswapd; use an absolute host path: %w", src, dst, ErrUnsupported)
+		}
+		return nil
+	}
+	for _, b := range hc.Binds {
+		parts := strings.Split(b, ":")
+		if len(parts) < 2 {
+			return fmt.Errorf("bind mount %q: anonymous volumes are not supported by liveswapd; use -v /path:/path: %w", b, ErrUnsupported)
+		}
+		if err := check(parts[0], parts[1]); err != nil {
+			return err
+		}
+	}
+	for _, m := range hc.Mounts {
+		if m.Type != "bind" {
+			return fmt.Errorf("mount of type %q is not supported by liveswapd; only bind mounts with the same path on both sides: %w", m.Type, ErrUnsupported)
+		}
+		if err := check(m.Source, m.Target); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// --- start ---
+
+// Start starts a container's shim and process.
+func (d *Daemon) Start(ctx context.Context, c *Container) error {
+	c.op.Lock()
+	defer c.op.Unlock()
+	return d.startLocked(ctx, c, false)
+}
+
+// startLocked starts a run; c.op must be held. byPolicy marks restarts
+// done by the restart policy, which count in RestartCount.
+func (d *Daemon) startLocked(ctx context.Context, c *Container, byPolicy bool) error {
+	if d.shutting.Load() {
+		return errShuttingDown
+	}
+	c.mu.Lock()
+	if c.removed {
+		c.mu.Unlock()
+		return fmt.Errorf("No such container: %s: %w", c.spec.ID, ErrNotFound)
+	}
+	if c.st.Status == StatusRunning {
+		c.mu.Unlock()
+		return ErrNotModified
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	if !byPolicy {
+		c.st.ManuallyStopped = false
+	}
+	spec := c.spec
+	c.mu.Unlock()
+
+	ps, err := d.processSpec(c, spec)
+	if err != nil {
+		return err
+	}
+	rec, shimExited, err := d.spawnShim(ctx, c, ps)
+	if err != nil {
+		c.mu.Lock()
+		c.st.Status = StatusExited
+		c.st.Error = err.Error()
+		if c.st.ExitCode == 0 {
+			c.st.ExitCode = 128
+		}
+		c.saveLocked()
+		c.notifyLocked()
+		c.mu.Unlock()
+		return err
+	}
+	c.mu.Lock()
+	c.gen++
+	gen := c.gen
+	if byPolicy {
+		c.st.RestartCount++
+	}
+	c.st.Status = StatusRunning
+	c.st.Pid, c.st.PidStart = rec.Pid, rec.PidStart
+	c.st.ShimPid, c.st.ShimStart = rec.ShimPid, rec.ShimStart
+	c.st.StartedAt = rec.StartedAt
+	c.st.ExitCode, c.st.Error = 0, ""
+	c.exited = make(chan struct{})
+	if err := c.saveLocked(); err != nil {
+		d.log.Error("saving container state", "container", spec.ID[:12], "err", err)
+	}
+	c.notifyLocked()
+	c.mu.Unlock()
+	go d.watch(c, gen, shimExited)
+	d.event(c, events.ActionStart, nil)
+	return nil
+}
+
+// processSpec builds what the shim runs.
+func (d *Daemon) processSpec(c *Container, spec containerSpec) (ProcessSpec, error) {
+	uid, gid, err := resolveUser(spec.Root, spec.Config.User)
+	if err != nil {
+		return ProcessSpec{}, err
+	}
+	host, _ := os.Hostname()
+	if spec.Config.Hostname != "" {
+		host = spec.Config.Hostname
+	}
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + host}
+	env = mergeEnv(env, spec.Config.Env)
+	return ProcessSpec{
+		Version: ProtoVersion, ID: spec.ID,
+		Args: append([]string{spec.Path}, spec.Args...), Env: env,
+		Cwd: spec.Config.WorkingDir, Root: spec.Root, UID: uid, GID: gid,
+		LogPath: c.logPath(),
+	}, nil
+}
+
+// mergeEnv overrides base with extra, by variable name.
+func mergeEnv(base, extra []string) []string {
+	out := append([]string(nil), base...)
+	for _, kv := range extra {
+		k, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, o := range out {
+			if ok, _, _ := strings.Cut(o, "="); ok == k {
+				out[i] = kv
+				replaced = true
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// spawnShim starts a shim for a fresh run folder and waits until it
+// reports the container started (shim.json) or failed (exit.json).
+func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps ProcessSpec) (ShimRecord, <-chan struct{}, error) {
+	id := ps.ID
+	if err := removeDirAtomic(c.runDir); err != nil {
+		return ShimRecord{}, nil, err
+	}
+	if err := os.MkdirAll(c.runDir, 0o700); err != nil {
+		return ShimRecord{}, nil, fmt.Errorf("creating run folder: %w", err)
+	}
+	if err := writeJSONAtomic(filepath.Join(c.runDir, processFile), ps); err != nil {
+		return ShimRecord{}, nil, err
+	}
+	shimLog, err := os.OpenFile(filepath.Join(c.runDir, shimLogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return ShimRecord{}, nil, fmt.Errorf("creating shim log: %w", err)
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		shimLog.Close()
+		return ShimRecord{}, nil, err
+	}
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		shimLog.Close()
+		devnull.Close()
+		return ShimRecord{}, nil, err
+	}
+	pidfd := -1
+	attr := &syscall.ProcAttr{
+		Dir: "/",
+		// A small, fixed environment: the shim must not inherit the daemon's
+		// NOTIFY_SOCKET and the like. GOMAXPROCS/GOGC keep its footprint low.
+		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "GOMAXPROCS=1", "GOGC=25"},
+		Files: []uintptr{devnull.Fd(), shimLog.Fd(), shimLog.Fd(), syncR.Fd()},
+		Sys:   &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd},
+	}
+	pid, err := syscall.ForkExec(d.opts.ShimBinary, []string{"liveswapd", "shim", c.runDir}, attr)
+	syncR.Close()
+	shimLog.Close()
+	devnull.Close()
+	if err != nil {
+		syncW.Close()
+		return ShimRecord{}, nil, fmt.Errorf("starting shim %s: %w", d.opts.ShimBinary, err)
+	}
+	// The pidfd must be non-blocking for Go's poller (CLONE_PIDFD gives a
+	// blocking one).
+	unix.SetNonblock(pidfd, true)
+	exited := waitPidfd(pidfd)
+	if d.scopes != nil {
+		if unit, err := d.scopes.move(ctx, id, pid); err != nil {
+			d.log.Warn("shim left in the daemon's cgroup: a restart of the daemon's unit with KillMode=control-group would kill this container", "container", id[:12], "err", err)
+		} else {
+			d.log.Debug("shim moved to its scope", "container", id[:12], "scope", unit)
+		}
+	}
+	syncW.Write([]byte{1})
+	syncW.Close()
+
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var rec ShimRecord
+		if err := readJSON(filepath.Join(c.runDir, shimFile), &rec); err == nil {
+			go func() { <-exited; reap(pid) }()
+			return rec, exited, nil
+		}
+		var ex ExitRecord
+		if err := readJSON(filepath.Join(c.runDir, exitFile), &ex); err == nil {
+			go func() { <-exited; reap(pid) }()
+			msg := ex.Error
+			if msg == "" {
+				msg = fmt.Sprintf("exited with code %d before starting", ex.ExitCode)
+			}
+			c.mu.Lock()
+			c.st.ExitCode = ex.ExitCode
+			c.mu.Unlock()
+			return ShimRecord{}, nil, fmt.Errorf("failed to create task for container: %s: %w", msg, errStartFailed)
+		}
+		select {
+		case <-exited:
+			// Check the files once more: the shim may have written them
+			// just before exiting.
+			if fileExists(filepath.Join(c.runDir, shimFile)) || fileExists(filepath.Join(c.runDir, exitFile)) {
+				continue
+			}
+			reap(pid)
+			b, _ := os.ReadFile(filepath.Join(c.runDir, shimLogFile))
+			return ShimRecord{}, nil, fmt.Errorf("shim exited before starting the container: %s", strings.TrimSpace(string(b)))
+		case <-deadline.C:
+			syscall.Kill(pid, syscall.SIGKILL)
+			return ShimRecord{}, nil, fmt.Errorf("shim did not start the container within 30s (see %s)", filepath.Join(c.runDir, shimLogFile))
+		case <-tick.C:
+		}
+	}
+}
+
+var errStartFailed = errors.New("start failed")
+
+// reap collects the exit status of a shim that is our child.
+func reap(pid int) {
+	var st unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &st, unix.WNOHANG, nil)
+		if err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// watch waits for a shim to exit and records the container's end.
+func (d *Daemon) watch(c *Container, gen int, shimExited <-chan struct{}) {
+	<-shimExited
+	d.handleExit(c, gen)
+}
+
+// handleExit records how the run ended (from exit.json) and applies the
+// restart policy.
+func (d *Daemon) handleExit(c *Container, gen int) {
+	c.mu.Lock()
+	if gen != c.gen || c.st.Status != StatusRunning {
+		c.mu.Unlock()
+		return
+	}
+	var ex ExitRecord
+	if err := readJSON(filepath.Join(c.runDir, exitFile), &ex); err != nil {
+		ex = ExitRecord{ExitCode: 255, Error: "the shim exited without recording the container's exit status", FinishedAt: time.Now().UTC()}
+	}
+	d.recordExitLocked(c, ex)
+	exitCode := c.st.ExitCode
+	c.mu.Unlock()
+	d.event(c, events.ActionDie, map[string]string{"exitCode": fmt.Sprint(exitCode)})
+	d.maybeRestart(c, false)
+}
+
+// recordExitLocked sets the state of an ended run; c.mu must be held.
+func (d *Daemon) recordExitLocked(c *Container, ex ExitRecord) {
+	c.st.Status = StatusExited
+	c.st.ExitCode = ex.ExitCode
+	c.st.Error = ex.Error
+	c.st.FinishedAt = ex.FinishedAt
+	c.st.Pid, c.st.PidStart, c.st.ShimPid, c.st.ShimStart = 0, 0, 0, 0
+	if err := c.saveLocked(); err != nil {
+		d.log.Error("saving container state", "container", c.spec.ID[:12], "err", err)
+	}
+	if c.exited != nil {
+		close(c.exited)
+		c.exited = nil
+	}
+	c.notifyLocked()
+}
+
+// maybeRestart schedules a policy restart with dockerd's back-off: 100 ms,
+// doubling, reset after a run of 10 s or more.
+func (d *Daemon) maybeRestart(c *Container, daemonStart bool) {
+	if d.shutting.Load() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.removed || c.st.Status != StatusExited {
+		return
+	}
+	if !RestartPolicy(c.spec.HostConfig.RestartPolicy, c.st.ExitCode, c.st.RestartCount, c.st.ManuallyStopped, daemonStart) {
+		if c.spec.HostConfig.AutoRemove && !daemonStart {
+			go d.Remove(context.Background(), c, false)
+		}
+		return
+	}
+	ran := c.st.FinishedAt.Sub(c.st.StartedAt)
+	switch {
+	case daemonStart, ran >= 10*time.Second || c.backoff == 0:
+		c.backoff = 100 * time.Millisecond
+	default:
+		c.backoff = min(c.backoff*2, time.Minute)
+	}
+	delay := c.backoff
+	if daemonStart {
+		delay = 0
+	}
+	c.st.Status = StatusRestarting
+	c.saveLocked()
+	c.notifyLocked()
+	c.timer = time.AfterFunc(delay, func() {
+		c.op.Lock()
+		defer c.op.Unlock()
+		c.mu.Lock()
+		if c.st.Status != StatusRestarting || c.removed {
+			c.mu.Unlock()
+			return
+		}
+		c.st.Status = StatusExited
+		c.timer = nil
+		c.mu.Unlock()
+		if err := d.startLocked(context.Background(), c, true); err != nil && !errors.Is(err, ErrNotModified) {
+			d.log.Warn("restart by policy failed", "container", c.spec.ID[:12], "err", err)
+			d.maybeRestart(c, false)
+		}
+	})
+}
+
+// --- stop, kill, restart, remove, wait ---
+
+// Stop sends the stop signal, waits up to timeout, then kills.
+func (d *Daemon) Stop(ctx context.Context, c *Container, timeout *int) error {
+	c.op.Lock()
+	defer c.op.Unlock()
+	return d.stopLocked(ctx, c, timeout, true)
+}
+
+func (d *Daemon) stopLocked(ctx context.Context, c *Container, timeout *int, manual bool) error {
+	c.mu.Lock()
+	if manual {
+		c.st.ManuallyStopped = true
+		c.saveLocked()
+	}
+	if c.st.Status == StatusRestarting {
+		if c.timer != nil {
+			c.timer.Stop()
+			c.timer = nil
+		}
+		c.st.Status = StatusExited
+		c.saveLocked()
+		c.notifyLocked()
+		c.mu.Unlock()
+		return nil
+	}
+	if c.st.Status != StatusRunning {
+		c.mu.Unlock()
+		return ErrNotModified
+	}
+	pid, start, exited := c.st.Pid, c.st.PidStart, c.exited
+	sigName := c.spec.Config.StopSignal
+	wait := 10 * time.Second
+	if c.spec.Config.StopTimeout != nil {
+		wait = time.Duration(*c.spec.Config.StopTimeout) * time.Second
+	}
+	c.mu.Unlock()
+	if timeout != nil {
+		wait = time.Duration(*timeout) * time.Second
+	}
+	sig := syscall.SIGTERM
+	if sigName != "" {
+		if s, err := ParseSignal(sigName); err == nil {
+			sig = s
+		}
+	}
+	if wait < 0 {
+		wait = 365 * 24 * time.Hour
+	}
+	if err := signalGuarded(pid, start, sig); err != nil && !errors.Is(err, errProcessGone) {
+		d.log.Warn("sending stop signal", "container", c.spec.ID[:12], "err", err)
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(wait):
+	case <-ctx.Done():
+	}
+	if err := signalGuarded(pid, start, syscall.SIGKILL); err != nil && !errors.Is(err, errProcessGone) {
+		return fmt.Errorf("killing container %s: %w", c.spec.ID[:12], err)
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("container %s did not exit 30s after SIGKILL", c.spec.ID[:12])
+	}
+}
+
+// Kill sends sig to the container's process.
+func (d *Daemon) Kill(ctx context.Context, c *Container, sig syscall.Signal) error {
+	c.op.Lock()
+	defer c.op.Unlock()
+	c.mu.Lock()
+	if c.st.Status != StatusRunning {
+		c.mu.Unlock()
+		return fmt.Errorf("Cannot kill container: %s: container %s is not running: %w", c.spec.ID, c.spec.ID, ErrConflict)
+	}
+	// As in dockerd, a container killed by hand is not restarted by
+	// its policy.
+	if sig == syscall.SIGKILL || sig == syscall.SIGTERM || sig == syscall.SIGINT {
+		c.st.ManuallyStopped = true
+		c.saveLocked()
+	}
+	pid, start, exited := c.st.Pid, c.st.PidStart, c.exited
+	c.mu.Unlock()
+	d.event(c, events.ActionKill, map[string]string{"signal": fmt.Sprint(int(sig))})
+	if err := signalGuarded(pid, start, sig); err != nil {
+		if errors.Is(err, errProcessGone) {
+			return nil
+		}
+		return fmt.Errorf("Cannot kill container: %s: %w", c.spec.ID, err)
+	}
+	if sig == syscall.SIGKILL {
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+		case <-ctx.Done():
+		}
+	}
+	return nil
+}
+
+// Restart stops (if running) and starts the container.
+func (d *Daemon) Restart(ctx context.Context, c *Container, timeout *int) error {
+	c.op.Lock()
+	defer c.op.Unlock()
+	if err := d.stopLocked(ctx, c, timeout, true); err != nil && !errors.Is(err, ErrNotModified) {
+		return err
+	}
+	if err := d.startLocked(ctx, c, false); err != nil && !errors.Is(err, ErrNotModified) {
+		return err
+	}
+	d.event(c, events.ActionRestart, nil)
+	return nil
+}
+
+// Remove deletes a container; force kills it first if it runs.
+func (d *Daemon) Remove(ctx context.Context, c *Container, force bool) error {
+	c.op.Lock()
+	defer c.op.Unlock()
+	c.mu.Lock()
+	running := c.st.Status == StatusRunning
+	if c.removed {
+		c.mu.Unlock()
+		return fmt.Errorf("No such container: %s: %w", c.spec.ID, ErrNotFound)
+	}
+	c.mu.Unlock()
+	if running {
+		if !force {
+			return fmt.Errorf("You cannot remove a running container %s. Stop the container before attempting removal or force remove: %w", c.spec.ID, ErrConflict)
+		}
+		zero := 0
+		c.mu.Lock()
+		c.st.ManuallyStopped = true
+		c.mu.Unlock()
+		if err := d.stopLockedSignal(ctx, c, syscall.SIGKILL, &zero); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	c.removed = true
+	c.st.Status = StatusRemoving
+	c.notifyLocked()
+	c.mu.Unlock()
+	d.mu.Lock()
+	delete(d.byID, c.spec.ID)
+	if d.byName[c.spec.Name] == c {
+		delete(d.byName, c.spec.Name)
+	}
+	d.mu.Unlock()
+	err1 := removeDirAtomic(c.runDir)
+	err2 := removeDirAtomic(c.dataDir)
+	d.event(c, events.ActionDestroy, nil)
+	return errors.Join(err1, err2)
+}
+
+// stopLockedSignal kills with sig directly (rm -f); c.op must be held.
+func (d *Daemon) stopLockedSignal(ctx context.Context, c *Container, sig syscall.Signal, _ *int) error {
+	c.mu.Lock()
+	if c.st.Status != StatusRunning {
+		c.mu.Unlock()
+		return nil
+	}
+	pid, start, exited := c.st.Pid, c.st.PidStart, c.exited
+	c.mu.Unlock()
+	if err := signalGuarded(pid, start, sig); err != nil && !errors.Is(err, errProcessGone) {
+		return fmt.Errorf("killing container %s: %w", c.spec.ID[:12], err)
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("container %s did not exit 30s after %v", c.spec.ID[:12], sig)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Wait blocks until the condition holds and returns the exit code.
+func (d *Daemon) Wait(ctx context.Context, c *Container, condition container.WaitCondition) (int, error) {
+	c.mu.Lock()
+	sawRunning := c.st.Status == StatusRunning || c.st.Status == StatusRestarting
+	startGen := c.gen
+	c.mu.Unlock()
+	for {
+		c.mu.Lock()
+		st, removed, ch, gen := c.st, c.removed, c.changed, c.gen
+		c.mu.Unlock()
+		switch condition {
+		case container.WaitConditionRemoved:
+			if removed {
+				return st.ExitCode, nil
+			}
+		case container.WaitConditionNextExit:
+			if (sawRunning || gen > startGen) && st.Status != StatusRunning && st.Status != StatusRestarting {
+				return st.ExitCode, nil
+			}
+			if removed {
+				return st.ExitCode, nil
+			}
+		default: // not-running
+			if st.Status != StatusRunning && st.Status != StatusRestarting {
+				return st.ExitCode, nil
+			}
+		}
+		if st.Status == StatusRunning {
+			sawRunning = true
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		}
+	}
+}
+
+// --- restore and shutdown ---
+
+// restore loads every container folder (skipping hidden ones) and adopts
+// live shims, in parallel with a limit.
+func (d *Daemon) restore() error {
+	sweepHidden(d.containersDir())
+	sweepHidden(d.runsDir())
+	ents, err := os.ReadDir(d.containersDir())
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", d.containersDir(), err)
+	}
+	type result struct {
+		c         *Container
+		restart   bool
+		adoptedFD int
+		died      bool
+	}
+	results := make([]result, len(ents))
+	sem := make(chan struct{}, restoreParallelism)
+	var wg sync.WaitGroup
+	for i, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") || !e.IsDir() {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, fd, died, err := d.restoreOne(e.Name())
+			if err != nil {
+				d.log.Error("restoring container; skipping it", "container", e.Name(), "err", err)
+				return
+			}
+			results[i] = result{c: c, adoptedFD: fd, died: died}
+		}()
+	}
+	wg.Wait()
+	adopted, ended := 0, 0
+	d.mu.Lock()
+	for _, r := range results {
+		if r.c == nil {
+			continue
+		}
+		if other, taken := d.byName[r.c.spec.Name]; taken {
+			d.log.Error("two containers share a name; renaming the newer", "name", r.c.spec.Name, "ids", []string{other.spec.ID[:12], r.c.spec.ID[:12]})
+			r.c.spec.Name = r.c.spec.Name + "_" + r.c.spec.ID[:6]
+		}
+		d.byID[r.c.spec.ID] = r.c
+		d.byName[r.c.spec.Name] = r.c
+	}
+	d.mu.Unlock()
+	for _, r := range results {
+		if r.c == nil {
+			continue
+		}
+		if r.adoptedFD >= 0 {
+			adopted++
+			go d.watch(r.c, r.c.gen, waitPidfd(r.adoptedFD))
+			continue
+		}
+		if r.died {
+			ended++
+			d.event(r.c, events.ActionDie, map[string]string{"exitCode": fmt.Sprint(r.c.st.ExitCode)})
+		}
+		d.maybeRestart(r.c, true)
+	}
+	d.log.Info("containers restored", "total", len(d.byID), "adopted", adopted, "ended-while-down", ended)
+	return nil
+}
+
+// restoreOne loads one container and decides about its shim. It returns
+// a pidfd when the shim is adopted (-1 otherwise) and whether the
+// container is found to have ended while the daemon was down.
+func (d *Daemon) restoreOne(id string) (*Container, int, bool, error) {
+	dataDir := filepath.Join(d.containersDir(), id)
+	var spec containerSpec
+	if err := readJSON(filepath.Join(dataDir, "config.json"), &spec); err != nil {
+		return nil, -1, false, err
+	}
+	if spec.ID != id || spec.Config == nil || spec.HostConfig == nil {
+		return nil, -1, false, fmt.Errorf("%s/config.json: incomplete container config", dataDir)
+	}
+	var st containerState
+	if err := readJSON(filepath.Join(dataDir, "state.json"), &st); err != nil {
+		st = containerState{Status: StatusCreated}
+	}
+	c := newContainer(spec, st, dataDir, filepath.Join(d.runsDir(), id))
+	obs := observeShim(c.runDir)
+	verdict := DecideShim(obs)
+	wasRunning := st.Status == StatusRunning || st.Status == StatusRestarting
+	switch verdict {
+	case ShimAlive:
+		fd, err := openGuarded(obs.Record.ShimPid, obs.Record.ShimStart)
+		if err == nil {
+			// Adopt: the run folder is the truth (the daemon may have
+			// died between starting the shim and saving state.json).
+			r := obs.Record
+			changed := st.Status != StatusRunning || st.ShimPid != r.ShimPid || st.Pid != r.Pid || !st.StartedAt.Equal(r.StartedAt)
+			c.st.Status = StatusRunning
+			c.st.Pid, c.st.PidStart, c.st.ShimPid, c.st.ShimStart = r.Pid, r.PidStart, r.ShimPid, r.ShimStart
+			c.st.StartedAt = r.StartedAt
+			c.exited = make(chan struct{})
+			c.gen = 1
+			if changed {
+				c.saveLocked()
+			}
+			return c, fd, false, nil
+		}
+		// It died between the two looks: fall through to re-observe.
+		obs = observeShim(c.runDir)
+		if DecideShim(obs) == ShimExited {
+			verdict = ShimExited
+		} else {
+			verdict = ShimLost
+		}
+	}
+	switch verdict {
+	case ShimExited:
+		// Record the exit unless it is an old run already recorded.
+		if wasRunning || obs.Exit.FinishedAt.After(st.FinishedAt) {
+			c.recordRestoredExit(*obs.Exit)
+			return c, -1, true, nil
+		}
+	case ShimLost, ShimNone:
+		if wasRunning {
+			c.recordRestoredExit(ExitRecord{ExitCode: 255, Error: "the shim is gone without recording the container's exit status", FinishedAt: time.Now().UTC()})
+			return c, -1, true, nil
+		}
+	}
+	return c, -1, false, nil
+}
+
+func (c *Container) recordRestoredExit(ex ExitRecord) {
+	c.st.Status = StatusExited
+	c.st.ExitCode = ex.ExitCode
+	c.st.Error = ex.Error
+	c.st.FinishedAt = ex.FinishedAt
+	c.st.Pid, c.st.PidStart, c.st.ShimPid, c.st.ShimStart = 0, 0, 0, 0
+	c.saveLocked()
+}
+
+// observeShim reads a run folder and the process at the recorded shim pid.
+func observeShim(runDir string) ShimObservation {
+	var o ShimObservation
+	var rec ShimRecord
+	if err := readJSON(filepath.Join(runDir, shimFile), &rec); err == nil {
+		o.Record = &rec
+		o.Proc, _ = readProc(rec.ShimPid)
+	}
+	var ex ExitRecord
+	if err := readJSON(filepath.Join(runDir, exitFile), &ex); err == nil {
+		o.Exit = &ex
+	}
+	return o
+}
+
+// Shutdown prepares the daemon's exit. With live-restore on, containers
+// are left running; otherwise each gets its stop signal and, after
+// shutdown-timeout, SIGKILL.
+func (d *Daemon) Shutdown(ctx context.Context) {
+	d.shutting.Store(true)
+	cfg := d.Config()
+	if cfg.LiveRestore {
+		d.log.Info("live-restore is on: leaving containers running")
+		return
+	}
+	timeout := cfg.ShutdownTimeout
+	var wg sync.WaitGroup
+	for _, c := range d.List() {
+		c.mu.Lock()
+		if c.timer != nil {
+			c.timer.Stop()
+			c.timer = nil
+		}
+		running := c.st.Status == StatusRunning
+		c.mu.Unlock()
+		if !running {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.op.Lock()
+			defer c.op.Unlock()
+			if err := d.stopLocked(ctx, c, &timeout, false); err != nil && !errors.Is(err, ErrNotModified) {
+				d.log.Error("stopping container at shutdown", "container", c.spec.ID[:12], "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	d.log.Info("containers stopped (live-restore is off)")
+}
+
+// Counts returns the numbers for /info.
+func (d *Daemon) Counts() (total, running, paused, stopped int) {
+	for _, c := range d.List() {
+		_, st := c.snapshot()
+		total++
+		if st.Status == StatusRunning || st.Status == StatusRestarting {
+			running++
+		} else {
+			stopped++
+		}
+	}
+	return
+}
+
+func (d *Daemon) event(c *Container, action events.Action, extra map[string]string) {
+	spec, _ := c.snapshot()
+	attrs := map[string]string{"name": spec.Name, "image": spec.Image}
+	for k, v := range spec.Config.Labels {
+		attrs[k] = v
+	}
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	d.events.publish(events.Message{
+		Status: string(action), ID: spec.ID, From: spec.Image,
+		Type: events.ContainerEventType, Action: action,
+		Actor: events.Actor{ID: spec.ID, Attributes: attrs},
+	})
+}

@@ -1,0 +1,66 @@
+package runtime
+
+import (
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/events"
+)
+
+// eventBus fans events out to /events subscribers and keeps the last few
+// for `since` queries. Slow subscribers lose events rather than block the
+// daemon.
+type eventBus struct {
+	mu     sync.Mutex
+	recent []events.Message
+	subs   map[chan events.Message]struct{}
+}
+
+const recentEvents = 256
+
+func newEventBus() *eventBus {
+	return &eventBus{subs: map[chan events.Message]struct{}{}}
+}
+
+func (b *eventBus) publish(m events.Message) {
+	now := time.Now()
+	m.Time, m.TimeNano = now.Unix(), now.UnixNano()
+	if m.Scope == "" {
+		m.Scope = "local"
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.recent = append(b.recent, m)
+	if len(b.recent) > recentEvents {
+		b.recent = append(b.recent[:0], b.recent[len(b.recent)-recentEvents:]...)
+	}
+	for ch := range b.subs {
+		select {
+		case ch <- m:
+		default:
+		}
+	}
+}
+
+// subscribe returns past events at or after since and a channel of new ones.
+func (b *eventBus) subscribe(since time.Time) ([]events.Message, chan events.Message) {
+	ch := make(chan events.Message, 128)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var past []events.Message
+	if !since.IsZero() {
+		for _, m := range b.recent {
+			if m.TimeNano >= since.UnixNano() {
+				past = append(past, m)
+			}
+		}
+	}
+	b.subs[ch] = struct{}{}
+	return past, ch
+}
+
+func (b *eventBus) unsubscribe(ch chan events.Message) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.subs, ch)
+}

@@ -1,0 +1,347 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ShimMain runs `liveswapd shim RUNDIR` and returns the process exit code.
+// It must stay small: it runs once per container for the container's whole
+// life, so it touches no HTTP, D-Bus or API code.
+func ShimMain(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: liveswapd shim RUNDIR (started by liveswapd, not by hand)")
+		return 2
+	}
+	s := &shim{dir: args[0]}
+	if err := s.run(); err != nil {
+		fmt.Fprintf(os.Stderr, "liveswapd shim %s: %v\n", s.dir, err)
+		return 1
+	}
+	return 0
+}
+
+type shim struct {
+	dir  string
+	spec ProcessSpec
+}
+
+func (s *shim) path(name string) string { return filepath.Join(s.dir, name) }
+
+func (s *shim) writeExit(code, sig int, msg string) error {
+	return writeJSONAtomic(s.path(exitFile), ExitRecord{Version: ProtoVersion, ExitCode: code, Signal: sig, Error: msg, FinishedAt: time.Now().UTC()})
+}
+
+func (s *shim) run() error {
+	if err := readJSON(s.path(processFile), &s.spec); err != nil {
+		return fmt.Errorf("reading the process spec: %w", err)
+	}
+	// A new session (the daemon already asked for one; harmless if so) and
+	// subreaper, so orphans of the container are ours to reap and kill.
+	unix.Setsid()
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("becoming a child subreaper: %w", err)
+	}
+	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT)
+
+	// Wait for the daemon's go-ahead (it first moves us into our scope).
+	syncPipe := os.NewFile(3, "sync")
+	var one [1]byte
+	n, _ := syncPipe.Read(one[:])
+	syncPipe.Close()
+	if n != 1 {
+		return s.writeExit(255, 0, "liveswapd went away before the container was started")
+	}
+
+	logf, err := os.OpenFile(s.spec.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		s.writeExit(255, 0, fmt.Sprintf("opening log file: %v", err))
+		return fmt.Errorf("opening log file: %w", err)
+	}
+	defer logf.Close()
+	lw := &logWriter{f: logf}
+
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return s.writeExit(255, 0, fmt.Sprintf("creating pipes: %v", err))
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return s.writeExit(255, 0, fmt.Sprintf("creating pipes: %v", err))
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return s.writeExit(255, 0, fmt.Sprintf("opening %s: %v", os.DevNull, err))
+	}
+	argv0, err := lookPath(s.spec.Root, s.spec.Args[0], s.spec.Env)
+	if err != nil {
+		code := 127
+		if errors.Is(err, os.ErrPermission) {
+			code = 126
+		}
+		lw.write("stderr", []byte(err.Error()+"\n"))
+		return s.writeExit(code, 0, err.Error())
+	}
+	cwd := s.spec.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   cwd,
+		Env:   s.spec.Env,
+		Files: []uintptr{devnull.Fd(), outW.Fd(), errW.Fd()},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	}
+	if s.spec.UID != uint32(os.Getuid()) || s.spec.GID != uint32(os.Getgid()) || len(s.spec.Groups) > 0 {
+		attr.Sys.Credential = &syscall.Credential{Uid: s.spec.UID, Gid: s.spec.GID, Groups: s.spec.Groups}
+	}
+	if s.spec.Root != "" && s.spec.Root != "/" {
+		attr.Sys.Chroot = s.spec.Root
+	}
+	pid, err := syscall.ForkExec(argv0, s.spec.Args, attr)
+	outW.Close()
+	errW.Close()
+	devnull.Close()
+	if err != nil {
+		code := 127
+		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
+			code = 126
+		}
+		msg := fmt.Sprintf("starting %q: %v", s.spec.Args[0], err)
+		lw.write("stderr", []byte(msg+"\n"))
+		return s.writeExit(code, 0, msg)
+	}
+	self, _ := readProc(os.Getpid())
+	child, _ := readProc(pid)
+	rec := ShimRecord{Version: ProtoVersion, ShimPid: os.Getpid(), ShimStart: self.Start, Pid: pid, PidStart: child.Start, StartedAt: time.Now().UTC()}
+	if err := writeJSONAtomic(s.path(shimFile), rec); err != nil {
+		syscall.Kill(-pid, syscall.SIGKILL)
+		return err
+	}
+
+	var copies sync.WaitGroup
+	for _, p := range []struct {
+		r      *os.File
+		stream string
+	}{{outR, "stdout"}, {errR, "stderr"}} {
+		copies.Add(1)
+		go func() {
+			defer copies.Done()
+			lw.copyFrom(p.r, p.stream)
+		}()
+	}
+
+	status := s.waitMain(pid, sigs)
+	s.killRest(pid)
+	drained := make(chan struct{})
+	go func() { copies.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(2 * time.Second):
+		// A process outside our reach keeps a pipe open; do not wait for it.
+	}
+	logf.Sync()
+
+	code, sig := 0, 0
+	switch {
+	case status.Exited():
+		code = status.ExitStatus()
+	case status.Signaled():
+		sig = int(status.Signal())
+		code = 128 + sig
+	}
+	return s.writeExit(code, sig, "")
+}
+
+// waitMain reaps children until the container's main process exits,
+// forwarding SIGTERM and SIGINT to it.
+func (s *shim) waitMain(pid int, sigs <-chan os.Signal) syscall.WaitStatus {
+	for {
+		if st, done := reapAll(pid); done {
+			return st
+		}
+		sig := <-sigs
+		if sig == syscall.SIGTERM || sig == syscall.SIGINT {
+			// Still our unreaped child, so the pid cannot have been reused.
+			syscall.Kill(pid, sig.(syscall.Signal))
+		}
+	}
+}
+
+// reapAll reaps every exited child; done reports whether pid was among them.
+func reapAll(pid int) (status syscall.WaitStatus, done bool) {
+	for {
+		var st syscall.WaitStatus
+		got, err := syscall.Wait4(-1, &st, syscall.WNOHANG, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || got <= 0 {
+			return status, done
+		}
+		if got == pid {
+			status, done = st, true
+		}
+	}
+}
+
+// killRest kills what is left of the container once its main process
+// exited, as the end of a container's pid namespace would: its process
+// group, then every orphan that was reparented to us.
+func (s *shim) killRest(pid int) {
+	syscall.Kill(-pid, syscall.SIGKILL)
+	me := os.Getpid()
+	for i := 0; i < 50; i++ {
+		kids := childrenOf(me)
+		if len(kids) == 0 {
+			return
+		}
+		for _, k := range kids {
+			syscall.Kill(k, syscall.SIGKILL)
+		}
+		time.Sleep(20 * time.Millisecond)
+		reapAll(0)
+	}
+}
+
+// childrenOf lists the pids whose parent is ppid.
+func childrenOf(ppid int) []int {
+	// /proc/PID/task/TID/children is cheap and exact when available.
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", ppid, ppid))
+	if err == nil {
+		var out []int
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if info, _ := readProc(n); info.Exists && info.PPid == ppid {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// lookPath resolves name the way execvp would, inside root.
+func lookPath(root, name string, env []string) (string, error) {
+	if root == "" {
+		root = "/"
+	}
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	denied := false
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		fi, err := os.Stat(filepath.Join(root, p))
+		if err != nil || fi.IsDir() {
+			continue
+		}
+		if fi.Mode()&0o111 == 0 {
+			denied = true
+			continue
+		}
+		return p, nil
+	}
+	if denied {
+		return "", fmt.Errorf("exec: %q: %w", name, os.ErrPermission)
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+// maxLogLine is where a line without a newline is cut, as dockerd does.
+const maxLogLine = 16 * 1024
+
+// logWriter appends dockerd json-file records to the container's log.
+type logWriter struct {
+	mu  sync.Mutex
+	f   *os.File
+	buf []byte
+}
+
+type logRecord struct {
+	Log    string    `json:"log"`
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+}
+
+func (w *logWriter) write(stream string, line []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b, err := json.Marshal(logRecord{Log: string(line), Stream: stream, Time: time.Now().UTC()})
+	if err != nil {
+		return
+	}
+	w.buf = append(append(w.buf[:0], b...), '\n')
+	// A write error (disk full) must not stop the container: drop the line.
+	w.f.Write(w.buf)
+}
+
+// copyFrom reads a container stream until EOF, one record per line.
+func (w *logWriter) copyFrom(r io.ReadCloser, stream string) {
+	defer r.Close()
+	buf := make([]byte, 32*1024)
+	var pending []byte
+	for {
+		n, err := r.Read(buf)
+		data := buf[:n]
+		for len(data) > 0 {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				pending = append(pending, data...)
+				break
+			}
+			if len(pending) > 0 {
+				pending = append(pending, data[:i+1]...)
+				w.write(stream, pending)
+				pending = pending[:0]
+			} else {
+				w.write(stream, data[:i+1])
+			}
+			data = data[i+1:]
+		}
+		for len(pending) >= maxLogLine {
+			w.write(stream, pending[:maxLogLine])
+			pending = append(pending[:0], pending[maxLogLine:]...)
+		}
+		if err != nil {
+			if len(pending) > 0 {
+				w.write(stream, pending)
+			}
+			return
+		}
+	}
+}
