@@ -1,0 +1,622 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/liveswap/liveswap/plan"
+	"github.com/liveswap/liveswap/upgrade/engine"
+	"github.com/liveswap/liveswap/upgrade/probe"
+	"github.com/liveswap/liveswap/upgrade/systemd"
+)
+
+// PreflightFunc runs the pre-flight checks for a plan; failed means the
+// upgrade must not start.
+type PreflightFunc func(ctx context.Context, p *plan.Plan) (results []CheckResult, failed bool, err error)
+
+// Options tune a run; the zero value plus a plan is a careful default.
+type Options struct {
+	StateDir  string        // journal, lock, snapshots; default /var/lib/liveswap
+	DryRun    bool          // print the steps, touch nothing
+	Force     bool          // go on when preflight fails (negative controls)
+	Preflight PreflightFunc // nil skips preflight (the caller said so)
+	Files     Files         // file moves; default OSFiles
+	Log       io.Writer     // one line per phase; nil for none
+	Progress  Progress      // waits and copies; nil for none
+	// HoldAfterSwap, when set, is called after the swap is journaled and
+	// before the restart (crash-recovery tests stop the process there).
+	HoldAfterSwap func()
+}
+
+// Progress shows long waits; the cmd wires progressbar on a TTY.
+type Progress interface {
+	Bytes(label string, total int64) func(n int64)
+	Wait(label string) (done func())
+}
+
+type noProgress struct{}
+
+func (noProgress) Bytes(string, int64) func(int64) { return nil }
+func (noProgress) Wait(string) func()              { return func() {} }
+
+// run is one apply in progress.
+type run struct {
+	plan    *plan.Plan
+	opts    Options
+	journal *Journal
+	lock    *Lock
+	sd      *systemd.Manager
+	eng     *engine.Client
+	report  *Report
+	state   *RunState // the journal's view, for resume
+
+	before   *Snapshot
+	probers  []*probe.Prober
+	downtime *downtimeWatch
+	swaps    []Swap
+	swapped  bool
+	probeCtx context.Context
+	stopAll  context.CancelFunc
+}
+
+type phase struct {
+	name string
+	desc string
+	fn   func(ctx context.Context) error
+}
+
+func (r *run) phases() []phase {
+	return []phase{
+		{"preflight", "run the pre-flight checks", r.preflight},
+		{"lock", "take the host's upgrade lock", r.takeLock},
+		{"snapshot", "record every running container and start the probes", r.snapshot},
+		{"stage", "copy each new binary beside its target, fsync, verify sha256", r.stage},
+		{"swap", "keep each old binary as a backup and rename the new one in place", r.swap},
+		{"restart", "restart the unit through systemd and wait for the job", r.restart},
+		{"ready", "wait for the API, the expected version and live restore", r.ready},
+		{"canary", "create, start and remove a short-lived container", r.canary},
+		{"verify", "compare containers with the snapshot and read the probes", r.verify},
+		{"commit", "remove staging files and prune old backups", r.commit},
+	}
+}
+
+// Apply runs plan p and returns its report; err is only for failures to
+// even start (bad options). The report's Result says what happened.
+func Apply(ctx context.Context, p *plan.Plan, opts Options) (*Report, error) {
+	r, err := newRun(p, opts)
+	if err != nil {
+		return nil, err
+	}
+	return r.apply(ctx, nil), nil
+}
+
+// Resume finishes the last run of the journal in opts.StateDir.
+func Resume(ctx context.Context, opts Options) (*Report, error) {
+	j, err := OpenJournal(stateDir(opts))
+	if err != nil {
+		return nil, err
+	}
+	st, err := j.Last()
+	if err != nil {
+		return nil, err
+	}
+	if st == nil || st.Ended() || st.Plan == nil {
+		return nil, errors.New("nothing to resume: the journal has no unfinished run (see `liveswap status`)")
+	}
+	r, err := newRun(st.Plan, opts)
+	if err != nil {
+		return nil, err
+	}
+	r.report.Run = st.Run
+	r.report.FromVersion = st.From
+	r.swaps = st.Swaps
+	r.swapped = st.Done["swap"]
+	return r.apply(ctx, st), nil
+}
+
+func stateDir(o Options) string {
+	if o.StateDir == "" {
+		return DefaultStateDir
+	}
+	return o.StateDir
+}
+
+func newRun(p *plan.Plan, opts Options) (*run, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Files == nil {
+		opts.Files = OSFiles{}
+	}
+	if opts.Progress == nil {
+		opts.Progress = noProgress{}
+	}
+	opts.StateDir = stateDir(opts)
+	r := &run{plan: p, opts: opts}
+	r.report = &Report{Run: time.Now().UTC().Format("20060102T150405Z"), Target: p.Target.Kind, Unit: p.Target.Unit,
+		ToVersion: p.Binaries[0].ExpectedVersion, Containers: []Change{}, Probes: []ProbeReport{}, Phases: []PhaseReport{}}
+	return r, nil
+}
+
+func (r *run) logf(format string, a ...any) {
+	if r.opts.Log != nil {
+		fmt.Fprintf(r.opts.Log, format+"\n", a...)
+	}
+}
+
+func (r *run) apply(ctx context.Context, resume *RunState) *Report {
+	if r.opts.DryRun {
+		return r.dryRun(ctx)
+	}
+	r.state = resume
+	r.probeCtx, r.stopAll = context.WithCancel(context.WithoutCancel(ctx))
+	defer r.cleanup()
+
+	for _, ph := range r.phases() {
+		if resume != nil && r.skipOnResume(ph.name) {
+			r.report.Phases = append(r.report.Phases, PhaseReport{Name: ph.name, Status: "skipped"})
+			continue
+		}
+		if err := r.runPhase(ctx, ph); err != nil {
+			return r.fail(ctx, ph.name, err)
+		}
+	}
+	r.end(Upgraded)
+	return r.report
+}
+
+// skipOnResume: phases that already changed the host are not redone; the
+// snapshot is reloaded and the probes restarted.
+func (r *run) skipOnResume(name string) bool {
+	switch name {
+	case "preflight":
+		return true
+	case "snapshot", "lock":
+		return false
+	}
+	return r.state.Done[name]
+}
+
+func (r *run) runPhase(ctx context.Context, ph phase) error {
+	begin := time.Now()
+	r.logf("[%s] %s", ph.name, ph.desc)
+	if r.journal != nil {
+		r.journal.Append(Entry{Run: r.report.Run, Phase: ph.name, Status: "started"})
+	}
+	err := ph.fn(ctx)
+	pr := PhaseReport{Name: ph.name, Status: "done", DurationMS: msSince(begin)}
+	if err != nil {
+		pr.Status, pr.Error = "failed", err.Error()
+		r.logf("[%s] failed: %v", ph.name, err)
+	}
+	r.report.Phases = append(r.report.Phases, pr)
+	if r.journal != nil {
+		e := Entry{Run: r.report.Run, Phase: ph.name, Status: pr.Status, Error: pr.Error}
+		if ph.name == "stage" || ph.name == "swap" {
+			e.Swaps = r.swaps
+		}
+		if jerr := r.journal.Append(e); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", ph.name, err)
+	}
+	return nil
+}
+
+func (r *run) end(result string) {
+	r.report.Result = result
+	if r.journal != nil {
+		r.journal.Append(Entry{Run: r.report.Run, Phase: "end", Status: "end", Result: result, Error: r.report.Error})
+	}
+	r.logf("[result] %s", result)
+}
+
+func (r *run) cleanup() {
+	r.stopProbes()
+	if r.stopAll != nil {
+		r.stopAll()
+	}
+	if r.sd != nil {
+		r.sd.Close()
+	}
+	if r.eng != nil {
+		r.eng.Close()
+	}
+	r.lock.Release()
+}
+
+func (r *run) stopProbes() {
+	for _, p := range r.probers {
+		r.report.Probes = append(r.report.Probes, probeReport(p.Stop()))
+	}
+	r.probers = nil
+	if r.downtime != nil {
+		r.report.DaemonDowntimeMS = float64(r.downtime.Stop().Microseconds()) / 1000
+		r.downtime = nil
+	}
+}
+
+// fail decides what a failure in phase means: before the swap nothing was
+// touched (refused); after it the old binary comes back (rolled-back) unless
+// the workloads were already hurt or the policy says never (failed).
+func (r *run) fail(ctx context.Context, phaseName string, err error) *Report {
+	r.report.Error = err.Error()
+	if !r.swapped {
+		for _, s := range r.swaps {
+			r.opts.Files.Remove(s.Staged)
+		}
+		if phaseName != "preflight" && phaseName != "lock" && phaseName != "stage" && phaseName != "snapshot" {
+			r.end(Failed)
+			return r.report
+		}
+		r.end(Refused)
+		return r.report
+	}
+	if phaseName == "verify" {
+		r.report.Remedy = "workloads were interrupted while the new daemon started; it is running now. " +
+			"Inspect the containers named above; `liveswap rollback` restores the previous binary."
+		r.end(Failed)
+		return r.report
+	}
+	if r.plan.Policy.Rollback == "never" {
+		r.report.Remedy = "policy.rollback is never: the new binary stays; `liveswap rollback` restores the previous one."
+		r.end(Failed)
+		return r.report
+	}
+	if rerr := r.rollback(ctx); rerr != nil {
+		r.report.Error = errors.Join(err, fmt.Errorf("rollback: %w", rerr)).Error()
+		r.report.Remedy = "the rollback failed: restore the backups listed by `liveswap status` and restart the unit."
+		r.end(Failed)
+		return r.report
+	}
+	r.end(RolledBack)
+	return r.report
+}
+
+func (r *run) preflight(ctx context.Context) error {
+	if r.opts.Preflight == nil {
+		return nil
+	}
+	results, failed, err := r.opts.Preflight(ctx, r.plan)
+	r.report.Checks = results
+	if err != nil {
+		return err
+	}
+	if failed {
+		var ids []string
+		for _, c := range results {
+			if c.Status == "fail" {
+				ids = append(ids, c.ID)
+			}
+		}
+		if r.opts.Force {
+			r.logf("[preflight] failed checks %s ignored (--force)", strings.Join(ids, ", "))
+			return nil
+		}
+		return fmt.Errorf("checks failed: %s (see `liveswap preflight`; nothing was touched)", strings.Join(ids, ", "))
+	}
+	return nil
+}
+
+func (r *run) takeLock(ctx context.Context) error {
+	l, err := AcquireLock(r.opts.StateDir)
+	if err != nil {
+		return err
+	}
+	r.lock = l
+	if r.journal, err = OpenJournal(r.opts.StateDir); err != nil {
+		return err
+	}
+	if r.state == nil {
+		if last, _ := r.journal.Last(); last != nil && !last.Ended() && last.Done["swap"] {
+			return fmt.Errorf("run %s stopped after swapping binaries (phase %s): finish it with `liveswap apply --resume` or undo it with `liveswap rollback` first", last.Run, last.LastPhase)
+		}
+		return r.journal.Append(Entry{Run: r.report.Run, Phase: "lock", Status: "begin", Plan: r.plan})
+	}
+	return nil
+}
+
+func (r *run) connect(ctx context.Context) error {
+	var err error
+	if r.sd == nil {
+		scope, perr := systemd.ParseScope(r.plan.Target.Systemd)
+		if perr != nil {
+			return perr
+		}
+		if r.sd, err = systemd.Connect(ctx, scope); err != nil {
+			return err
+		}
+	}
+	if r.eng == nil {
+		if r.eng, err = engine.New(r.plan.Target.Endpoint); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) snapshotPath() string {
+	return filepath.Join(r.opts.StateDir, "run-"+r.report.Run+"-before.json")
+}
+
+func (r *run) snapshot(ctx context.Context) error {
+	if err := r.connect(ctx); err != nil {
+		return err
+	}
+	if r.state != nil {
+		s, err := ReadSnapshot(r.snapshotPath())
+		if err != nil {
+			return err
+		}
+		r.before = s
+	} else {
+		s, err := TakeSnapshot(ctx, r.eng, r.plan.Workloads)
+		if err != nil {
+			return err
+		}
+		r.before = s
+		r.report.FromVersion = s.Version
+		if err := s.WriteFile(r.snapshotPath()); err != nil {
+			return err
+		}
+		r.journal.Append(Entry{Run: r.report.Run, Phase: "snapshot", Status: "info", From: s.Version})
+	}
+	for _, w := range r.plan.Workloads {
+		p, err := probe.Start(r.probeCtx, w.Spec())
+		if err != nil {
+			return err
+		}
+		r.probers = append(r.probers, p)
+	}
+	r.downtime = watchDowntime(r.probeCtx, r.eng, 10*time.Millisecond)
+	return nil
+}
+
+func (r *run) stage(ctx context.Context) error {
+	r.swaps = nil
+	for _, b := range r.plan.Binaries {
+		s := Swap{Path: b.Path, Staged: stagedName(b.Path), Backup: backupName(b.Path, r.report.FromVersion), FromVersion: r.report.FromVersion}
+		r.swaps = append(r.swaps, s)
+		st, err := os.Stat(b.NewFile)
+		if err != nil {
+			return fmt.Errorf("new binary: %w", err)
+		}
+		prog := r.opts.Progress.Bytes("staging "+filepath.Base(b.Path), st.Size())
+		if err := r.opts.Files.Stage(ctx, b.NewFile, s.Staged, b.SHA256, prog); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) swap(ctx context.Context) error {
+	// The journal already lists every backup path (stage entry), so a crash
+	// between two renames still knows where each old binary is.
+	for _, s := range r.swaps {
+		if err := swapIn(r.opts.Files, s); err != nil {
+			return err
+		}
+		r.swapped = true
+	}
+	if r.opts.HoldAfterSwap != nil {
+		r.journal.Append(Entry{Run: r.report.Run, Phase: "swap", Status: "done", Swaps: r.swaps})
+		r.opts.HoldAfterSwap()
+	}
+	return nil
+}
+
+func (r *run) restart(ctx context.Context) error {
+	r.swapped = true // on resume, the swap happened in an earlier process
+	if err := r.connect(ctx); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.plan.Policy.ReadyTimeout.D()+r.plan.Policy.StopTimeout.D())
+	defer cancel()
+	done := r.opts.Progress.Wait("restarting " + r.plan.Target.Unit)
+	defer done()
+	return r.sd.Restart(ctx, r.plan.Target.Unit)
+}
+
+func (r *run) ready(ctx context.Context) error {
+	return r.waitReady(ctx, r.plan.Binaries[0].ExpectedVersion)
+}
+
+// waitReady waits for the API and checks what the daemon says of itself.
+func (r *run) waitReady(ctx context.Context, wantVersion string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.plan.Policy.ReadyTimeout.D())
+	defer cancel()
+	done := r.opts.Progress.Wait("waiting for " + r.plan.Target.Endpoint)
+	st, took, err := r.eng.WaitReady(ctx, 20*time.Millisecond)
+	done()
+	if err != nil {
+		return err
+	}
+	r.logf("[ready] API answered after %v: version %s, live restore %v", took.Round(time.Millisecond), st.Version, st.LiveRestore)
+	if wantVersion != "" && !VersionMatches(st.Version, wantVersion) {
+		return fmt.Errorf("daemon reports version %s, want %s: the binary in place is not the one planned", st.Version, wantVersion)
+	}
+	if !st.LiveRestore {
+		return errors.New("live restore is off after the restart: the next restart would stop every container")
+	}
+	u, err := r.sd.Unit(ctx, r.plan.Target.Unit)
+	if err != nil {
+		return err
+	}
+	if u.ActiveState != "active" {
+		return fmt.Errorf("unit %s is %s/%s, want active", u.Name, u.ActiveState, u.SubState)
+	}
+	r.report.ToVersion = st.Version
+	return nil
+}
+
+// VersionMatches accepts a reported version equal to want or want plus a
+// packaging suffix (20.10.24+dfsg1 for 20.10.24).
+func VersionMatches(reported, want string) bool {
+	if reported == want {
+		return true
+	}
+	rest, ok := strings.CutPrefix(reported, want)
+	return ok && (strings.HasPrefix(rest, "+") || strings.HasPrefix(rest, "-") || strings.HasPrefix(rest, "~"))
+}
+
+func (r *run) canary(ctx context.Context) error {
+	c := r.plan.Canary
+	if c.Skip || c.Image == "" {
+		r.logf("[canary] skipped: the plan names no canary image")
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	api := r.eng.API()
+	name := "liveswap-canary-" + strings.ToLower(r.report.Run)
+	created, err := api.ContainerCreate(ctx, &container.Config{Image: c.Image, Cmd: c.Command, Labels: map[string]string{"io.liveswap.canary": "1"}},
+		&container.HostConfig{NetworkMode: "host"}, nil, nil, name)
+	if err != nil {
+		return fmt.Errorf("creating canary %s from %s: %w", name, c.Image, err)
+	}
+	defer api.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
+	waitC, errC := api.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
+	if err := api.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		return fmt.Errorf("starting canary %s: %w", name, err)
+	}
+	select {
+	case w := <-waitC:
+		if w.StatusCode != 0 {
+			return fmt.Errorf("canary %s (%s %s) exited %d", name, c.Image, strings.Join(c.Command, " "), w.StatusCode)
+		}
+	case err := <-errC:
+		return fmt.Errorf("waiting for canary %s: %w", name, err)
+	}
+	return nil
+}
+
+func (r *run) verify(ctx context.Context) error {
+	// Keep probing a moment after readiness: an interruption that shows
+	// late (a container dying after re-attach) must be seen.
+	time.Sleep(500 * time.Millisecond)
+	after, err := TakeSnapshot(ctx, r.eng, r.plan.Workloads)
+	if err != nil {
+		return err
+	}
+	r.stopProbes()
+	return r.judge(after)
+}
+
+func (r *run) judge(after *Snapshot) error {
+	r.report.Containers = Compare(r.before, after)
+	var bad []string
+	for _, c := range r.report.Containers {
+		if c.Interrupted {
+			bad = append(bad, c.Name+" ("+c.Reason+")")
+		}
+	}
+	for _, p := range r.report.Probes {
+		if p.Failed > r.plan.Policy.MaxProbeFailures {
+			bad = append(bad, fmt.Sprintf("probe %s: %d of %d failed", p.Name, p.Failed, p.Sent))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("interrupted: %s", strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+func (r *run) commit(ctx context.Context) error {
+	for _, s := range r.swaps {
+		r.opts.Files.Remove(s.Staged)
+		removed, err := pruneBackups(r.opts.Files, s.Path, r.plan.Policy.KeepBackups, s.Backup)
+		if err != nil {
+			return err
+		}
+		for _, f := range removed {
+			r.logf("[commit] pruned old backup %s", f)
+		}
+	}
+	return nil
+}
+
+// rollback puts every backup back, restarts and checks the old daemon and
+// the workloads again.
+func (r *run) rollback(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx) // an interrupted liveswap must still finish a rollback
+	r.logf("[rollback] restoring %d binaries", len(r.swaps))
+	begin := time.Now()
+	var errs []error
+	for _, s := range r.swaps {
+		if err := swapBack(r.opts.Files, s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		r.report.Phases = append(r.report.Phases, PhaseReport{Name: "rollback", Status: "failed", DurationMS: msSince(begin), Error: err.Error()})
+		return err
+	}
+	err := r.restartAndCheck(ctx, r.report.FromVersion)
+	pr := PhaseReport{Name: "rollback", Status: "done", DurationMS: msSince(begin)}
+	if err != nil {
+		pr.Status, pr.Error = "failed", err.Error()
+	}
+	r.report.Phases = append(r.report.Phases, pr)
+	if err == nil {
+		r.report.ToVersion = r.report.FromVersion
+	}
+	return err
+}
+
+func (r *run) restartAndCheck(ctx context.Context, version string) error {
+	if err := r.connect(ctx); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, r.plan.Policy.ReadyTimeout.D()+r.plan.Policy.StopTimeout.D())
+	defer cancel()
+	r.sd.ResetFailed(rctx, r.plan.Target.Unit)
+	if err := r.sd.Restart(rctx, r.plan.Target.Unit); err != nil {
+		return err
+	}
+	if err := r.waitReady(ctx, version); err != nil {
+		return err
+	}
+	if r.before == nil {
+		return nil
+	}
+	after, err := TakeSnapshot(ctx, r.eng, r.plan.Workloads)
+	if err != nil {
+		return err
+	}
+	r.stopProbes()
+	return r.judge(after)
+}
+
+func (r *run) dryRun(ctx context.Context) *Report {
+	r.report.Result = Planned
+	if r.opts.Preflight != nil {
+		results, failed, err := r.opts.Preflight(ctx, r.plan)
+		r.report.Checks = results
+		if err != nil || failed {
+			r.report.Result = Refused
+			if err != nil {
+				r.report.Error = err.Error()
+			}
+		}
+	}
+	for _, ph := range r.phases() {
+		r.report.Steps = append(r.report.Steps, ph.name+": "+ph.desc)
+	}
+	for _, b := range r.plan.Binaries {
+		r.report.Steps = append(r.report.Steps, fmt.Sprintf("swap %s <- %s (old kept as %s)", b.Path, b.NewFile, backupName(b.Path, "<running version>")))
+	}
+	for _, w := range r.plan.Workloads {
+		r.report.Steps = append(r.report.Steps, fmt.Sprintf("probe %s: %s %s every %s", w.Container, w.Probe, w.Address, w.Interval))
+	}
+	return r.report
+}
