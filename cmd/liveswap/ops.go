@@ -245,5 +245,3 @@ EXIT STATUS
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
 	return cmd
 }
-
-
