@@ -446,7 +446,10 @@ func (r *run) waitReady(ctx context.Context, wantVersion string) error {
 		return fmt.Errorf("daemon reports version %s, want %s: the binary in place is not the one planned", st.Version, wantVersion)
 	}
 	if !st.LiveRestore {
-		return errors.New("live restore is off after the restart: the next restart would stop every container")
+		if !r.opts.Force {
+			return errors.New("live restore is off after the restart: the next restart would stop every container")
+		}
+		r.logf("[ready] live restore is off (ignored: --force)")
 	}
 	u, err := r.sd.Unit(ctx, r.plan.Target.Unit)
 	if err != nil {

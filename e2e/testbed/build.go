@@ -1,0 +1,101 @@
+package testbed
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	buildMu    sync.Mutex
+	buildCache = map[string]string{}
+	buildDir   string
+)
+
+// moduleRoot is the folder of liveswap's go.mod.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(strings.TrimSpace(string(out))), nil
+}
+
+// Build compiles one of liveswap's commands ("liveswap", "liveswapd") with
+// version stamped in, once per test process, and returns a fresh copy the
+// caller may move or replace. The copy lives in the test's temp folder.
+func Build(t testing.TB, command, version string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	key := command + "@" + version
+	bin, ok := buildCache[key]
+	if !ok {
+		if buildDir == "" {
+			d, err := os.MkdirTemp("", "lsbuild-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			buildDir = d
+		}
+		root, err := moduleRoot()
+		if err != nil {
+			t.Fatalf("testbed: go env GOMOD: %v", err)
+		}
+		bin = filepath.Join(buildDir, command+"-"+version)
+		cmd := exec.Command("go", "build", "-ldflags", "-X main.version="+version, "-o", bin, "./cmd/"+command)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("testbed: building %s: %v\n%s", command, err, out)
+		}
+		buildCache[key] = bin
+	}
+	dst := filepath.Join(t.TempDir(), command)
+	if err := copyFile(bin, dst); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// CopyBinary copies src (for example /usr/sbin/dockerd) into a folder of
+// the test, so a test may swap it without touching the system's.
+func CopyBinary(t testing.TB, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	if err := copyFile(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// SHA256 hashes a file for plans and checks.
+func SHA256(t testing.TB, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// CleanupBuilds removes the shared build folder; call it from TestMain.
+func CleanupBuilds() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+		buildDir = ""
+	}
+}
+
