@@ -38,7 +38,7 @@ func liveswapCLI(t *testing.T, bin string, env []string, args ...string) (int, s
 // (only 20.10.24 is installable here), probing every workload every 20 ms.
 func dockerdPlan(d *testbed.Dockerd, current, newFile, sha string, ws ...*testbed.Workload) *plan.Plan {
 	p := &plan.Plan{
-		Target: plan.Target{Kind: plan.Docker, Unit: d.Unit, Systemd: "user", Endpoint: d.Host, DaemonConfig: d.ConfigPath},
+		Target:   plan.Target{Kind: plan.Docker, Unit: d.Unit, Systemd: "user", Endpoint: d.Host, DaemonConfig: d.ConfigPath},
 		Binaries: []plan.Binary{{Path: current, NewFile: newFile, SHA256: sha, ExpectedVersion: "20.10.24"}},
 		Canary:   plan.Canary{Image: testbed.ImageName, Command: []string{"/bin/true"}},
 		Policy:   plan.Policy{ReadyTimeout: plan.Duration(60 * time.Second)},

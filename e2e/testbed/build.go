@@ -98,4 +98,3 @@ func CleanupBuilds() {
 		buildDir = ""
 	}
 }
-
