@@ -53,6 +53,7 @@ type Daemon struct {
 	scopes   *scopeMover
 	id       string
 	shutting atomic.Bool
+	closed   atomic.Bool
 	lockFile *os.File
 	started  time.Time
 }
@@ -155,6 +156,8 @@ func newID() string {
 // Close releases the data-root lock and the D-Bus connection. Containers
 // are left as they are.
 func (d *Daemon) Close() {
+	d.shutting.Store(true)
+	d.closed.Store(true)
 	d.scopes.close()
 	if d.lockFile != nil {
 		d.lockFile.Close()
@@ -595,6 +598,9 @@ func (d *Daemon) watch(c *Container, gen int, shimExited <-chan struct{}) {
 // handleExit records how the run ended (from exit.json) and applies the
 // restart policy.
 func (d *Daemon) handleExit(c *Container, gen int) {
+	if d.closed.Load() {
+		return // the next daemon will read exit.json
+	}
 	c.mu.Lock()
 	if gen != c.gen || c.st.Status != StatusRunning {
 		c.mu.Unlock()

@@ -1,0 +1,144 @@
+package runtime
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+)
+
+func TestDecideShim(t *testing.T) {
+	rec := &ShimRecord{ShimPid: 100, ShimStart: 5000, Pid: 101, PidStart: 5001}
+	ex := &ExitRecord{ExitCode: 3}
+	tests := []struct {
+		name string
+		obs  ShimObservation
+		want ShimVerdict
+	}{
+		{"running shim", ShimObservation{Record: rec, Proc: ProcInfo{Exists: true, Start: 5000, State: 'S'}}, ShimAlive},
+		{"no files", ShimObservation{}, ShimNone},
+		{"exit recorded, shim gone", ShimObservation{Record: rec, Exit: ex}, ShimExited},
+		{"exit recorded, shim still exiting", ShimObservation{Record: rec, Exit: ex, Proc: ProcInfo{Exists: true, Start: 5000, State: 'S'}}, ShimExited},
+		{"start failed before shim.json", ShimObservation{Exit: ex}, ShimExited},
+		{"shim gone without exit", ShimObservation{Record: rec}, ShimLost},
+		{"pid reused", ShimObservation{Record: rec, Proc: ProcInfo{Exists: true, Start: 9999, State: 'S'}}, ShimLost},
+		{"zombie shim", ShimObservation{Record: rec, Proc: ProcInfo{Exists: true, Start: 5000, State: 'Z'}}, ShimLost},
+		{"dead shim", ShimObservation{Record: rec, Proc: ProcInfo{Exists: true, Start: 5000, State: 'X'}}, ShimLost},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := DecideShim(tt.obs); got != tt.want {
+				t.Errorf("DecideShim = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRestartPolicy(t *testing.T) {
+	p := func(name container.RestartPolicyMode, n int) container.RestartPolicy {
+		return container.RestartPolicy{Name: name, MaximumRetryCount: n}
+	}
+	tests := []struct {
+		name        string
+		policy      container.RestartPolicy
+		exit, count int
+		manual      bool
+		daemonStart bool
+		want        bool
+	}{
+		{"no", p("no", 0), 1, 0, false, false, false},
+		{"empty", p("", 0), 1, 0, false, false, false},
+		{"always on success", p("always", 0), 0, 5, false, false, true},
+		{"always stopped by hand", p("always", 0), 137, 0, true, false, false},
+		{"always stopped by hand, daemon start", p("always", 0), 137, 0, true, true, true},
+		{"unless-stopped", p("unless-stopped", 0), 0, 0, false, false, true},
+		{"unless-stopped stopped by hand, daemon start", p("unless-stopped", 0), 0, 0, true, true, false},
+		{"on-failure success", p("on-failure", 0), 0, 0, false, false, false},
+		{"on-failure failure unlimited", p("on-failure", 0), 2, 100, false, false, true},
+		{"on-failure under max", p("on-failure", 3), 2, 2, false, false, true},
+		{"on-failure at max", p("on-failure", 3), 2, 3, false, false, false},
+		{"on-failure stopped by hand", p("on-failure", 3), 137, 0, true, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RestartPolicy(tt.policy, tt.exit, tt.count, tt.manual, tt.daemonStart); got != tt.want {
+				t.Errorf("RestartPolicy = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	// A comm with spaces and parentheses must not shift the fields.
+	line := "1234 (we(ird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 987654 1000 100 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0"
+	info, err := parseStat(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Start != 987654 || info.PPid != 1 || info.State != 'S' || info.Comm != "we(ird) name" || info.Ticks != 10 {
+		t.Errorf("parseStat = %+v", info)
+	}
+	self, err := readProc(os.Getpid())
+	if err != nil || !self.Exists || self.Start == 0 {
+		t.Errorf("readProc(self) = %+v, %v", self, err)
+	}
+	if gone, err := readProc(1 << 30); err != nil || gone.Exists {
+		t.Errorf("readProc(absent) = %+v, %v", gone, err)
+	}
+}
+
+func TestAtomicFilesAndHiddenRemoval(t *testing.T) {
+	dir := t.TempDir()
+	p := dir + "/state.json"
+	if err := writeJSONAtomic(p, map[string]int{"a": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeJSONAtomic(p, map[string]int{"a": 2}); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]int
+	if err := readJSON(p, &got); err != nil || got["a"] != 2 {
+		t.Fatalf("readJSON = %v, %v", got, err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("temporary files left behind: %v", ents)
+	}
+	sub := dir + "/c1"
+	os.MkdirAll(sub+"/x", 0o700)
+	if err := removeDirAtomic(sub); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sub); !os.IsNotExist(err) {
+		t.Errorf("%s still exists", sub)
+	}
+	// A removal interrupted after the rename leaves a hidden folder that
+	// the sweep deletes.
+	os.MkdirAll(dir+"/.c2.removing-abc/x", 0o700)
+	sweepHidden(dir)
+	if _, err := os.Stat(dir + "/.c2.removing-abc"); !os.IsNotExist(err) {
+		t.Error("hidden leftover not swept")
+	}
+}
+
+func TestWaitPidfdSeesExit(t *testing.T) {
+	p, err := os.StartProcess("/bin/sleep", []string{"sleep", "0.2"}, &os.ProcAttr{})
+	if err != nil {
+		t.Skip("no /bin/sleep")
+	}
+	info, _ := readProc(p.Pid)
+	fd, err := openGuarded(p.Pid, info.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openGuarded(p.Pid, info.Start+1); err == nil {
+		t.Error("openGuarded accepted a wrong start time")
+	}
+	select {
+	case <-waitPidfd(fd):
+	case <-time.After(5 * time.Second):
+		t.Fatal("pidfd did not report the exit")
+	}
+	p.Wait()
+}
