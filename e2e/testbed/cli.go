@@ -17,7 +17,7 @@ func Docker(host string, args ...string) (string, error) {
 	cmd := exec.Command(DockerBin, append([]string{"-H", host}, args...)...)
 	cfg, _ := os.MkdirTemp("", "lscli-")
 	defer os.RemoveAll(cfg)
-	cmd.Env = append(envWithout(os.Environ(), "DOCKER_HOST", "DOCKER_CONTEXT"), "DOCKER_CONFIG="+cfg)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=", "DOCKER_CONTEXT=", "DOCKER_CONFIG="+cfg)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	done := make(chan error, 1)

@@ -1,13 +1,10 @@
 package testbed
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,8 +20,7 @@ type Systemd struct {
 	RuntimeDir string      // XDG_RUNTIME_DIR: bus, systemd/private, systemd/notify
 	UnitDir    string      // where InstallUnit writes unit files
 	Conn       *sdbus.Conn // D-Bus connection to the manager (private socket)
-	cmd        *exec.Cmd
-	log        string
+	pm         *systemd.PrivateManager
 }
 
 // StartSystemd starts a manager and registers its stop as a cleanup; because
@@ -32,105 +28,36 @@ type Systemd struct {
 func StartSystemd(t testing.TB) *Systemd {
 	t.Helper()
 	dir := shortDir(t, "lss-")
-	s := &Systemd{
-		Dir:        dir,
-		RuntimeDir: filepath.Join(dir, "run"),
-		UnitDir:    filepath.Join(dir, "cfg", "systemd", "user"),
-		log:        filepath.Join(dir, "manager.log"),
-	}
-	for _, d := range []string{s.RuntimeDir, s.UnitDir, filepath.Join(dir, "data"), filepath.Join(dir, "state"), filepath.Join(dir, "cache")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logf, err := os.Create(s.log)
+	pm, err := systemd.StartPrivateManager(dir)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("testbed: %v", err)
 	}
-	defer logf.Close()
-	s.cmd = exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
-		"mount -t tmpfs tmpfs /run/systemd && mkdir -p /run/systemd/system && exec "+SystemdBin+" --user")
-	s.cmd.Env = append(envWithout(os.Environ(), "DBUS_SESSION_BUS_ADDRESS", "NOTIFY_SOCKET", "INVOCATION_ID", "MANAGERPID"),
-		"XDG_RUNTIME_DIR="+s.RuntimeDir,
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "cfg"),
-		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
-		"XDG_STATE_HOME="+filepath.Join(dir, "state"),
-		"XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
-	)
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	// Own session, so a signal to the test's process group does not reach
-	// it; and SIGTERM (start exit.target, stopping every unit) if the test
-	// binary dies without cleaning up.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("testbed: starting systemd --user: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- s.cmd.Wait() }()
-	t.Cleanup(func() { s.stop(t, exited) })
-
-	priv := filepath.Join(s.RuntimeDir, "systemd", "private")
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if _, err := os.Stat(priv); err == nil {
-			break
+	s := &Systemd{Dir: dir, RuntimeDir: pm.RuntimeDir, UnitDir: pm.UnitDir, pm: pm}
+	t.Cleanup(func() {
+		if s.Conn != nil {
+			s.Conn.Close()
 		}
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("testbed: systemd --user exited: %v\n%s", err, s.Log())
-		default:
+		if err := pm.Stop(30 * time.Second); err != nil {
+			t.Logf("testbed: %v", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("testbed: systemd --user did not create %s in 15s\n%s", priv, s.Log())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	s.Conn, err = systemd.DialPrivate(context.Background(), priv)
+	})
+	m, err := pm.Connect(context.Background())
 	if err != nil {
-		t.Fatalf("testbed: connecting to %s: %v", priv, err)
+		t.Fatalf("testbed: %v", err)
 	}
+	s.Conn = m.Conn()
 	return s
 }
 
-func (s *Systemd) stop(t testing.TB, exited chan error) {
-	if s.Conn != nil {
-		s.Conn.Close()
-	}
-	// The user manager answers SIGTERM by starting exit.target, which stops
-	// every unit it runs before it exits.
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(30 * time.Second):
-		t.Logf("testbed: systemd --user did not exit in 30s; killing it")
-		s.cmd.Process.Kill()
-		<-exited
-	}
-}
-
 // Log returns the manager's own output (for failure messages).
-func (s *Systemd) Log() string {
-	b, _ := os.ReadFile(s.log)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
+func (s *Systemd) Log() string { return s.pm.Log() }
 
 // Env is what a process outside the namespace needs to reach this manager
 // the way `liveswap --systemd user` does.
-func (s *Systemd) Env() []string {
-	return []string{
-		"XDG_RUNTIME_DIR=" + s.RuntimeDir,
-		"DBUS_SESSION_BUS_ADDRESS=unix:path=" + filepath.Join(s.RuntimeDir, "bus"),
-	}
-}
+func (s *Systemd) Env() []string { return s.pm.Env() }
 
 // PrivateSocket is the manager's private D-Bus socket.
-func (s *Systemd) PrivateSocket() string {
-	return filepath.Join(s.RuntimeDir, "systemd", "private")
-}
+func (s *Systemd) PrivateSocket() string { return s.pm.PrivateSocket() }
 
 // InstallUnit writes a unit file and reloads the manager. The unit is
 // stopped and removed when the test ends.
@@ -223,18 +150,4 @@ func (s *Systemd) ActiveState(t testing.TB, name string) string {
 	}
 	v, _ := p.Value.Value().(string)
 	return v
-}
-
-func envWithout(env []string, keys ...string) []string {
-	var out []string
-next:
-	for _, kv := range env {
-		for _, k := range keys {
-			if bytes.HasPrefix([]byte(kv), []byte(k+"=")) {
-				continue next
-			}
-		}
-		out = append(out, kv)
-	}
-	return out
 }

@@ -1,0 +1,152 @@
+package systemd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// systemdBin is systemd's manager binary on Debian.
+const systemdBin = "/usr/lib/systemd/systemd"
+
+// PrivateManager is a systemd user manager run as root in a private mount
+// namespace, for hosts where systemd is not PID 1 (containers, CI): the demo
+// and the end-to-end tests run the daemons they upgrade under it. Everything
+// of it lives in Dir.
+type PrivateManager struct {
+	Dir        string
+	RuntimeDir string // XDG_RUNTIME_DIR: bus, systemd/private
+	UnitDir    string // unit files go here
+	cmd        *exec.Cmd
+	exited     chan error
+	log        string
+}
+
+// SystemdIsPID1 reports whether the host is booted with systemd.
+func SystemdIsPID1() bool {
+	_, err := os.Stat("/run/systemd/system")
+	comm, _ := os.ReadFile("/proc/1/comm")
+	return err == nil && strings.TrimSpace(string(comm)) == "systemd"
+}
+
+// StartPrivateManager starts a manager in dir and waits for its socket.
+func StartPrivateManager(dir string) (*PrivateManager, error) {
+	m := &PrivateManager{
+		Dir:        dir,
+		RuntimeDir: filepath.Join(dir, "run"),
+		UnitDir:    filepath.Join(dir, "cfg", "systemd", "user"),
+		log:        filepath.Join(dir, "manager.log"),
+		exited:     make(chan error, 1),
+	}
+	for _, d := range []string{m.RuntimeDir, m.UnitDir, filepath.Join(dir, "data"), filepath.Join(dir, "state"), filepath.Join(dir, "cache")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	logf, err := os.Create(m.log)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	// /run/systemd/system must exist for systemd to believe it manages
+	// units; a tmpfs in a private namespace keeps the host's /run intact.
+	m.cmd = exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+		"mount -t tmpfs tmpfs /run/systemd && mkdir -p /run/systemd/system && exec "+systemdBin+" --user")
+	m.cmd.Env = append(envWithout(os.Environ(), "DBUS_SESSION_BUS_ADDRESS", "NOTIFY_SOCKET", "INVOCATION_ID", "MANAGERPID"),
+		"XDG_RUNTIME_DIR="+m.RuntimeDir,
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "cfg"),
+		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
+		"XDG_STATE_HOME="+filepath.Join(dir, "state"),
+		"XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
+	)
+	m.cmd.Stdout, m.cmd.Stderr = logf, logf
+	// Own session, so a terminal's ^C does not reach it directly; SIGTERM
+	// (stop every unit, then exit) if its parent dies without stopping it.
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
+	if err := m.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting systemd --user: %w", err)
+	}
+	go func() { m.exited <- m.cmd.Wait() }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, err := os.Stat(m.PrivateSocket()); err == nil {
+			return m, nil
+		}
+		select {
+		case err := <-m.exited:
+			m.exited <- err
+			return nil, fmt.Errorf("systemd --user exited: %v\n%s", err, m.Log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			m.Stop(5 * time.Second)
+			return nil, fmt.Errorf("systemd --user did not create %s in 15s\n%s", m.PrivateSocket(), m.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// PrivateSocket is the manager's private D-Bus socket.
+func (m *PrivateManager) PrivateSocket() string {
+	return filepath.Join(m.RuntimeDir, "systemd", "private")
+}
+
+// Connect opens a go-systemd connection to it.
+func (m *PrivateManager) Connect(ctx context.Context) (*Manager, error) {
+	c, err := DialPrivate(ctx, m.PrivateSocket())
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", m.PrivateSocket(), err)
+	}
+	return NewManager(User, c), nil
+}
+
+// Env is what another process needs to reach it as `--systemd user`.
+func (m *PrivateManager) Env() []string {
+	return []string{
+		"XDG_RUNTIME_DIR=" + m.RuntimeDir,
+		"DBUS_SESSION_BUS_ADDRESS=unix:path=" + filepath.Join(m.RuntimeDir, "bus"),
+	}
+}
+
+// Log returns the tail of the manager's own output.
+func (m *PrivateManager) Log() string {
+	b, _ := os.ReadFile(m.log)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// Stop asks the manager to stop every unit and exit (SIGTERM starts
+// exit.target in a user manager); after timeout it is killed.
+func (m *PrivateManager) Stop(timeout time.Duration) error {
+	m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.exited:
+		return nil
+	case <-time.After(timeout):
+		m.cmd.Process.Kill()
+		<-m.exited
+		return errors.New("systemd --user did not exit in time; killed")
+	}
+}
+
+func envWithout(env []string, keys ...string) []string {
+	var out []string
+next:
+	for _, kv := range env {
+		for _, k := range keys {
+			if strings.HasPrefix(kv, k+"=") {
+				continue next
+			}
+		}
+		out = append(out, kv)
+	}
+	return out
+}
