@@ -30,8 +30,12 @@ unit:
 e2e: deps
 	LIVESWAP_E2E=require $(GO) test -count=1 -timeout 60m -v ./e2e/...
 
+# demo upgrades liveswapd 1.0.0 -> 1.0.1 under systemd with nginx and redis
+# serving, then shows the negative control; it cleans up after itself.
 demo: deps build
-	$(BIN)/liveswap demo
+	$(GO) build -ldflags "-X main.version=1.0.0" -o $(BIN)/demo/liveswapd-1.0.0 ./cmd/liveswapd
+	$(GO) build -ldflags "-X main.version=1.0.1" -o $(BIN)/demo/liveswapd-1.0.1 ./cmd/liveswapd
+	$(BIN)/liveswap demo --old $(BIN)/demo/liveswapd-1.0.0 --new $(BIN)/demo/liveswapd-1.0.1
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -24,7 +24,7 @@ EXIT STATUS
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCmd())
-	root.AddCommand(newApplyCmd(nil), newStatusCmd(), newRollbackCmd(), newSnapshotCmd(), newVerifyCmd())
+	root.AddCommand(newApplyCmd(nil), newStatusCmd(), newRollbackCmd(), newSnapshotCmd(), newVerifyCmd(), newDemoCmd())
 	return root
 }
 
