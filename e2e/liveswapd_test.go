@@ -1,0 +1,521 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/liveswap/liveswap/e2e/testbed"
+	"github.com/liveswap/liveswap/upgrade/probe"
+)
+
+// liveswapd is a liveswapd run as a unit of a test's systemd user manager,
+// with its own data-root, exec-root, pidfile and socket.
+type liveswapd struct {
+	sd     *testbed.Systemd
+	Dir    string
+	Config string
+	Unit   string
+	Socket string
+	Host   string
+	Log    string
+	Bin    string
+}
+
+// liveswapdOptions choose daemon.json and unit settings.
+type liveswapdOptions struct {
+	LiveRestore bool
+	KillMode    string // default "process"
+}
+
+func requireLiveswapd(t *testing.T) {
+	t.Helper()
+	testbed.Require(t, testbed.DockerBin, testbed.NginxBin, testbed.RedisBin)
+}
+
+// lsdDir makes a short folder (unix socket paths stay < 108 bytes). Its
+// cleanup kills whatever is still tied to it, then removes it.
+func lsdDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", "lsdd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		killTiedTo(t, dir)
+		os.RemoveAll(dir)
+	})
+	return dir
+}
+
+func startLiveswapd(t *testing.T, sd *testbed.Systemd, o liveswapdOptions) *liveswapd {
+	t.Helper()
+	dir := lsdDir(t)
+	l := &liveswapd{
+		sd: sd, Dir: dir,
+		Config: filepath.Join(dir, "daemon.json"),
+		Socket: filepath.Join(dir, "lsd.sock"),
+		Log:    filepath.Join(dir, "liveswapd.log"),
+		Unit:   fmt.Sprintf("lsliveswapd-%06d.service", rand.IntN(1e6)),
+		Bin:    testbed.Build(t, "liveswapd", "1.0.0-e2e"),
+	}
+	l.Host = "unix://" + l.Socket
+	l.writeConfig(t, o.LiveRestore)
+	kill := o.KillMode
+	if kill == "" {
+		kill = "process"
+	}
+	// The settings of runtime/liveswapd.service that matter, with KillMode
+	// chosen by the test and no Restart= (tests restart it themselves).
+	unit := fmt.Sprintf(`[Unit]
+Description=liveswapd for a liveswap test
+
+[Service]
+Type=notify
+ExecStart=%s --config-file %s
+ExecReload=/bin/kill -s HUP $MAINPID
+KillMode=%s
+TimeoutStartSec=90
+TimeoutStopSec=30
+StandardOutput=append:%s
+StandardError=append:%s
+`, l.Bin, l.Config, kill, l.Log, l.Log)
+	sd.InstallUnit(t, l.Unit, unit)
+	// Registered after InstallUnit, so it runs before the unit stops.
+	t.Cleanup(func() { l.removeAll(t) })
+	sd.StartUnit(t, l.Unit)
+	return l
+}
+
+func (l *liveswapd) writeConfig(t *testing.T, liveRestore bool) {
+	t.Helper()
+	cfg := map[string]any{
+		"live-restore":     liveRestore,
+		"hosts":            []string{"unix://" + l.Socket},
+		"data-root":        filepath.Join(l.Dir, "data"),
+		"exec-root":        filepath.Join(l.Dir, "exec"),
+		"pidfile":          filepath.Join(l.Dir, "liveswapd.pid"),
+		"shutdown-timeout": 5,
+	}
+	b, _ := json.MarshalIndent(cfg, "", "  ")
+	if err := os.WriteFile(l.Config, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (l *liveswapd) removeAll(t *testing.T) {
+	out, err := testbed.Docker(l.Host, "ps", "-aq")
+	if err != nil {
+		return
+	}
+	if ids := strings.Fields(out); len(ids) > 0 {
+		if out, err := testbed.Docker(l.Host, append([]string{"rm", "-f"}, ids...)...); err != nil {
+			t.Logf("removing containers: %v\n%s", err, out)
+		}
+	}
+}
+
+func (l *liveswapd) log() string {
+	b, _ := os.ReadFile(l.Log)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// TestLiveswapdDockerCLI drives liveswapd with the docker.io CLI only:
+// version, info, run -d of nginx and redis from the host filesystem, ps,
+// inspect, logs, stop, rm, and a reload of live-restore by SIGHUP.
+func TestLiveswapdDockerCLI(t *testing.T) {
+	requireLiveswapd(t)
+	sd := testbed.StartSystemd(t)
+	l := startLiveswapd(t, sd, liveswapdOptions{LiveRestore: true})
+	h := l.Host
+
+	out := testbed.DockerCLI(t, h, "version")
+	if !strings.Contains(out, " 1.0.0-e2e\n") || !strings.Contains(out, "1.41 (minimum version 1.24)") || strings.Contains(out, "Error") {
+		t.Errorf("docker version:\n%s", out)
+	}
+	out = testbed.DockerCLI(t, h, "info")
+	if !strings.Contains(out, "Live Restore Enabled: true") || !strings.Contains(out, "Server Version: 1.0.0-e2e") {
+		t.Errorf("docker info:\n%s", out)
+	}
+
+	web := testbed.RunNginx(t, h, "host")
+	kv := testbed.RunRedis(t, h, "host")
+	out = testbed.DockerCLI(t, h, "ps")
+	for _, w := range []*testbed.Workload{web, kv} {
+		if !strings.Contains(out, w.Name) || !strings.Contains(out, w.ID[:12]) {
+			t.Errorf("docker ps does not list %s:\n%s", w.Name, out)
+		}
+	}
+	if n := strings.Count(testbed.DockerCLI(t, h, "ps", "-q", "--filter", "name="+kv.Name), "\n"); n != 1 {
+		t.Errorf("ps --filter name=%s: %d lines", kv.Name, n)
+	}
+	st := testbed.Inspect(t, h, web.Name)
+	if !st.Running || st.Pid == 0 || st.Status != "running" {
+		t.Errorf("inspect %s: %+v", web.Name, st)
+	}
+	if got := strings.TrimSpace(testbed.DockerCLI(t, h, "inspect", "-f", "{{.Config.Image}} {{.HostConfig.NetworkMode}}", web.Name)); got != "host host" {
+		t.Errorf("inspect image/network: %q", got)
+	}
+	out = testbed.DockerCLI(t, h, "logs", kv.Name)
+	if !strings.Contains(out, "Ready to accept connections") {
+		t.Errorf("docker logs %s:\n%s", kv.Name, out)
+	}
+
+	// A registry image is refused with a message saying what to use.
+	if out, err := testbed.Docker(h, "run", "-d", "nginx:latest"); err == nil || !strings.Contains(out, `use image "host"`) {
+		t.Errorf("run of a registry image: %v\n%s", err, out)
+	}
+	if out, err := testbed.Docker(h, "run", "-d", "--network", "bridge", "host", "true"); err == nil || !strings.Contains(out, "network mode") {
+		t.Errorf("run --network bridge: %v\n%s", err, out)
+	}
+
+	// Reload: live-restore off then on again, without a restart.
+	l.writeConfig(t, false)
+	reload(t, sd, l.Unit)
+	waitCLI(t, h, "info", "Live Restore Enabled: false")
+	os.WriteFile(l.Config, []byte(`{"live-restore": true, "bogus": 1}`), 0o644)
+	reload(t, sd, l.Unit)
+	time.Sleep(300 * time.Millisecond)
+	if out := testbed.DockerCLI(t, h, "info"); !strings.Contains(out, "Live Restore Enabled: false") {
+		t.Errorf("a bad file was applied on reload:\n%s", out)
+	}
+	if !strings.Contains(l.log(), `key \"bogus\"`) && !strings.Contains(l.log(), `key "bogus"`) {
+		t.Errorf("the refused reload is not logged with the key:\n%s", l.log())
+	}
+	l.writeConfig(t, true)
+	reload(t, sd, l.Unit)
+	waitCLI(t, h, "info", "Live Restore Enabled: true")
+	if pid := sd.MainPID(t, l.Unit); pid == 0 {
+		t.Error("the daemon is not running after reloads")
+	}
+
+	testbed.DockerCLI(t, h, "stop", web.Name)
+	if st := testbed.Inspect(t, h, web.Name); st.Running || st.Status != "exited" {
+		t.Errorf("after stop: %+v", st)
+	}
+	if err := testbed.WaitServing(web, 300*time.Millisecond); err == nil {
+		t.Errorf("nginx still serves after docker stop")
+	}
+	testbed.DockerCLI(t, h, "rm", web.Name)
+	testbed.DockerCLI(t, h, "rm", "-f", kv.Name)
+	if out := strings.TrimSpace(testbed.DockerCLI(t, h, "ps", "-aq")); out != "" {
+		t.Errorf("containers left after rm: %q", out)
+	}
+}
+
+func reload(t *testing.T, sd *testbed.Systemd, unit string) {
+	t.Helper()
+	ch := make(chan string, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := sd.Conn.ReloadUnitContext(ctx, unit, "replace", ch); err != nil {
+		t.Fatalf("reload %s: %v", unit, err)
+	}
+	select {
+	case res := <-ch:
+		if res != "done" {
+			t.Fatalf("reload %s: %s", unit, res)
+		}
+	case <-ctx.Done():
+		t.Fatalf("reload %s: %v", unit, ctx.Err())
+	}
+}
+
+func waitCLI(t *testing.T, host, cmd, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := testbed.Docker(host, cmd)
+		if strings.Contains(out, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("docker %s never showed %q:\n%s", cmd, want, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestLiveswapdRestartUnderSystemd restarts liveswapd's unit with nginx and
+// redis running and probed every 20 ms. With live restore the containers
+// keep their process, StartedAt and redis run_id, and no probe fails — even
+// with KillMode=control-group, because each shim sits in its own scope.
+// The negative twin (live-restore off) proves the detectors can fail.
+func TestLiveswapdRestartUnderSystemd(t *testing.T) {
+	tests := []struct {
+		name        string
+		liveRestore bool
+		killMode    string
+		wantSurvive bool
+	}{
+		{"live-restore/KillMode=process", true, "process", true},
+		{"live-restore/KillMode=control-group", true, "control-group", true},
+		{"no-live-restore/KillMode=process", false, "process", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			requireLiveswapd(t)
+			sd := testbed.StartSystemd(t)
+			l := startLiveswapd(t, sd, liveswapdOptions{LiveRestore: tt.liveRestore, KillMode: tt.killMode})
+			web := testbed.RunNginx(t, l.Host, "host")
+			kv := testbed.RunRedis(t, l.Host, "host")
+			ws := []*testbed.Workload{web, kv}
+			for _, w := range ws {
+				shim, cg := shimCgroup(t, testbed.Inspect(t, l.Host, w.Name).Pid)
+				t.Logf("%s: shim pid %d, cgroup %s", w.Name, shim, cg)
+				if !strings.Contains(cg, "liveswapd-") || !strings.Contains(cg, ".scope") || strings.Contains(cg, l.Unit) {
+					t.Errorf("%s: the shim is not in its own scope: %s\ndaemon log:\n%s", w.Name, cg, l.log())
+				}
+			}
+			oldPID := sd.MainPID(t, l.Unit)
+			r := restartWatched(t, l.Host, ws, func() { sd.RestartUnit(t, l.Unit) })
+			if newPID := sd.MainPID(t, l.Unit); newPID == oldPID || newPID == 0 {
+				t.Errorf("the daemon was not restarted (main pid %d -> %d)", oldPID, newPID)
+			}
+			if tt.wantSurvive {
+				r.requireUninterrupted(t)
+			} else {
+				r.requireInterrupted(t)
+				for _, w := range ws {
+					if st := testbed.Inspect(t, l.Host, w.Name); st.Status != "exited" {
+						t.Errorf("%s: status %q after a restart with live-restore off, want exited", w.Name, st.Status)
+					}
+				}
+			}
+		})
+	}
+}
+
+// shimCgroup returns the shim of a container process (its parent) and the
+// shim's cgroup as /proc/PID/cgroup shows it (the systemd hierarchy).
+func shimCgroup(t *testing.T, pid int) (int, string) {
+	t.Helper()
+	shim := parentOf(pid)
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", shim))
+	if err != nil {
+		t.Fatalf("reading the cgroup of shim %d: %v", shim, err)
+	}
+	var lines []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.Contains(line, "name=systemd:") || strings.HasPrefix(line, "0::") {
+			lines = append(lines, line)
+		}
+	}
+	return shim, strings.Join(lines, " ")
+}
+
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// TestLiveswapdCrash SIGKILLs the daemon: containers keep serving, and one
+// that exits while the daemon is down shows its real exit code once the
+// daemon is back.
+func TestLiveswapdCrash(t *testing.T) {
+	requireLiveswapd(t)
+	sd := testbed.StartSystemd(t)
+	l := startLiveswapd(t, sd, liveswapdOptions{LiveRestore: true})
+	web := testbed.RunNginx(t, l.Host, "host")
+	testbed.DockerCLI(t, l.Host, "run", "-d", "--name", "exiter", "host", "sh", "-c", "sleep 2; exit 42")
+	before := testbed.Inspect(t, l.Host, web.Name)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, err := probe.Start(ctx, web.Spec(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := sd.MainPID(t, l.Unit)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, pid)
+	time.Sleep(3 * time.Second) // "exiter" ends while the daemon is down
+	sd.StartUnit(t, l.Unit)
+	time.Sleep(300 * time.Millisecond)
+	stats := p.Stop()
+
+	after := testbed.Inspect(t, l.Host, web.Name)
+	if !after.Running || after.Pid != before.Pid || after.StartedAt != before.StartedAt || after.RestartCount != before.RestartCount {
+		t.Errorf("nginx was interrupted by the crash: before %+v, after %+v", before, after)
+	}
+	if stats.Sent == 0 || stats.Failed != 0 {
+		t.Errorf("nginx: %d of %d probes failed across the crash (first: %s)", stats.Failed, stats.Sent, stats.FirstFailure)
+	}
+	ex := testbed.Inspect(t, l.Host, "exiter")
+	if ex.Running || ex.Status != "exited" || ex.ExitCode != 42 {
+		t.Errorf("exiter after restart: %+v, want exited with code 42\ndaemon log:\n%s", ex, l.log())
+	}
+	t.Logf("nginx pid %d kept; probes %d sent, %d failed, max gap %.1f ms; exiter exit code %d",
+		after.Pid, stats.Sent, stats.Failed, stats.MaxGapMS(), ex.ExitCode)
+}
+
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for testbed.Alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d still alive", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLiveswapdLogsWhileDown stops the daemon while a container writes
+// 10 MB to stdout: the shim, not the daemon, drains the output, so the
+// container finishes while the daemon is down and its output is all in
+// `docker logs` afterwards.
+func TestLiveswapdLogsWhileDown(t *testing.T) {
+	requireLiveswapd(t)
+	sd := testbed.StartSystemd(t)
+	l := startLiveswapd(t, sd, liveswapdOptions{LiveRestore: true})
+	const lines, width = 10240, 1024 // 10 MiB with the newlines
+	script := fmt.Sprintf(`sleep 1; i=0; line=$(head -c %d /dev/zero | tr '\0' x); while [ $i -lt %d ]; do echo "$line"; i=$((i+1)); done; echo END-OF-OUTPUT`, width-1, lines)
+	testbed.DockerCLI(t, l.Host, "run", "-d", "--name", "chatty", "host", "sh", "-c", script)
+	st := testbed.Inspect(t, l.Host, "chatty")
+
+	sd.StopUnit(t, l.Unit)
+	if !testbed.Alive(st.Pid) {
+		t.Fatal("the container died with the daemon")
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for testbed.Alive(st.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the container is still running 60 s later: blocked on its output?")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("the container finished while the daemon was down")
+	sd.StartUnit(t, l.Unit)
+
+	ex := testbed.Inspect(t, l.Host, "chatty")
+	if ex.Status != "exited" || ex.ExitCode != 0 {
+		t.Errorf("chatty: %+v, want exited 0", ex)
+	}
+	cmd := exec.Command(testbed.DockerBin, "-H", l.Host, "logs", "chatty")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("docker logs: %v", err)
+	}
+	if len(out) != lines*width+len("END-OF-OUTPUT\n") || !strings.HasSuffix(string(out), "END-OF-OUTPUT\n") {
+		t.Errorf("docker logs returned %d bytes ending %q, want %d", len(out), tail(out), lines*width+len("END-OF-OUTPUT\n"))
+	}
+}
+
+func tail(b []byte) string {
+	if len(b) > 40 {
+		b = b[len(b)-40:]
+	}
+	return string(b)
+}
+
+// TestLiveswapdBadConfig starts liveswapd on broken daemon.json files: each
+// must exit non-zero naming the key and the line, and start nothing.
+func TestLiveswapdBadConfig(t *testing.T) {
+	requireLiveswapd(t)
+	bin := testbed.Build(t, "liveswapd", "1.0.0-e2e")
+	tests := []struct {
+		name    string
+		content string
+		flags   []string
+		want    []string
+	}{
+		{"syntax error", "{\n  \"live-restore\": true,\n  \"debug\": tru\n}", nil, []string{"line 3", "invalid JSON"}},
+		{"unknown key", "{\n  \"live-restore\": true,\n  \"live-restor\": false\n}", nil, []string{"line 3", `key "live-restor"`, `did you mean "live-restore"`}},
+		{"wrong type", "{\n  \"live-restore\": \"yes\"\n}", nil, []string{"line 2", `key "live-restore"`, "expected boolean"}},
+		{"tcp host", "{\n  \"live-restore\": true,\n  \"hosts\": [\"tcp://0.0.0.0:2375\"]\n}", nil, []string{"line 3", `key "hosts"`, "tcp hosts are not supported"}},
+		{"flag conflict", "{\n  \"live-restore\": true\n}", []string{"--live-restore"}, []string{"line 2", `key "live-restore"`, "both as a flag and in the configuration file"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := lsdDir(t)
+			cfg := filepath.Join(dir, "daemon.json")
+			// Any path the daemon would create, should it start despite the
+			// error, is named on the command line.
+			if err := os.WriteFile(cfg, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := append([]string{"--config-file", cfg, "--data-root", dir + "/data", "--exec-root", dir + "/exec", "--pidfile", dir + "/pid"}, tt.flags...)
+			if !strings.Contains(tt.content, "hosts") {
+				args = append(args, "-H", "unix://"+dir+"/sock")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, args...)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("liveswapd accepted the file:\n%s", out)
+			}
+			if cmd.ProcessState.ExitCode() <= 0 {
+				t.Errorf("exit code %d, want > 0", cmd.ProcessState.ExitCode())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("message %q does not contain %q", out, w)
+				}
+			}
+			for _, p := range []string{"data", "exec", "pid", "sock"} {
+				if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+					t.Errorf("%s was created although the configuration was refused", p)
+				}
+			}
+			t.Logf("exit %d: %s", cmd.ProcessState.ExitCode(), strings.TrimSpace(string(out)))
+		})
+	}
+}
+
+// killTiedTo kills processes whose command line mentions dir (shims name
+// their run folder) and their descendants: the last line of cleanup.
+func killTiedTo(t *testing.T, dir string) {
+	for round := 0; round < 3; round++ {
+		parents := map[int]int{}
+		hit := map[int]bool{}
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			parents[pid] = parentOf(pid)
+			b, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			if strings.Contains(string(b), dir) {
+				hit[pid] = true
+			}
+		}
+		for changed := true; changed; {
+			changed = false
+			for pid, ppid := range parents {
+				if !hit[pid] && hit[ppid] {
+					hit[pid], changed = true, true
+				}
+			}
+		}
+		if len(hit) == 0 {
+			return
+		}
+		for pid := range hit {
+			t.Logf("killing leftover pid %d", pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
