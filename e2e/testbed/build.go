@@ -3,6 +3,7 @@ package testbed
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -32,9 +33,16 @@ func moduleRoot() (string, error) {
 // caller may move or replace. The copy lives in the test's temp folder.
 func Build(t testing.TB, command, version string) string {
 	t.Helper()
+	return BuildPackage(t, "./cmd/"+command, command, "-X main.version="+version)
+}
+
+// BuildPackage compiles the main package pkg (relative to the module root)
+// with ldflags, once per process, and returns a copy named name.
+func BuildPackage(t testing.TB, pkg, name, ldflags string) string {
+	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	key := command + "@" + version
+	key := pkg + "@" + ldflags
 	bin, ok := buildCache[key]
 	if !ok {
 		if buildDir == "" {
@@ -48,15 +56,15 @@ func Build(t testing.TB, command, version string) string {
 		if err != nil {
 			t.Fatalf("testbed: go env GOMOD: %v", err)
 		}
-		bin = filepath.Join(buildDir, command+"-"+version)
-		cmd := exec.Command("go", "build", "-ldflags", "-X main.version="+version, "-o", bin, "./cmd/"+command)
+		bin = filepath.Join(buildDir, fmt.Sprintf("%s-%d", name, len(buildCache)))
+		cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", bin, pkg)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("testbed: building %s: %v\n%s", command, err, out)
+			t.Fatalf("testbed: building %s: %v\n%s", pkg, err, out)
 		}
 		buildCache[key] = bin
 	}
-	dst := filepath.Join(t.TempDir(), command)
+	dst := filepath.Join(t.TempDir(), name)
 	if err := copyFile(bin, dst); err != nil {
 		t.Fatal(err)
 	}
