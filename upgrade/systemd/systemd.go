@@ -240,3 +240,12 @@ func (m *Manager) ResetFailed(ctx context.Context, unit string) error {
 func (m *Manager) DaemonReload(ctx context.Context) error {
 	return m.conn.ReloadContext(ctx)
 }
+
+// UnitOfPID names the unit whose cgroup holds pid (a service or a scope).
+func (m *Manager) UnitOfPID(ctx context.Context, pid int) (string, error) {
+	name, err := m.conn.GetUnitNameByPID(ctx, uint32(pid))
+	if err != nil {
+		return "", fmt.Errorf("unit of pid %d: %w", pid, err)
+	}
+	return name, nil
+}
