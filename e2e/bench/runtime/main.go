@@ -1,0 +1,524 @@
+// Command runtime is a benchmark, not a test: it measures liveswapd's
+// restart-to-ready time with 10, 100 and 1000 live containers and the memory
+// of one shim, beside dockerd 20.10 + containerd-shim-runc-v2 measured in the
+// same run, and prints a table.
+//
+//	sudo go run ./e2e/bench/runtime                  # full run
+//	sudo go run ./e2e/bench/runtime -n 10,100 -dockerd-n 10
+//
+// Everything runs as plain processes under /tmp/lsbench-*, removed at the
+// end (containers included). Needs root, /usr/sbin/dockerd and containerd.
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+)
+
+type result struct {
+	daemon     string
+	n          int
+	stop       []time.Duration // SIGTERM -> process gone
+	ready      []time.Duration // exec -> _ping answers
+	listed     []time.Duration // exec -> every container listed running
+	shimRSS    float64         // KiB, average per shim
+	shimPSS    float64         // KiB, average per shim
+	daemonRSS  float64         // KiB, after the last restart
+	shimsCount int
+}
+
+func main() {
+	ns := flag.String("n", "10,100,1000", "liveswapd container counts")
+	dns := flag.String("dockerd-n", "10,100", "dockerd container counts (empty: skip dockerd)")
+	restarts := flag.Int("restarts", 3, "restarts per count (the median is reported)")
+	bin := flag.String("liveswapd", "", "liveswapd binary (default: build ./cmd/liveswapd)")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "bench: needs root (dockerd, chroot-less shims as root); run with sudo")
+		os.Exit(2)
+	}
+	if *bin == "" {
+		dir, err := os.MkdirTemp("", "lsbench-bin-")
+		must(err)
+		defer os.RemoveAll(dir)
+		*bin = filepath.Join(dir, "liveswapd")
+		out, err := exec.Command("go", "build", "-ldflags", "-X main.version=bench", "-o", *bin, "./cmd/liveswapd").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: building liveswapd: %v\n%s", err, out)
+			os.Exit(1)
+		}
+	}
+	var results []result
+	for _, n := range counts(*ns) {
+		r, err := benchLiveswapd(*bin, n, *restarts)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: liveswapd n=%d: %v\n", n, err)
+			os.Exit(1)
+		}
+		results = append(results, r)
+	}
+	for _, n := range counts(*dns) {
+		r, err := benchDockerd(n, *restarts)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: dockerd n=%d: %v\n", n, err)
+			os.Exit(1)
+		}
+		results = append(results, r)
+	}
+	fmt.Println()
+	fmt.Println("| daemon | containers | stop (SIGTERM->exit) | start->ready (_ping) | start->all listed | shim RSS | shim PSS | daemon RSS |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range results {
+		fmt.Printf("| %s | %d | %s | %s | %s | %.1f MiB | %.1f MiB | %.1f MiB |\n", r.daemon, r.n,
+			ms(median(r.stop)), ms(median(r.ready)), ms(median(r.listed)), r.shimRSS/1024, r.shimPSS/1024, r.daemonRSS/1024)
+	}
+	fmt.Printf("\nmedian of %d restarts; RSS/PSS averaged over all shims (%s); machine: %d CPUs\n", *restarts, "liveswapd shim vs containerd-shim-runc-v2", runtimeNumCPU())
+}
+
+func counts(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		must(err)
+		out = append(out, n)
+	}
+	return out
+}
+
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func runtimeNumCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(b), "processor\t:")
+}
+
+// daemonProc is a daemon started as a plain process in its own session.
+type daemonProc struct {
+	argv []string
+	log  string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func (p *daemonProc) start() error {
+	logf, err := os.OpenFile(p.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	p.cmd = exec.Command(p.argv[0], p.argv[1:]...)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := p.cmd.Start(); err != nil {
+		return err
+	}
+	p.done = make(chan struct{})
+	go func() { p.cmd.Wait(); close(p.done) }()
+	return nil
+}
+
+func (p *daemonProc) stop(timeout time.Duration) time.Duration {
+	t0 := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+	return time.Since(t0)
+}
+
+// waitPing polls _ping every millisecond until it answers 200.
+func waitPing(sock string, timeout time.Duration) error {
+	hc := http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return net.Dial("unix", sock)
+	}}}
+	deadline := time.Now().Add(timeout)
+	for {
+		r, err := hc.Get("http://d/_ping")
+		if err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no _ping answer on %s within %v (%v)", sock, timeout, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func waitListed(cli *client.Client, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		list, err := cli.ContainerList(context.Background(), container.ListOptions{})
+		if err == nil && len(list) >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d containers listed running within %v (%v)", len(list), n, timeout, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// parallel runs f(i) for i < n with w workers and returns the first error.
+func parallel(n, w int, f func(i int) error) error {
+	var mu sync.Mutex
+	var first error
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for k := 0; k < w; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := f(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
+func runContainers(cli *client.Client, n int, img string, net container.NetworkMode) error {
+	return parallel(n, 8, func(i int) error {
+		ctx := context.Background()
+		resp, err := cli.ContainerCreate(ctx, &container.Config{Image: img, Cmd: []string{"sleep", "infinity"}}, &container.HostConfig{NetworkMode: net}, nil, nil, fmt.Sprintf("bench-%04d", i))
+		if err != nil {
+			return err
+		}
+		return cli.ContainerStart(ctx, resp.ID, container.StartOptions{})
+	})
+}
+
+func removeContainers(cli *client.Client) {
+	list, err := cli.ContainerList(context.Background(), container.ListOptions{All: true})
+	if err != nil {
+		return
+	}
+	parallel(len(list), 8, func(i int) error {
+		return cli.ContainerRemove(context.Background(), list[i].ID, container.RemoveOptions{Force: true})
+	})
+}
+
+// memOf returns Rss and Pss (KiB) of pid from smaps_rollup.
+func memOf(pid int) (rss, pss float64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "Rss:":
+			rss = v
+		case "Pss:":
+			pss = v
+		}
+	}
+	return
+}
+
+// shimMem averages memory over the given shim pids.
+func shimMem(pids []int) (rss, pss float64) {
+	for _, p := range pids {
+		r, s := memOf(p)
+		rss += r
+		pss += s
+	}
+	if len(pids) > 0 {
+		rss /= float64(len(pids))
+		pss /= float64(len(pids))
+	}
+	return
+}
+
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// killTiedTo kills what is left of a run: processes naming dir and their
+// descendants.
+func killTiedTo(dir string) {
+	for round := 0; round < 3; round++ {
+		parents := map[int]int{}
+		hit := map[int]bool{}
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			parents[pid] = parentOf(pid)
+			b, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			if strings.Contains(string(b), dir) {
+				hit[pid] = true
+			}
+		}
+		for changed := true; changed; {
+			changed = false
+			for pid, ppid := range parents {
+				if !hit[pid] && hit[ppid] {
+					hit[pid], changed = true, true
+				}
+			}
+		}
+		if len(hit) == 0 {
+			return
+		}
+		for pid := range hit {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func benchLiveswapd(bin string, n, restarts int) (result, error) {
+	r := result{daemon: "liveswapd", n: n}
+	dir, err := os.MkdirTemp("/tmp", "lsbench-")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(dir)
+	defer killTiedTo(dir)
+	sock := filepath.Join(dir, "lsd.sock")
+	p := &daemonProc{log: filepath.Join(dir, "liveswapd.log"), argv: []string{bin, "--config-file", "/dev/null",
+		"--live-restore", "-H", "unix://" + sock, "--data-root", dir + "/data", "--exec-root", dir + "/exec", "--pidfile", dir + "/pid"}}
+	// /dev/null is an empty, valid daemon.json: everything comes from flags.
+	if err := p.start(); err != nil {
+		return r, err
+	}
+	defer func() { p.stop(30 * time.Second) }()
+	if err := waitPing(sock, 30*time.Second); err != nil {
+		return r, err
+	}
+	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return r, err
+	}
+	defer cli.Close()
+	defer removeContainers(cli)
+	t0 := time.Now()
+	if err := runContainers(cli, n, "host", "host"); err != nil {
+		return r, err
+	}
+	fmt.Fprintf(os.Stderr, "liveswapd: %d containers started in %v\n", n, time.Since(t0).Round(time.Millisecond))
+	list, err := cli.ContainerList(context.Background(), container.ListOptions{})
+	if err != nil {
+		return r, err
+	}
+	var shims []int
+	for _, c := range list {
+		ins, err := cli.ContainerInspect(context.Background(), c.ID)
+		if err == nil && ins.State.Pid > 0 {
+			shims = append(shims, parentOf(ins.State.Pid))
+		}
+	}
+	r.shimsCount = len(shims)
+	r.shimRSS, r.shimPSS = shimMem(shims)
+	for i := 0; i < restarts; i++ {
+		r.stop = append(r.stop, p.stop(30*time.Second))
+		t0 := time.Now()
+		if err := p.start(); err != nil {
+			return r, err
+		}
+		if err := waitPing(sock, 60*time.Second); err != nil {
+			return r, err
+		}
+		r.ready = append(r.ready, time.Since(t0))
+		if err := waitListed(cli, n, 60*time.Second); err != nil {
+			return r, err
+		}
+		r.listed = append(r.listed, time.Since(t0))
+		fmt.Fprintf(os.Stderr, "liveswapd n=%d restart %d: ready %v, listed %v\n", n, i+1, r.ready[i].Round(time.Microsecond), r.listed[i].Round(time.Microsecond))
+	}
+	r.daemonRSS, _ = memOf(p.cmd.Process.Pid)
+	return r, nil
+}
+
+// sleepImage builds a tiny image holding /bin/sleep and its libraries.
+func sleepImage(cli *client.Client) (string, error) {
+	const ref = "lsbench/sleep:1"
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	files := []string{"/bin/sleep"}
+	out, err := exec.Command("ldd", "/bin/sleep").Output()
+	if err != nil {
+		return "", fmt.Errorf("ldd /bin/sleep: %w", err)
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if strings.HasPrefix(f, "/") {
+			files = append(files, f)
+		}
+	}
+	dirs := map[string]bool{}
+	for _, f := range files {
+		for d := filepath.Dir(f); d != "/" && !dirs[d]; d = filepath.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	var ds []string
+	for d := range dirs {
+		ds = append(ds, d)
+	}
+	sort.Strings(ds)
+	for _, d := range ds {
+		tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(d, "/") + "/", Mode: 0o755, Typeflag: tar.TypeDir})
+	}
+	for _, f := range files {
+		real, err := filepath.EvalSymlinks(f)
+		if err != nil {
+			return "", err
+		}
+		b, err := os.ReadFile(real)
+		if err != nil {
+			return "", err
+		}
+		tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(f, "/"), Mode: 0o755, Size: int64(len(b)), Typeflag: tar.TypeReg})
+		tw.Write(b)
+	}
+	tw.Close()
+	rc, err := cli.ImageImport(context.Background(), image.ImportSource{Source: &buf, SourceName: "-"}, ref, image.ImportOptions{})
+	if err != nil {
+		return "", err
+	}
+	io.Copy(io.Discard, rc)
+	rc.Close()
+	return ref, nil
+}
+
+func benchDockerd(n, restarts int) (result, error) {
+	r := result{daemon: "dockerd 20.10 + containerd-shim-runc-v2", n: n}
+	dir, err := os.MkdirTemp("/tmp", "lsbench-")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(dir)
+	defer killTiedTo(dir)
+	sock := filepath.Join(dir, "docker.sock")
+	cfg := map[string]any{
+		"live-restore": true, "data-root": dir + "/root", "exec-root": dir + "/exec", "pidfile": dir + "/docker.pid",
+		"hosts": []string{"unix://" + sock}, "bridge": "none", "iptables": false, "ip6tables": false, "storage-driver": "vfs",
+	}
+	b, _ := json.Marshal(cfg)
+	if err := os.WriteFile(dir+"/daemon.json", b, 0o644); err != nil {
+		return r, err
+	}
+	p := &daemonProc{log: filepath.Join(dir, "dockerd.log"), argv: []string{"/usr/sbin/dockerd", "--config-file", dir + "/daemon.json"}}
+	if err := p.start(); err != nil {
+		return r, err
+	}
+	defer func() { p.stop(60 * time.Second) }()
+	if err := waitPing(sock, 60*time.Second); err != nil {
+		return r, err
+	}
+	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return r, err
+	}
+	defer cli.Close()
+	defer removeContainers(cli)
+	img, err := sleepImage(cli)
+	if err != nil {
+		return r, err
+	}
+	t0 := time.Now()
+	if err := runContainers(cli, n, img, "host"); err != nil {
+		return r, err
+	}
+	fmt.Fprintf(os.Stderr, "dockerd: %d containers started in %v\n", n, time.Since(t0).Round(time.Millisecond))
+	list, err := cli.ContainerList(context.Background(), container.ListOptions{})
+	if err != nil {
+		return r, err
+	}
+	var shims []int
+	for _, c := range list {
+		ins, err := cli.ContainerInspect(context.Background(), c.ID)
+		if err == nil && ins.State.Pid > 0 {
+			shims = append(shims, parentOf(ins.State.Pid))
+		}
+	}
+	r.shimsCount = len(shims)
+	r.shimRSS, r.shimPSS = shimMem(shims)
+	for i := 0; i < restarts; i++ {
+		r.stop = append(r.stop, p.stop(60*time.Second))
+		t0 := time.Now()
+		if err := p.start(); err != nil {
+			return r, err
+		}
+		if err := waitPing(sock, 120*time.Second); err != nil {
+			return r, err
+		}
+		r.ready = append(r.ready, time.Since(t0))
+		if err := waitListed(cli, n, 120*time.Second); err != nil {
+			return r, err
+		}
+		r.listed = append(r.listed, time.Since(t0))
+		fmt.Fprintf(os.Stderr, "dockerd n=%d restart %d: ready %v, listed %v\n", n, i+1, r.ready[i].Round(time.Microsecond), r.listed[i].Round(time.Microsecond))
+	}
+	r.daemonRSS, _ = memOf(p.cmd.Process.Pid)
+	return r, nil
+}
