@@ -24,6 +24,7 @@ EXIT STATUS
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCmd())
+	root.AddCommand(newValidateCmd())
 	root.AddCommand(newApplyCmd(nil), newStatusCmd(), newRollbackCmd(), newSnapshotCmd(), newVerifyCmd(), newDemoCmd())
 	return root
 }

@@ -1,0 +1,371 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/liveswap/liveswap/checks/daemonjson"
+)
+
+// ValidateOptions holds what `liveswap validate` needs.
+type ValidateOptions struct {
+	Out, Err io.Writer
+
+	File          string
+	DockerVersion string
+	Endpoint      string
+	UnitFile      string
+	Dockerd       string
+	Swarm         bool
+	Strict        bool
+	Output        string
+
+	// versionOf asks the engine API for the daemon's version (tests
+	// replace it).
+	versionOf func(ctx context.Context, endpoint string) (string, error)
+}
+
+const defaultEndpoint = "unix:///var/run/docker.sock"
+
+func newValidateCmd() *cobra.Command { return newValidateCmdWith(nil) }
+
+// newValidateCmdWith lets tests see the parsed options instead of running.
+func newValidateCmdWith(runF func(*ValidateOptions) error) *cobra.Command {
+	opts := &ValidateOptions{versionOf: engineVersion}
+	cmd := &cobra.Command{
+		Use:   "validate [FILE]",
+		Short: "Check a daemon.json the way dockerd will read it",
+		Long: `Check a Docker daemon.json the way dockerd reads it at start-up: JSON syntax
+(with line:column; BOM, comments, trailing commas, empty file), duplicate keys,
+unknown keys (with a "did you mean"), value types, the values dockerd refuses
+(log-level, log-driver and log-opts, default-address-pools, hosts, runtimes,
+exec-opts, labels, ulimits, mtu, max-concurrent-*, ...), keys also set as a
+flag in the unit's ExecStart (dockerd refuses to start then), live-restore in
+swarm mode, and upgrade safety (live-restore off: a warning, a failure with
+--strict).
+
+The rules follow the dockerd release that will read the file
+(--docker-version): 20.10, or 23 and newer, whose loaders differ (a
+"disable-legacy-registry" or "graph" key, an empty file, a byte order mark,
+text after the object). With the 20.10 rules, problems that only newer
+releases refuse are warned about (daemon-json.upgrade-compat).
+
+Each key is listed as reloadable (applied by systemctl reload docker) or
+restart-only.
+
+FILE defaults to the --config-file of the unit's ExecStart, else
+/etc/docker/daemon.json.
+
+EXIT STATUS
+  0  dockerd would start with the file (warnings allowed)
+  1  dockerd would refuse the file, or --strict and a warning was found
+  2  usage or input error (file missing or unreadable, bad flag)`,
+		Example: `  # check the file for the release the local daemon runs
+  liveswap validate /etc/docker/daemon.json
+
+  # check it for the release you are about to install, with the unit's flags
+  liveswap validate --docker-version 24.0 --unit-file /lib/systemd/system/docker.service
+
+  # gate CI on it: live-restore must be on, machine-readable output
+  liveswap validate --strict --output json daemon.json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.File = args[0]
+			}
+			if opts.Output != "table" && opts.Output != "json" {
+				return &exitError{code: 2, err: fmt.Errorf("--output must be table or json, not %q", opts.Output)}
+			}
+			opts.Out, opts.Err = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if runF != nil {
+				return runF(opts)
+			}
+			return validateRun(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.DockerVersion, "docker-version", "", "dockerd release whose rules apply, e.g. 20.10 or 24.0 (default: the version the daemon at --endpoint reports, else 20.10)")
+	f.StringVar(&opts.Endpoint, "endpoint", defaultEndpoint, "engine API to ask for the running version when --docker-version is not given")
+	f.StringVar(&opts.UnitFile, "unit-file", "", "systemd unit whose ExecStart flags dockerd runs with (flag/file conflicts)")
+	f.StringVar(&opts.Dockerd, "dockerd", "", "also run this dockerd binary with --validate on the file when it supports it (23+)")
+	f.BoolVar(&opts.Swarm, "swarm", false, "the node is in swarm mode (live-restore is refused then)")
+	f.BoolVar(&opts.Strict, "strict", false, "fail on upgrade-safety warnings (live-restore missing or false)")
+	f.StringVar(&opts.Output, "output", "table", "output format: table or json")
+	return cmd
+}
+
+// validateOutput is the JSON document of `liveswap validate --output json`
+// (schema documented in docs/validate.md; fields are only ever added).
+type validateOutput struct {
+	SchemaVersion       int                      `json:"schemaVersion"`
+	File                string                   `json:"file"`
+	DockerVersion       string                   `json:"dockerVersion"`
+	DockerVersionSource string                   `json:"dockerVersionSource"`
+	ExecStart           []string                 `json:"execStart,omitempty"`
+	Starts              bool                     `json:"starts"`
+	Passed              bool                     `json:"passed"`
+	Strict              bool                     `json:"strict"`
+	Findings            []daemonjson.Finding     `json:"findings"`
+	Keys                []daemonjson.KeyInfo     `json:"keys"`
+	DockerdValidate     *daemonjson.BinaryResult `json:"dockerdValidate,omitempty"`
+}
+
+func validateRun(ctx context.Context, opts *ValidateOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var execStart []string
+	if opts.UnitFile != "" {
+		var err error
+		if execStart, err = unitExecStart(opts.UnitFile); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
+	if opts.File == "" {
+		opts.File = configFileFromArgs(execStart)
+	}
+	data, err := os.ReadFile(opts.File)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("read daemon config: %w", err)}
+	}
+
+	version, source := opts.DockerVersion, "flag"
+	if version == "" {
+		version, source = "20.10", "default"
+		if opts.versionOf != nil && opts.Endpoint != "" {
+			if v, err := opts.versionOf(ctx, opts.Endpoint); err == nil {
+				version, source = v, "endpoint"
+			} else if opts.Output == "table" {
+				fmt.Fprintf(opts.Err, "liveswap: no daemon answered at %s (%v); using the dockerd 20.10 rules (set --docker-version)\n", opts.Endpoint, err)
+			}
+		}
+	}
+	if _, err := daemonjson.ParseVersion(version); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--docker-version: %w", err)}
+	}
+
+	rep := daemonjson.Validate(data, daemonjson.Options{File: opts.File, DockerVersion: version, ExecStart: execStart, Swarm: opts.Swarm, Strict: opts.Strict})
+	var bin *daemonjson.BinaryResult
+	if opts.Dockerd != "" {
+		var args []string
+		if len(execStart) > 1 {
+			args = execStart[1:]
+		}
+		if bin, err = daemonjson.ValidateWithBinary(ctx, opts.Dockerd, opts.File, args...); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		rep.Findings = append(rep.Findings, bin.Finding())
+	}
+
+	switch opts.Output {
+	case "json":
+		doc := validateOutput{SchemaVersion: 1, File: opts.File, DockerVersion: rep.DockerVersion, DockerVersionSource: source,
+			ExecStart: execStart, Starts: rep.Starts(), Passed: rep.Passed(), Strict: opts.Strict,
+			Findings: rep.Findings, Keys: rep.Keys, DockerdValidate: bin}
+		if doc.Findings == nil {
+			doc.Findings = []daemonjson.Finding{}
+		}
+		if doc.Keys == nil {
+			doc.Keys = []daemonjson.KeyInfo{}
+		}
+		enc := json.NewEncoder(opts.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	default:
+		printValidateTable(opts.Out, opts.File, rep)
+	}
+	if !rep.Passed() {
+		return &exitError{code: 1, err: errSilent}
+	}
+	return nil
+}
+
+func printValidateTable(w io.Writer, file string, rep *daemonjson.Report) {
+	for _, f := range rep.Findings {
+		line := fmt.Sprintf("[%s] %s  %s  %s", f.Severity, f.ID, f.Location(file), f.Message)
+		if f.Remedy != "" && f.Severity != daemonjson.OK {
+			line += " — " + f.Remedy
+		}
+		fmt.Fprintln(w, line)
+	}
+	var reload, restart []string
+	for _, k := range rep.Keys {
+		switch {
+		case !k.Known:
+		case k.Reloadable:
+			reload = append(reload, k.Name)
+		default:
+			restart = append(restart, k.Name)
+		}
+	}
+	if len(reload) > 0 {
+		fmt.Fprintf(w, "reloadable (systemctl reload docker): %s\n", strings.Join(reload, ", "))
+	}
+	if len(restart) > 0 {
+		fmt.Fprintf(w, "restart-only: %s\n", strings.Join(restart, ", "))
+	}
+	warns := 0
+	for _, f := range rep.Findings {
+		if f.Severity == daemonjson.Warn {
+			warns++
+		}
+	}
+	switch {
+	case !rep.Starts():
+		fmt.Fprintf(w, "FAIL: dockerd %s would refuse %s\n", rep.DockerVersion, file)
+	case !rep.Passed():
+		fmt.Fprintf(w, "FAIL: dockerd %s would start with %s, but --strict found an upgrade-safety problem\n", rep.DockerVersion, file)
+	default:
+		fmt.Fprintf(w, "OK: dockerd %s would start with %s (%d warning(s))\n", rep.DockerVersion, file, warns)
+	}
+}
+
+// engineVersion asks GET /version of an engine API endpoint.
+func engineVersion(ctx context.Context, endpoint string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	tr := &http.Transport{}
+	base := ""
+	switch {
+	case strings.HasPrefix(endpoint, "unix://"):
+		path := strings.TrimPrefix(endpoint, "unix://")
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		}
+		base = "http://docker"
+	case strings.HasPrefix(endpoint, "tcp://"):
+		base = "http://" + strings.TrimPrefix(endpoint, "tcp://")
+	case strings.HasPrefix(endpoint, "http://"), strings.HasPrefix(endpoint, "https://"):
+		base = endpoint
+	default:
+		return "", fmt.Errorf("endpoint %q: want unix://, tcp:// or http(s)://", endpoint)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/version", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return "", fmt.Errorf("engine version: %w", err)
+	}
+	defer resp.Body.Close()
+	var v struct{ Version string }
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || v.Version == "" {
+		return "", fmt.Errorf("engine version: unexpected answer (%d)", resp.StatusCode)
+	}
+	return v.Version, nil
+}
+
+// unitExecStart reads the effective ExecStart of a unit file: the last
+// non-empty one ("ExecStart=" alone resets the list), with line
+// continuations joined, systemd's prefixes (-@:+!) removed and words split
+// with systemd's quoting.
+func unitExecStart(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read unit file: %w", err)
+	}
+	defer f.Close()
+	var cmdline string
+	var pending strings.Builder
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if pending.Len() > 0 {
+			line = pending.String() + " " + strings.TrimSpace(line)
+			pending.Reset()
+		}
+		if strings.HasSuffix(line, `\`) {
+			pending.WriteString(strings.TrimSuffix(line, `\`))
+			continue
+		}
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "#") || strings.HasPrefix(t, ";") {
+			continue
+		}
+		if k, v, ok := strings.Cut(t, "="); ok && strings.TrimSpace(k) == "ExecStart" {
+			cmdline = strings.TrimSpace(v)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read unit file: %w", err)
+	}
+	if cmdline == "" {
+		return nil, fmt.Errorf("unit file %s: no ExecStart", path)
+	}
+	cmdline = strings.TrimLeft(cmdline, "-@:+!")
+	words, err := splitCommand(cmdline)
+	if err != nil {
+		return nil, fmt.Errorf("unit file %s: ExecStart: %w", path, err)
+	}
+	return words, nil
+}
+
+// splitCommand splits a command line on spaces, honouring single and
+// double quotes and backslash escapes.
+func splitCommand(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	var quote rune
+	esc := false
+	for _, r := range s {
+		switch {
+		case esc:
+			cur.WriteRune(r)
+			esc = false
+		case r == '\\':
+			esc, inWord = true, true
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '"' || r == '\'':
+			quote, inWord = r, true
+		case r == ' ' || r == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		return nil, errors.New("unterminated quote")
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// configFileFromArgs returns dockerd's --config-file, or its default.
+func configFileFromArgs(args []string) string {
+	for i, a := range args {
+		if a == "--config-file" && i+1 < len(args) {
+			return args[i+1]
+		}
+		if v, ok := strings.CutPrefix(a, "--config-file="); ok {
+			return v
+		}
+	}
+	return "/etc/docker/daemon.json"
+}
