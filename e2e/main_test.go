@@ -8,6 +8,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The crash tests re-run this binary as a liveswap that stops after
+	// swapping, to be SIGKILLed there.
+	if os.Getenv(heldApplyEnv) != "" {
+		os.Exit(heldApply())
+	}
 	code := m.Run()
 	testbed.CleanupBuilds()
 	os.Exit(code)
