@@ -293,17 +293,18 @@ func (r *run) preflight(ctx context.Context) error {
 		return err
 	}
 	if failed {
-		var ids []string
+		var ids, msgs []string
 		for _, c := range results {
 			if c.Status == "fail" {
 				ids = append(ids, c.ID)
+				msgs = append(msgs, c.ID+": "+c.Message)
 			}
 		}
 		if r.opts.Force {
 			r.logf("[preflight] failed checks %s ignored (--force)", strings.Join(ids, ", "))
 			return nil
 		}
-		return fmt.Errorf("checks failed: %s (see `liveswap preflight`; nothing was touched)", strings.Join(ids, ", "))
+		return fmt.Errorf("checks failed (nothing was touched; see `liveswap preflight`): %s", strings.Join(msgs, "; "))
 	}
 	return nil
 }

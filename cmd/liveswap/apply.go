@@ -27,6 +27,7 @@ type applyOptions struct {
 	Force    bool
 	Output   string
 	StateDir string
+	Skip     []string
 }
 
 func newApplyCmd(runF func(*applyOptions) error) *cobra.Command {
@@ -80,6 +81,7 @@ EXIT STATUS
 	f.BoolVar(&opts.Force, "force", false, "go on although preflight failed (for drills: expect interrupted workloads)")
 	f.StringVarP(&opts.Output, "output", "o", "table", "report format: table, json or junit")
 	f.StringVar(&opts.StateDir, "state-dir", upgrade.DefaultStateDir, "folder of the journal, the lock and snapshots")
+	f.StringSliceVar(&opts.Skip, "skip", nil, "pre-flight check IDs to skip (repeatable; see 'liveswap preflight')")
 	return cmd
 }
 
@@ -87,7 +89,7 @@ func applyRun(cmd *cobra.Command, o *applyOptions) error {
 	if err := checkOutput(o.Output); err != nil {
 		return err
 	}
-	uo := upgrade.Options{StateDir: o.StateDir, DryRun: o.DryRun, Force: o.Force, Preflight: preflightForApply}
+	uo := upgrade.Options{StateDir: o.StateDir, DryRun: o.DryRun, Force: o.Force, Preflight: preflightFor(o.StateDir, o.Skip)}
 	if o.Output == "table" {
 		uo.Log = o.Err
 		if o.IsTTY {

@@ -140,7 +140,7 @@ func demoRun(ctx context.Context, o *demoOptions) (err error) {
 		}
 	}
 	say("upgrading liveswapd %s -> %s with nginx and redis probed every 20 ms", oldV, newV)
-	rep, err := upgrade.Apply(ctx, p, upgrade.Options{StateDir: filepath.Join(d.dir, "state"), Preflight: preflightForApply, Log: o.Err})
+	rep, err := upgrade.Apply(ctx, p, upgrade.Options{StateDir: filepath.Join(d.dir, "state"), Preflight: preflightFor(filepath.Join(d.dir, "state"), nil), Log: o.Err})
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
@@ -152,14 +152,14 @@ func demoRun(ctx context.Context, o *demoOptions) (err error) {
 	}
 	p.Binaries[0].NewFile, p.Binaries[0].SHA256 = o.Old, mustSHA(o.Old)
 	p.Binaries[0].ExpectedVersion = oldV
-	rep, err = upgrade.Apply(ctx, p, upgrade.Options{StateDir: filepath.Join(d.dir, "state"), Preflight: preflightForApply, Log: o.Err})
+	rep, err = upgrade.Apply(ctx, p, upgrade.Options{StateDir: filepath.Join(d.dir, "state"), Preflight: preflightFor(filepath.Join(d.dir, "state"), nil), Log: o.Err})
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
 	expect("the upgrade with live restore off", rep, upgrade.Refused)
 
 	say("negative control, forced: the verifier must catch the interruption")
-	rep, err = upgrade.Apply(ctx, p, upgrade.Options{StateDir: filepath.Join(d.dir, "state"), Preflight: preflightForApply, Log: o.Err, Force: true})
+	rep, err = upgrade.Apply(ctx, p, upgrade.Options{StateDir: filepath.Join(d.dir, "state"), Preflight: preflightFor(filepath.Join(d.dir, "state"), nil), Log: o.Err, Force: true})
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
