@@ -146,12 +146,10 @@ func demoRun(ctx context.Context, o *demoOptions) (err error) {
 	}
 	expect("the upgrade", rep, upgrade.Upgraded)
 
-	say("negative control: live restore turned off (reload, no restart), same upgrade again")
+	say("negative control: live restore turned off (reload, no restart), %s re-installed", newV)
 	if err := d.setLiveRestore(ctx, false); err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	p.Binaries[0].NewFile, p.Binaries[0].SHA256 = o.Old, mustSHA(o.Old)
-	p.Binaries[0].ExpectedVersion = oldV
 	rep, err = upgrade.Apply(ctx, p, upgrade.Options{StateDir: filepath.Join(d.dir, "state"), Preflight: preflightFor(filepath.Join(d.dir, "state"), nil), Log: o.Err})
 	if err != nil {
 		return &exitError{code: 1, err: err}
@@ -170,11 +168,6 @@ func demoRun(ctx context.Context, o *demoOptions) (err error) {
 	}
 	say("demo finished: upgraded with 0 failed probes; live restore off was refused, and forcing it was caught")
 	return nil
-}
-
-func mustSHA(path string) string {
-	s, _ := upgrade.FileSHA256(path)
-	return s
 }
 
 // binaryVersion runs `liveswapd --version` ("liveswapd version 1.0.1").
@@ -239,6 +232,7 @@ ExecStart=%s --config-file %s
 ExecReload=/bin/kill -HUP $MAINPID
 KillMode=process
 TimeoutStopSec=30
+Restart=on-failure
 `, d.bin, d.config)
 	if err := os.WriteFile(filepath.Join(unitDir, d.unit), []byte(unit), 0o644); err != nil {
 		return err
