@@ -46,7 +46,7 @@ func newBinaries(p *plan.Plan) []plan.Binary {
 	return out
 }
 
-const noNewBinary = "no new binary given (--new-binary PATH)"
+const noNewBinary = "no new binary given (--new-binary)"
 
 // perNewBinary turns a per-file test into a check over every new binary.
 func perNewBinary(test func(path string) error) func(context.Context, *Env) Result {
@@ -112,7 +112,7 @@ func checkBinaryExists(_ context.Context, env *Env) Result {
 	}
 	r := ok("%s", strings.Join(found, ", "))
 	if len(newBinaries(env.Plan)) == 0 {
-		r.Message += " (" + noNewBinary + ": the binary checks are skipped)"
+		r.Message += "; " + noNewBinary + ": the other binary checks are skipped"
 	}
 	return r
 }

@@ -85,6 +85,13 @@ type Validation struct {
 	Note string
 }
 
+func (v *Validation) notef(format string, a ...any) {
+	if v.Note != "" {
+		v.Note += "; "
+	}
+	v.Note += fmt.Sprintf(format, a...)
+}
+
 // Finding IDs of the validator that have their own pre-flight check.
 var (
 	conflictIDs    = []string{daemonjson.IDConflict, daemonjson.IDExecStart}
@@ -104,20 +111,25 @@ func (e *Env) execStartArgv(ctx context.Context) ([]string, error) {
 	return u.ExecStart[0].Argv, nil
 }
 
+const (
+	sourceFlag = "--docker-version"
+	sourceNew  = "the new binary's version"
+)
+
 // RulesVersion is the daemon version whose daemon.json rules apply: the
 // --docker-version override, else the new binary's, else the running
 // daemon's.
 func (e *Env) RulesVersion(ctx context.Context) (version, source string) {
 	if e.Options.DockerVersion != "" {
-		return e.Options.DockerVersion, "--docker-version"
+		return e.Options.DockerVersion, sourceFlag
 	}
 	if v, err := e.NewVersion(ctx); err == nil && v.Version != "" {
-		return v.Version, "the new binary"
+		return v.Version, sourceNew
 	}
 	if st, err := e.Status(ctx); err == nil && st.Version != "" {
-		return st.Version, "the running daemon (the new binary's version is unknown)"
+		return st.Version, "the running daemon's version: the new binary's is unknown"
 	}
-	return "", "default"
+	return "", "the oldest rule set: no version known"
 }
 
 // Validation runs the daemon.json validator once per run.
@@ -127,6 +139,7 @@ func (e *Env) Validation(ctx context.Context) (*Validation, error) {
 		argv, argErr := e.execStartArgv(ctx)
 		data, err := os.ReadFile(path)
 		explicit := configFileFlag(argv) != ""
+		absent := false
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("reading %s: %w", path, err)
@@ -138,7 +151,7 @@ func (e *Env) Validation(ctx context.Context) (*Validation, error) {
 				return v, nil
 			}
 			// The default path may be absent: the daemon uses its defaults.
-			data = []byte("{}")
+			data, absent = []byte("{}"), true
 		}
 		var v *Validation
 		if e.Plan.Target.Kind == plan.Liveswapd {
@@ -147,12 +160,15 @@ func (e *Env) Validation(ctx context.Context) (*Validation, error) {
 			swarm, _ := e.Swarm(ctx)
 			version, source := e.RulesVersion(ctx)
 			v = validateDockerd(path, data, argv, version, swarm)
-			if source != "the new binary" && source != "--docker-version" {
-				v.Note = "rules of " + source
+			if source != sourceNew && source != sourceFlag {
+				v.notef("rules picked by %s", source)
 			}
 		}
+		if absent {
+			v.notef("the file is absent: the daemon uses its defaults")
+		}
 		if argErr != nil {
-			v.Note = strings.TrimPrefix(v.Note+"; ", "; ") + "flags not checked: " + argErr.Error()
+			v.notef("ExecStart flags not checked: the unit could not be read")
 		}
 		if cf := configFileFlag(argv); cf != "" && cf != path {
 			v.Findings = append(v.Findings, Finding{ID: "daemon-json.path", Status: Warn,
@@ -350,14 +366,14 @@ func checkDaemonJSONLiveRestore(ctx context.Context, env *Env) Result {
 			if f.Remedy != "" {
 				remedy = f.Remedy
 			}
-			return fail(remedy, "%s (the upgrade would stop every container)", f.String(v.File))
+			return fail(remedy, "%s", f.String(v.File))
 		}
 	}
 	switch {
 	case v.LiveRestore == nil:
 		return env.Blocked("daemon-json.valid", fmt.Errorf("%s could not be read far enough to find live-restore", v.File))
 	case !*v.LiveRestore:
-		return fail(remedy, "%s: live-restore is off: the new daemon would not restore the running containers", v.File)
+		return fail(remedy, "%s: live-restore is off: the upgrade would stop every container", v.File)
 	}
 	return ok("%s: live-restore is on", v.File)
 }
