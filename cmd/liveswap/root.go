@@ -26,7 +26,7 @@ EXIT STATUS
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newValidateCmd())
 	root.AddCommand(newPreflightCmd(nil))
-	root.AddCommand(newApplyCmd(nil), newStatusCmd(), newRollbackCmd(), newSnapshotCmd(), newVerifyCmd(), newDemoCmd())
+	root.AddCommand(newPlanCmd(nil), newApplyCmd(nil), newStatusCmd(), newRollbackCmd(), newSnapshotCmd(), newVerifyCmd(), newDemoCmd())
 	return root
 }
 

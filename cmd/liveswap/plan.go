@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/plan"
+	"github.com/liveswap/liveswap/upgrade/engine"
+	"github.com/liveswap/liveswap/upgrade/probe"
+	"github.com/liveswap/liveswap/upgrade/systemd"
+)
+
+// planOptions holds what `liveswap plan` needs.
+type planOptions struct {
+	Out, Err io.Writer
+
+	Target   plan.Flags
+	Probes   []string
+	OutFile  string
+	Skip     []string
+	StateDir string
+
+	connect func(ctx context.Context, scope systemd.Scope) (*systemd.Manager, error)
+}
+
+func newPlanCmd(runF func(*planOptions) error) *cobra.Command {
+	opts := &planOptions{connect: systemd.Connect}
+	cmd := &cobra.Command{
+		Use:   "plan --new-binary PATH --sha256 HEX",
+		Short: "Write an upgrade plan for this host, discovered from the live daemon",
+		Long: `Plan looks at the live host and writes an UpgradePlan (YAML, apiVersion
+liveswap/v1) that 'liveswap apply' runs, then prints what it will do:
+from-version -> to-version, what will be swapped, what will be verified and
+the pre-flight verdicts.
+
+Discovered: the unit (its ExecStart names the binary to replace, its
+--config-file and -H), the daemon.json hosts (the endpoint), the new binary's
+version (it must answer --version), and one probe per TCP port the running
+containers listen on — read from each container's process tree: HTTP for
+nginx, Redis PING for redis-server, a TCP connect otherwise. --probe names
+probes instead of discovering them:
+
+  --probe web=http://127.0.0.1:8080/healthz
+  --probe cache=redis://127.0.0.1:6379
+  --probe db=tcp://127.0.0.1:5432
+
+Edit the file freely: 'liveswap apply' validates it strictly.
+
+EXIT STATUS
+  0  the plan was written (pre-flight failures are shown, not fatal)
+  2  usage or input error`,
+		Example: `  liveswap plan --new-binary /srv/dockerd-20.10.24 --sha256 HEX -o plan.yaml
+  liveswap plan --target liveswapd --new-binary ./liveswapd --sha256 HEX --probe web=http://127.0.0.1:8080/`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyConfig(cmd.Flags()); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if opts.Target.NewBinary == "" {
+				return usageError("plan needs --new-binary PATH (and --sha256 HEX from the release)")
+			}
+			opts.Out, opts.Err = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if runF != nil {
+				return runF(opts)
+			}
+			return planRun(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	addTargetFlags(f, &opts.Target)
+	f.StringArrayVar(&opts.Probes, "probe", nil, "CONTAINER=URL probe (http://, https://, redis://, tcp://); repeatable; replaces discovery")
+	f.StringVarP(&opts.OutFile, "output-file", "o", "", "write the plan here (default stdout)")
+	f.StringSliceVar(&opts.Skip, "skip", nil, "pre-flight check IDs not to run while planning")
+	f.StringVar(&opts.StateDir, "state-dir", checks.DefaultStateDir, "folder of liveswap's journal and lock")
+	return cmd
+}
+
+// parseProbe reads CONTAINER=URL.
+func parseProbe(s string) (plan.Workload, error) {
+	name, raw, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return plan.Workload{}, fmt.Errorf("--probe %q: use CONTAINER=URL (example: web=http://127.0.0.1:8080/)", s)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return plan.Workload{}, fmt.Errorf("--probe %q: %q is not a URL with a host and port", s, raw)
+	}
+	w := plan.Workload{Container: name, Interval: plan.Duration(20 * time.Millisecond)}
+	switch u.Scheme {
+	case "http", "https":
+		w.Probe, w.Address = probe.HTTP, raw
+	case "redis":
+		w.Probe, w.Address = probe.Redis, u.Host
+	case "tcp":
+		w.Probe, w.Address = probe.TCP, u.Host
+	default:
+		return plan.Workload{}, fmt.Errorf("--probe %q: scheme %q: use http, https, redis or tcp", s, u.Scheme)
+	}
+	if err := w.Spec().Validate(); err != nil {
+		return plan.Workload{}, fmt.Errorf("--probe %q: %w", s, err)
+	}
+	return w, nil
+}
+
+func planRun(ctx context.Context, o *planOptions) error {
+	var probes []plan.Workload
+	for _, s := range o.Probes {
+		w, err := parseProbe(s)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		probes = append(probes, w)
+	}
+	scope := systemd.Scope(o.Target.Systemd)
+	if scope == "" {
+		scope = systemd.System
+	}
+	var units plan.UnitReader
+	var mgr *systemd.Manager
+	if _, err := systemd.ParseScope(string(scope)); err == nil {
+		if m, err := o.connect(ctx, scope); err == nil {
+			mgr, units = m, m
+			defer m.Close()
+		}
+	}
+	p, err := plan.FromFlags(ctx, o.Target, units)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	p.Workloads = probes
+	if len(probes) == 0 {
+		if c, err := engine.New(p.Target.Endpoint); err == nil {
+			if ws, err := plan.DiscoverWorkloads(ctx, c); err == nil {
+				p.Workloads = ws
+			} else {
+				fmt.Fprintf(o.Err, "note: no probes discovered (%v); name them with --probe\n", err)
+			}
+			c.Close()
+		}
+	}
+	rep, err := checks.Preflight(ctx, p, checks.Options{Skip: o.Skip, StateDir: o.StateDir, Manager: mgr, Connect: o.connect})
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if p.Binaries[0].ExpectedVersion == "" {
+		p.Binaries[0].ExpectedVersion = rep.ToVersion
+	}
+	p.Default()
+	if err := p.Validate(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	b, err := p.Marshal()
+	if err != nil {
+		return err
+	}
+	if o.OutFile == "" || o.OutFile == "-" {
+		o.Out.Write(b)
+	} else if err := os.WriteFile(o.OutFile, b, 0o644); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("writing the plan: %w", err)}
+	}
+	writePlanSummary(o.Err, p, rep, o.OutFile)
+	return nil
+}
+
+// writePlanSummary tells a person what apply would do.
+func writePlanSummary(w io.Writer, p *plan.Plan, rep *checks.Report, file string) {
+	fmt.Fprintf(w, "\nUpgrade plan for %s (%s, systemd %s)\n", p.Target.Unit, p.Target.Kind, p.Target.Systemd)
+	fmt.Fprintf(w, "  version:  %s -> %s\n", orDash(rep.FromVersion), orDash(p.Binaries[0].ExpectedVersion))
+	for _, b := range p.Binaries {
+		fmt.Fprintf(w, "  swap:     %s <- %s\n", b.Path, b.NewFile)
+	}
+	fmt.Fprintf(w, "  verify:   every running container keeps its PID and StartedAt")
+	if len(p.Workloads) > 0 {
+		fmt.Fprintf(w, "; probes every %s:\n", p.Workloads[0].Interval)
+		for _, wl := range p.Workloads {
+			fmt.Fprintf(w, "              %-16s %-5s %s\n", wl.Container, wl.Probe, wl.Address)
+		}
+	} else {
+		fmt.Fprintln(w, " (no probes: add --probe)")
+	}
+	if p.Canary.Image != "" {
+		fmt.Fprintf(w, "  canary:   %s %s\n", p.Canary.Image, strings.Join(p.Canary.Command, " "))
+	} else {
+		fmt.Fprintln(w, "  canary:   none (set canary.image to an image that has /bin/true)")
+	}
+	fails, warns := rep.Count(checks.Fail), rep.Count(checks.Warn)
+	fmt.Fprintf(w, "  checks:   %d ok, %d warn, %d fail\n", rep.Count(checks.OK), warns, fails)
+	for _, r := range rep.Results {
+		if r.Status == checks.Fail || r.Status == checks.Warn {
+			fmt.Fprintf(w, "              [%s] %s: %s\n", strings.ToUpper(string(r.Status)), r.ID, r.Message)
+		}
+	}
+	if fails > 0 {
+		fmt.Fprintln(w, "  apply would refuse this plan until the failed checks are fixed.")
+	}
+	if file != "" && file != "-" {
+		fmt.Fprintf(w, "\nwritten to %s; run: liveswap apply %s --dry-run\n", file, file)
+	}
+}

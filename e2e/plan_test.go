@@ -1,0 +1,63 @@
+package e2e
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/liveswap/liveswap/e2e/testbed"
+	"github.com/liveswap/liveswap/plan"
+	"github.com/liveswap/liveswap/upgrade"
+	"github.com/liveswap/liveswap/upgrade/probe"
+)
+
+// TestPlanThenApply discovers a plan from the live host — binary, config and
+// endpoint from the unit, probes from the containers' listening sockets, the
+// new version from the binary — and applies it unchanged.
+func TestPlanThenApply(t *testing.T) {
+	for _, target := range deployers {
+		t.Run(target.kind, func(t *testing.T) {
+			sd := testbed.StartSystemd(t)
+			dp := deploy(t, target.kind, sd, true)
+			liveswap := testbed.Build(t, "liveswap", "e2e")
+			file := filepath.Join(t.TempDir(), "plan.yaml")
+			code, _, stderr := liveswapCLI(t, liveswap, sd.Env(), "plan", "--target", dp.kind, "--systemd", "user",
+				"--unit", dp.unit, "--new-binary", dp.newFile, "--sha256", sha256Of(dp.newFile), "-o", file)
+			t.Logf("plan exit %d:\n%s", code, stderr)
+			if code != 0 {
+				t.Fatalf("plan exit %d", code)
+			}
+			p, err := plan.Load(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Target.Endpoint != dp.host || p.Target.DaemonConfig != dp.config || p.Binaries[0].Path != dp.current {
+				t.Errorf("discovered target %+v binary %s; want endpoint %s config %s binary %s",
+					p.Target, p.Binaries[0].Path, dp.host, dp.config, dp.current)
+			}
+			if !upgrade.VersionMatches(p.Binaries[0].ExpectedVersion, dp.newVersion) {
+				t.Errorf("expected version %q, want %q", p.Binaries[0].ExpectedVersion, dp.newVersion)
+			}
+			want := map[string]plan.Workload{
+				dp.web.Name: {Container: dp.web.Name, Probe: probe.HTTP, Address: dp.web.Target()},
+				dp.kv.Name:  {Container: dp.kv.Name, Probe: probe.Redis, Address: dp.kv.Target()},
+			}
+			if len(p.Workloads) != len(want) {
+				t.Fatalf("discovered %d probes, want %d: %+v", len(p.Workloads), len(want), p.Workloads)
+			}
+			for _, w := range p.Workloads {
+				if wnt := want[w.Container]; w.Probe != wnt.Probe || w.Address != wnt.Address {
+					t.Errorf("probe %+v, want %+v", w, wnt)
+				}
+			}
+			if dp.kind == plan.Docker {
+				// No canary image is guessed for dockerd; the test's image has one.
+				p.Canary.Image, p.Canary.Command = dp.image, []string{"/bin/true"}
+				file = writePlan(t, p)
+			}
+			code, stdout, stderr := liveswapCLI(t, liveswap, sd.Env(), "apply", file, "--yes", "--output", "json", "--state-dir", t.TempDir())
+			if r := decodeReport(t, stdout); code != 0 || r.Result != "upgraded" {
+				t.Fatalf("apply of the discovered plan: exit %d result %s error %s\n%s", code, r.Result, r.Error, stderr)
+			}
+		})
+	}
+}
