@@ -1,0 +1,210 @@
+package checks
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/liveswap/liveswap/plan"
+)
+
+// fakeProc writes a /proc with processes: pid (0 = self) -> cgroup, pidns.
+func fakeProc(t *testing.T, procs map[int][2]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for pid, p := range procs {
+		dir := filepath.Join(root, pidDir(pid))
+		os.MkdirAll(filepath.Join(dir, "ns"), 0o755)
+		os.WriteFile(filepath.Join(dir, "cgroup"), []byte("0::"+p[0]+"\n"), 0o644)
+		os.Symlink(p[1], filepath.Join(dir, "ns", "pid"))
+	}
+	return root
+}
+
+func TestSelfInside(t *testing.T) {
+	const id = "4f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c"
+	const daemon = 50
+	tests := []struct {
+		name  string
+		procs map[int][2]string
+		ctr   ctrProc
+		want  string // substring of the reason, "" for not inside
+	}{
+		{"on the host", map[int][2]string{
+			0:      {"/user.slice/session-1.scope", "pid:[1]"},
+			daemon: {"/system.slice/docker.service", "pid:[1]"},
+			100:    {"/system.slice/docker-" + id + ".scope", "pid:[2]"},
+		}, ctrProc{"web", id, 100}, ""},
+		{"in the container's cgroup", map[int][2]string{
+			0:      {"/system.slice/docker-" + id + ".scope", "pid:[1]"},
+			daemon: {"/system.slice/docker.service", "pid:[1]"},
+			100:    {"/system.slice/docker-" + id + ".scope", "pid:[1]"},
+		}, ctrProc{"web", "", 100}, "runs in the container's cgroup"},
+		{"below the container's cgroup", map[int][2]string{
+			0:      {"/scopes/c1.scope/sub", "pid:[1]"},
+			daemon: {"/user.slice/liveswapd.service", "pid:[1]"},
+			100:    {"/scopes/c1.scope", "pid:[1]"},
+		}, ctrProc{"web", "", 100}, "runs in the container's cgroup"},
+		{"cgroup names the container, its pid invisible", map[int][2]string{
+			0: {"/docker/" + id, "pid:[7]"},
+		}, ctrProc{"web", id, 4242}, "names container 4f1c2d3e4f5a"},
+		{"shares the container's PID namespace", map[int][2]string{
+			0:      {"/", "pid:[2]"},
+			daemon: {"/system.slice/docker.service", "pid:[1]"},
+			100:    {"/system.slice/docker-x.scope", "pid:[2]"},
+		}, ctrProc{"web", "", 100}, "PID namespace"},
+		{"container with the host's PID namespace", map[int][2]string{
+			0:      {"/user.slice/session-1.scope", "pid:[1]"},
+			daemon: {"/system.slice/docker.service", "pid:[1]"},
+			100:    {"/system.slice/docker-x.scope", "pid:[1]"},
+		}, ctrProc{"web", "", 100}, ""},
+		{"container left in the daemon's cgroup", map[int][2]string{
+			0:      {"/system.slice/liveswapd.service", "pid:[1]"},
+			daemon: {"/system.slice/liveswapd.service", "pid:[1]"},
+			100:    {"/system.slice/liveswapd.service", "pid:[1]"},
+		}, ctrProc{"web", "", 100}, ""},
+		{"container in the root cgroup", map[int][2]string{
+			0:      {"/user.slice", "pid:[1]"},
+			daemon: {"/system.slice/x.service", "pid:[1]"},
+			100:    {"/", "pid:[1]"},
+		}, ctrProc{"web", "", 100}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			proc := fakeProc(t, tt.procs)
+			name, why := selfInside(proc, []ctrProc{tt.ctr}, daemon)
+			if tt.want == "" {
+				if name != "" {
+					t.Errorf("inside %s: %s; want outside", name, why)
+				}
+				return
+			}
+			if name != "web" || !strings.Contains(why, tt.want) {
+				t.Errorf("= %q %q, want web with %q", name, why, tt.want)
+			}
+		})
+	}
+}
+
+func TestNeedrestartExcludes(t *testing.T) {
+	debian := `# Override service default selection (hash of regex).
+$nrconf{override_rc} = {
+    # DBus
+    qr(^dbus) => 0,
+    qr(^docker) => 0,
+    qr(^getty@.+\.service) => 0,
+};
+#$nrconf{override_rc}{qr(^lsdocker)} = 0;
+`
+	tests := []struct {
+		name, main, extra, unit string
+		want                    bool
+	}{
+		{"debian default covers docker", debian, "", "docker.service", true},
+		{"debian default misses others", debian, "", "lsdocker-1.service", false},
+		{"commented line ignored", debian, "", "lsdocker-1.service", false},
+		{"conf.d override", debian, "$nrconf{override_rc}{qr(^lsdocker-1\\.service$)} = 0;\n", "lsdocker-1.service", true},
+		{"override to 1 does not exclude", "", "$nrconf{override_rc}{qr(^liveswapd)} = 1;\n", "liveswapd.service", false},
+		{"blacklist_rc", "", "$nrconf{blacklist_rc} = [\n  qr(^liveswapd\\.service$),\n];\n", "liveswapd.service", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
+			os.WriteFile(filepath.Join(dir, "needrestart.conf"), []byte(tt.main), 0o644)
+			if tt.extra != "" {
+				os.WriteFile(filepath.Join(dir, "conf.d", "x.conf"), []byte(tt.extra), 0o644)
+			}
+			if got := needrestartExcludes(dir, tt.unit) != ""; got != tt.want {
+				t.Errorf("excluded = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestUnattendedUpgrades(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "20auto-upgrades"), []byte("APT::Periodic::Update-Package-Lists \"1\";\nAPT::Periodic::Unattended-Upgrade \"1\";\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "50unattended-upgrades"), []byte(`Unattended-Upgrade::Package-Blacklist {
+    // "vim";
+    "libc6$";
+    "containerd";
+};
+`), 0o644)
+	if !unattendedEnabled(dir) {
+		t.Error("enabled not detected")
+	}
+	bl := unattendedBlacklist(dir)
+	if strings.Join(bl, " ") != "libc6$ containerd" {
+		t.Errorf("blacklist = %q", bl)
+	}
+	for pkg, want := range map[string]bool{"containerd": true, "containerd.io": true, "docker.io": false, "libc6": true, "libc6-dev": false, "vim": false} {
+		if got := blacklisted(pkg, bl); got != want {
+			t.Errorf("blacklisted(%s) = %v, want %v", pkg, got, want)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "99off"), []byte("APT::Periodic::Unattended-Upgrade \"0\";\n"), 0o644)
+	if unattendedEnabled(dir) {
+		t.Error("a later file turning it off was ignored")
+	}
+
+	info := t.TempDir()
+	os.WriteFile(filepath.Join(info, "docker.io.list"), []byte("/.\n/usr\n/usr/sbin/dockerd\n"), 0o644)
+	os.WriteFile(filepath.Join(info, "libfoo:amd64.list"), []byte("/usr/sbin/dockerd\n"), 0o644)
+	os.WriteFile(filepath.Join(info, "other.list"), []byte("/usr/sbin/dockerd-ce\n"), 0o644)
+	if got := strings.Join(owningPackages(info, "/usr/sbin/dockerd"), " "); got != "docker.io libfoo" {
+		t.Errorf("owners = %q", got)
+	}
+}
+
+func TestLockAndJournal(t *testing.T) {
+	dir := t.TempDir()
+	env := NewEnv(&plan.Plan{}, Options{StateDir: dir})
+	if r := checkLock(context.Background(), env); r.Status != OK {
+		t.Errorf("no lock file: %+v", r)
+	}
+	f, err := os.Create(LockPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	if r := checkLock(context.Background(), env); r.Status != OK {
+		t.Errorf("lock not held: %+v", r)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	r := checkLock(context.Background(), env)
+	if r.Status != Fail || !strings.Contains(r.Message, "by pid "+strconv.Itoa(os.Getpid())) || r.Remedy == "" {
+		t.Errorf("lock held: %+v", r)
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+
+	if r := checkJournal(context.Background(), env); r.Status != OK {
+		t.Errorf("no journal: %+v", r)
+	}
+	j := filepath.Join(dir, JournalName)
+	lines := []string{
+		`{"run":"r1","phase":"lock","status":"begin"}`,
+		`{"run":"r1","phase":"commit","status":"done"}`,
+		`{"run":"r1","phase":"commit","status":"end","result":"upgraded"}`,
+		`{"run":"r2","phase":"lock","status":"begin"}`,
+		`{"run":"r2","phase":"swap","status":"done"}`,
+		`{"run":"r2","phase":"restart","status":"started"}`,
+		`{"run":"r2","pha`, // torn by a crash
+	}
+	os.WriteFile(j, []byte(strings.Join(lines[:3], "\n")+"\n"), 0o600)
+	if r := checkJournal(context.Background(), env); r.Status != OK {
+		t.Errorf("ended run: %+v", r)
+	}
+	os.WriteFile(j, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	r = checkJournal(context.Background(), env)
+	if r.Status != Fail || !strings.Contains(r.Message, "r2 did not end: it stopped at restart started") || !strings.Contains(r.Remedy, "--resume") {
+		t.Errorf("interrupted run: %+v", r)
+	}
+}
