@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
@@ -349,4 +351,66 @@ func TestShutdownWithoutLiveRestoreStopsContainers(t *testing.T) {
 func alive(pid int) bool {
 	info, _ := readProc(pid)
 	return info.Exists && info.State != 'Z'
+}
+
+func TestLogsFollowEventsAndRestart(t *testing.T) {
+	td := startTestDaemon(t, testDir(t), true)
+	killAll(t, td)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	evs, evErr := td.cli.Events(ctx, events.ListOptions{Filters: filters.NewArgs(filters.Arg("type", "container"))})
+	id := runHost(t, td, "ticker", nil, "sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.2; done; echo bye >&2")
+	seen := map[events.Action]bool{}
+	for !seen[events.ActionCreate] || !seen[events.ActionStart] {
+		select {
+		case m := <-evs:
+			if m.Actor.ID == id {
+				seen[m.Action] = true
+			}
+		case err := <-evErr:
+			t.Fatalf("events: %v", err)
+		case <-ctx.Done():
+			t.Fatalf("events seen: %v", seen)
+		}
+	}
+
+	// Follow ends when the container does, with every line in order.
+	rc, err := td.cli.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &errb, rc); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if out.String() != "tick 1\ntick 2\ntick 3\n" || errb.String() != "bye\n" {
+		t.Errorf("followed logs: stdout %q stderr %q", out.String(), errb.String())
+	}
+	rc, err = td.cli.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, Tail: "1", Timestamps: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	stdcopy.StdCopy(&out, io.Discard, rc)
+	rc.Close()
+	if !strings.HasSuffix(out.String(), " tick 3\n") || strings.Count(out.String(), "\n") != 1 {
+		t.Errorf("tail 1 with timestamps: %q", out.String())
+	}
+
+	// docker restart: new process, RestartCount unchanged (not a policy restart).
+	long := runHost(t, td, "long", nil, "sleep", "60")
+	before, _ := td.cli.ContainerInspect(ctx, long)
+	zero := 1
+	if err := td.cli.ContainerRestart(ctx, long, container.StopOptions{Timeout: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := td.cli.ContainerInspect(ctx, long)
+	if !after.State.Running || after.State.Pid == before.State.Pid || after.RestartCount != 0 {
+		t.Errorf("restart: pid %d -> %d, running %v, RestartCount %d", before.State.Pid, after.State.Pid, after.State.Running, after.RestartCount)
+	}
+	if alive(before.State.Pid) {
+		t.Errorf("old process %d still alive after restart", before.State.Pid)
+	}
 }

@@ -33,25 +33,25 @@ func (d *Daemon) Logs(ctx context.Context, c *Container, o LogOptions, stdout, s
 			return err
 		}
 	}
-	emit := func(line []byte) error {
+	// selected decodes a record and picks its writer; nil = filtered out.
+	selected := func(line []byte) (logRecord, io.Writer) {
 		var r logRecord
 		if json.Unmarshal(line, &r) != nil {
-			return nil
+			return r, nil
 		}
 		if !o.Since.IsZero() && r.Time.Before(o.Since) || !o.Until.IsZero() && r.Time.After(o.Until) {
-			return nil
+			return r, nil
 		}
-		var w io.Writer
-		switch r.Stream {
-		case "stdout":
-			if o.Stdout {
-				w = stdout
-			}
-		case "stderr":
-			if o.Stderr {
-				w = stderr
-			}
+		switch {
+		case r.Stream == "stdout" && o.Stdout:
+			return r, stdout
+		case r.Stream == "stderr" && o.Stderr:
+			return r, stderr
 		}
+		return r, nil
+	}
+	emit := func(line []byte) error {
+		r, w := selected(line)
 		if w == nil {
 			return nil
 		}
@@ -67,7 +67,7 @@ func (d *Daemon) Logs(ctx context.Context, c *Container, o LogOptions, stdout, s
 		defer f.Close()
 		br = bufio.NewReaderSize(f, 64*1024)
 		if o.Tail >= 0 {
-			// Keep the last Tail complete records.
+			// Keep the last Tail complete records of the selected streams.
 			var ring [][]byte
 			for {
 				line, err := br.ReadBytes('\n')
@@ -80,6 +80,9 @@ func (d *Daemon) Logs(ctx context.Context, c *Container, o LogOptions, stdout, s
 					break
 				}
 				if o.Tail == 0 {
+					continue
+				}
+				if _, w := selected(line); w == nil {
 					continue
 				}
 				ring = append(ring, line)

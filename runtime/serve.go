@@ -32,11 +32,11 @@ func Run(cfg Config, flags *Flags, version string) int {
 }
 
 func run(cfg Config, flags *Flags, version string, log *slog.Logger, level *slog.LevelVar) error {
-	// Signals first, so a SIGTERM during restore is not lost; SIGPIPE from a
-	// gone client must not kill the daemon.
+	// Signals first, so a SIGTERM during restore is not lost. SIGPIPE is
+	// not ignored: shims (and so containers) would inherit SIG_IGN, and Go
+	// already turns SIGPIPE on sockets into EPIPE errors.
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	signal.Ignore(syscall.SIGPIPE)
 
 	if err := writePidfile(cfg.Pidfile); err != nil {
 		return err

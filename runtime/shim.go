@@ -55,11 +55,10 @@ func (s *shim) run() error {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("becoming a child subreaper: %w", err)
 	}
-	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT)
-
 	// Wait for the daemon's go-ahead (it first moves us into our scope).
+	// Non-blocking, so the wait parks in the poller instead of holding a
+	// thread.
+	unix.SetNonblock(3, true)
 	syncPipe := os.NewFile(3, "sync")
 	var one [1]byte
 	n, _ := syncPipe.Read(one[:])
@@ -114,6 +113,12 @@ func (s *shim) run() error {
 		attr.Sys.Chroot = s.spec.Root
 	}
 	pid, err := syscall.ForkExec(argv0, s.spec.Args, attr)
+	// Only now, as ignored signals stay ignored across exec: the container
+	// must get default dispositions. No signal.Notify: it costs an OS thread
+	// per shim, and shims are many (exits are seen through a pidfd instead
+	// of SIGCHLD). The daemon signals the container itself, and a stop of a
+	// whole scope signals the container too, whose exit the shim records.
+	signal.Ignore(syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	outW.Close()
 	errW.Close()
 	devnull.Close()
@@ -146,7 +151,7 @@ func (s *shim) run() error {
 		}()
 	}
 
-	status := s.waitMain(pid, sigs)
+	status := s.waitMain(pid)
 	s.killRest(pid)
 	drained := make(chan struct{})
 	go func() { copies.Wait(); close(drained) }()
@@ -168,17 +173,29 @@ func (s *shim) run() error {
 	return s.writeExit(code, sig, "")
 }
 
-// waitMain reaps children until the container's main process exits,
-// forwarding SIGTERM and SIGINT to it.
-func (s *shim) waitMain(pid int, sigs <-chan os.Signal) syscall.WaitStatus {
+// waitMain waits for the container's main process to exit and returns its
+// status. Orphans re-parented to the shim (a subreaper) are reaped on the
+// way, every 10 s, so they do not pile up as zombies.
+func (s *shim) waitMain(pid int) syscall.WaitStatus {
+	var exited <-chan struct{}
+	// Our unreaped child: the pid cannot be reused while we hold it.
+	if fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err == nil {
+		exited = waitPidfd(fd)
+	}
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
 	for {
+		if exited == nil {
+			// No pidfd (old kernel): poll.
+			time.Sleep(100 * time.Millisecond)
+		} else {
+			select {
+			case <-exited:
+			case <-tick.C:
+			}
+		}
 		if st, done := reapAll(pid); done {
 			return st
-		}
-		sig := <-sigs
-		if sig == syscall.SIGTERM || sig == syscall.SIGINT {
-			// Still our unreaped child, so the pid cannot have been reused.
-			syscall.Kill(pid, sig.(syscall.Signal))
 		}
 	}
 }

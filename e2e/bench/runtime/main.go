@@ -300,6 +300,23 @@ func parentOf(pid int) int {
 	return ppid
 }
 
+// unmountUnder detaches what dockerd mounted under dir (its data-root bind
+// mount, the netns folder), deepest first, so the folder can be removed.
+func unmountUnder(dir string) {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			points = append(points, f[4])
+		}
+	}
+	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	for _, p := range points {
+		syscall.Unmount(p, syscall.MNT_DETACH)
+	}
+}
+
 // killTiedTo kills what is left of a run: processes naming dir and their
 // descendants.
 func killTiedTo(dir string) {
@@ -457,6 +474,7 @@ func benchDockerd(n, restarts int) (result, error) {
 		return r, err
 	}
 	defer os.RemoveAll(dir)
+	defer unmountUnder(dir)
 	defer killTiedTo(dir)
 	sock := filepath.Join(dir, "docker.sock")
 	cfg := map[string]any{

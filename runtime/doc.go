@@ -1,0 +1,57 @@
+// Package runtime is liveswapd, liveswap's bundled container runtime
+// daemon: a subset of the Docker Engine API (1.41, what the docker.io CLI
+// and a negotiating Docker Go SDK use) over unix sockets, with dockerd's
+// daemon.json keys and live-restore semantics, for hosts without Docker.
+//
+// # Containers
+//
+// A container's image is "host" (it runs on the host filesystem) or the
+// absolute path of a root filesystem folder it is chrooted into (the SDK
+// can send such a path; the docker CLI refuses it as an image reference).
+// Other images are refused with a message naming the two forms. Containers
+// share the host's network: network mode "host" and "default" are the
+// same, any other is refused. There are no mount namespaces, so bind
+// mounts are accepted only with image host and only where source and
+// destination are the same path (the container sees that path anyway);
+// anything else, named and anonymous volumes included, is refused. TTY and
+// stdin are refused: containers are detached, their output goes to a log.
+// Published ports are dropped with a warning, as dockerd does with host
+// networking.
+//
+// # Shims
+//
+// Every container runs under its own shim, the daemon's binary
+// re-executed as `liveswapd shim RUNDIR` (see shimproto.go for the
+// protocol): a session leader and child subreaper that holds the container
+// process, writes its stdout and stderr to a json-file log itself (so a
+// stopped daemon can never block a container on a full pipe) and records
+// the exit status on disk. The daemon never talks to a shim but through
+// files and signals, so a newer daemon adopts the shims of an older one.
+// Under systemd each shim is moved into its own transient scope, so
+// restarting the daemon's unit never kills containers, whatever its
+// KillMode.
+//
+// # State
+//
+//	data-root/containers/ID/config.json   what was asked at create (fixed)
+//	data-root/containers/ID/state.json    status, exit code, restart count
+//	data-root/containers/ID/ID-json.log   the container's output
+//	exec-root/containers/ID/              the current run (process, shim, exit)
+//
+// Files are written atomically (temporary file, fsync, rename, fsync of
+// the folder); a folder is deleted by renaming it to a hidden name first,
+// and loaders skip hidden names. On start the daemon adopts every live
+// shim in parallel (same PID, StartedAt and RestartCount) and records the
+// exit of containers that ended while it was down; DecideShim decides,
+// with the shim's /proc start time as the PID-reuse guard, and signals go
+// through pidfds checked against the recorded start times.
+//
+// # Restart policies
+//
+// no, always, unless-stopped and on-failure[:N] behave as in dockerd:
+// back-off from 100 ms doubling up to a minute (reset after 10 s of
+// running), policy restarts count in RestartCount, stop and kill with a
+// terminating signal (TERM, INT, KILL) keep the container down, and at
+// daemon start "always" brings back even a stopped container while
+// "unless-stopped" does not.
+package runtime
