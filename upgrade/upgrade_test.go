@@ -1,0 +1,241 @@
+package upgrade
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/liveswap/liveswap/plan"
+)
+
+func TestCompare(t *testing.T) {
+	base := Container{ID: "aaaaaaaaaaaa1", Name: "web", Pid: 10, StartedAt: "t0", Identity: map[string]string{"redis_run_id": "r1"}}
+	tests := []struct {
+		name   string
+		after  []Container
+		reason string // "" = not interrupted
+	}{
+		{"same process", []Container{base}, ""},
+		{"gone", nil, "no longer running"},
+		{"new pid", []Container{{ID: base.ID, Name: "web", Pid: 11, StartedAt: "t0", Identity: base.Identity}}, "pid changed 10 -> 11"},
+		{"restarted in place", []Container{{ID: base.ID, Name: "web", Pid: 10, StartedAt: "t1", Identity: base.Identity}}, "restarted at t1"},
+		{"restart count", []Container{{ID: base.ID, Pid: 10, StartedAt: "t0", RestartCount: 1, Identity: base.Identity}}, "restart count 0 -> 1"},
+		{"new redis run_id", []Container{{ID: base.ID, Pid: 10, StartedAt: "t0", Identity: map[string]string{"redis_run_id": "r2"}}}, "redis_run_id changed r1 -> r2"},
+		{"identity lost", []Container{{ID: base.ID, Pid: 10, StartedAt: "t0"}}, "redis_run_id changed r1 -> (none)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ch := Compare(&Snapshot{Containers: []Container{base}}, &Snapshot{Containers: tt.after})
+			if len(ch) != 1 {
+				t.Fatalf("%d changes", len(ch))
+			}
+			if got := ch[0].Interrupted; got != (tt.reason != "") {
+				t.Fatalf("interrupted = %v (%s)", got, ch[0].Reason)
+			}
+			if !strings.Contains(ch[0].Reason, tt.reason) {
+				t.Errorf("reason %q lacks %q", ch[0].Reason, tt.reason)
+			}
+		})
+	}
+}
+
+func TestVersionMatches(t *testing.T) {
+	tests := []struct {
+		reported, want string
+		ok             bool
+	}{
+		{"20.10.24+dfsg1", "20.10.24", true},
+		{"20.10.24", "20.10.24", true},
+		{"1.0.1", "1.0.1", true},
+		{"20.10.25", "20.10.2", false},
+		{"20.10.24", "20.10.24+dfsg1", false},
+		{"1.0.10", "1.0.1", false},
+	}
+	for _, tt := range tests {
+		if got := VersionMatches(tt.reported, tt.want); got != tt.ok {
+			t.Errorf("VersionMatches(%q, %q) = %v", tt.reported, tt.want, got)
+		}
+	}
+}
+
+func TestJournalLast(t *testing.T) {
+	j, err := OpenJournal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &plan.Plan{Target: plan.Target{Unit: "docker.service"}}
+	swaps := []Swap{{Path: "/usr/sbin/dockerd", Staged: "/usr/sbin/dockerd.liveswap-new", Backup: "/usr/sbin/dockerd.liveswap-backup-1"}}
+	for _, e := range []Entry{
+		{Run: "r1", Phase: "lock", Status: "begin", Plan: p},
+		{Run: "r1", Phase: "end", Status: "end", Result: Upgraded},
+		{Run: "r2", Phase: "lock", Status: "begin", Plan: p},
+		{Run: "r2", Phase: "snapshot", Status: "info", From: "20.10.23"},
+		{Run: "r2", Phase: "stage", Status: "done", Swaps: swaps},
+		{Run: "r2", Phase: "swap", Status: "started"},
+	} {
+		if err := j.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A crash mid-write leaves a torn line; it must not hide the rest.
+	f, _ := os.OpenFile(j.path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"run":"r2","phase":"sw`)
+	f.Close()
+	st, err := j.Last()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Run != "r2" || st.Ended() || st.From != "20.10.23" || !st.Done["stage"] || st.Done["swap"] ||
+		st.LastPhase != "swap" || !reflect.DeepEqual(st.Swaps, swaps) || st.Plan.Target.Unit != "docker.service" {
+		t.Fatalf("state = %+v", st)
+	}
+}
+
+func TestLockIsExclusive(t *testing.T) {
+	dir := t.TempDir()
+	l, err := AcquireLock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AcquireLock(dir); err == nil || !strings.Contains(err.Error(), "another liveswap upgrade") {
+		t.Fatalf("second lock: %v", err)
+	}
+	l.Release()
+	l2, err := AcquireLock(dir)
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	l2.Release()
+}
+
+func write(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestSwapInAndBack(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dockerd")
+	write(t, path, "old")
+	write(t, filepath.Join(dir, "new"), "new")
+	s := Swap{Path: path, Staged: stagedName(path), Backup: backupName(path, "20.10.23+dfsg1")}
+	var fs OSFiles
+	if err := fs.Stage(t.Context(), filepath.Join(dir, "new"), s.Staged, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := swapIn(fs, s); err != nil {
+		t.Fatal(err)
+	}
+	if read(t, path) != "new" || read(t, s.Backup) != "old" {
+		t.Fatalf("after swap: target %q backup %q", read(t, path), read(t, s.Backup))
+	}
+	// A second swapIn (a resumed run) must not overwrite the backup.
+	if err := swapIn(fs, s); err != nil || read(t, s.Backup) != "old" {
+		t.Fatalf("repeated swapIn: %v, backup %q", err, read(t, s.Backup))
+	}
+	if err := swapBack(fs, s); err != nil {
+		t.Fatal(err)
+	}
+	if read(t, path) != "old" || read(t, s.Backup) != "old" {
+		t.Fatalf("after rollback: target %q backup %q", read(t, path), read(t, s.Backup))
+	}
+}
+
+func TestStageChecksSHA(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "new"), "new")
+	dst := filepath.Join(dir, "staged")
+	err := OSFiles{}.Stage(t.Context(), filepath.Join(dir, "new"), dst, strings.Repeat("0", 64), nil)
+	if err == nil || !strings.Contains(err.Error(), "sha256") {
+		t.Fatalf("mismatch not caught: %v", err)
+	}
+	if _, err := os.Stat(dst); !os.IsNotExist(err) {
+		t.Fatalf("bad staged copy left behind: %v", err)
+	}
+}
+
+func TestPruneBackups(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "liveswapd")
+	var names []string
+	for i, v := range []string{"1.0.0", "1.0.1", "1.0.2", "1.0.3"} {
+		n := backupName(path, v)
+		write(t, n, v)
+		ts := time.Now().Add(time.Duration(i-10) * time.Minute)
+		os.Chtimes(n, ts, ts)
+		names = append(names, n)
+	}
+	// ctime follows the writes: the last written is the newest. Protect
+	// the oldest: it must survive although it is past the keep count.
+	removed, err := pruneBackups(OSFiles{}, path, 2, names[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(path + ".liveswap-backup-*")
+	sort.Strings(left)
+	if len(removed) != 1 || len(left) != 3 || !contains(left, names[0]) {
+		t.Fatalf("removed %v, left %v", removed, left)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestReportJSONFields pins the report's JSON schema: scripts and the fleet
+// playbook read these names.
+func TestReportJSONFields(t *testing.T) {
+	b, _ := json.Marshal(&Report{Containers: []Change{{}}, Probes: []ProbeReport{{}}, Phases: []PhaseReport{{}}})
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	keys := func(v any) []string {
+		var out []string
+		for k := range v.(map[string]any) {
+			out = append(out, k)
+		}
+		sort.Strings(out)
+		return out
+	}
+	want := map[string][]string{
+		"report":     {"containers", "daemon_downtime_ms", "from_version", "phases", "probes", "result", "run", "target", "to_version", "unit"},
+		"containers": {"id", "interrupted", "name", "pid_after", "pid_before", "started_at_after", "started_at_before"},
+		"probes":     {"failed", "kind", "max_gap_ms", "name", "p99_ms", "sent", "target"},
+		"phases":     {"duration_ms", "name", "status"},
+	}
+	got := map[string][]string{"report": keys(m)}
+	for _, k := range []string{"containers", "probes", "phases"} {
+		got[k] = keys(m[k].([]any)[0])
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("JSON fields changed:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	for result, code := range map[string]int{Upgraded: 0, Planned: 0, Refused: 1, RolledBack: 3, Failed: 4} {
+		if got := (&Report{Result: result}).ExitCode(); got != code {
+			t.Errorf("%s -> %d, want %d", result, got, code)
+		}
+	}
+}
