@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"encoding/xml"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/liveswap/liveswap/upgrade"
+)
+
+// TestHelpOfEveryCommand runs --help on each subcommand: it catches flag
+// clashes (a panic) and commands without an EXIT STATUS section.
+func TestHelpOfEveryCommand(t *testing.T) {
+	root := newRootCmd()
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.Hidden || sub.Name() == "help" || sub.Name() == "completion" {
+				continue
+			}
+			t.Run(sub.CommandPath(), func(t *testing.T) {
+				var out bytes.Buffer
+				r := newRootCmd()
+				r.SetOut(&out)
+				r.SetErr(&out)
+				r.SetArgs(append(strings.Fields(strings.TrimPrefix(sub.CommandPath(), "liveswap ")), "--help"))
+				if err := r.Execute(); err != nil {
+					t.Fatal(err)
+				}
+				if sub.Name() != "version" && !strings.Contains(out.String(), "EXIT STATUS") {
+					t.Errorf("help lacks an EXIT STATUS section:\n%s", out.String())
+				}
+			})
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
+func TestApplyUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"apply"}, "needs a PLAN"},
+		{[]string{"apply", "p.yaml", "--resume"}, "--resume takes the plan"},
+		{[]string{"apply", "/nonexistent/plan.yaml", "--yes"}, "reading plan"},
+		{[]string{"apply", "/nonexistent/plan.yaml", "--output", "xml"}, "--output"},
+		{[]string{"verify"}, "--snapshot"},
+	}
+	for _, tt := range tests {
+		r := newRootCmd()
+		var out bytes.Buffer
+		r.SetOut(&out)
+		r.SetErr(&out)
+		r.SetArgs(tt.args)
+		err := r.Execute()
+		if exitCode(err) != 2 || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: exit %d err %v, want 2 mentioning %q", tt.args, exitCode(err), err, tt.want)
+		}
+	}
+}
+
+func TestReportJUnitParses(t *testing.T) {
+	rep := &upgrade.Report{Result: upgrade.RolledBack, Unit: "docker.service", Error: "ready: wrong version",
+		Phases:     []upgrade.PhaseReport{{Name: "swap", Status: "done", DurationMS: 3}, {Name: "ready", Status: "failed", Error: "wrong version"}, {Name: "preflight", Status: "skipped"}},
+		Containers: []upgrade.Change{{Name: "web"}, {Name: "cache", Interrupted: true, Reason: "pid changed 1 -> 2"}},
+		Probes:     []upgrade.ProbeReport{{Name: "web", Kind: "http", Sent: 10}},
+	}
+	var buf bytes.Buffer
+	if err := writeReport(&buf, "junit", rep); err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Skipped  int `xml:"skipped,attr"`
+		Cases    []struct {
+			Name    string    `xml:"name,attr"`
+			Failure *struct{} `xml:"failure"`
+		} `xml:"testcase"`
+	}
+	if err := xml.Unmarshal(buf.Bytes(), &s); err != nil {
+		t.Fatalf("junit does not parse: %v\n%s", err, buf.String())
+	}
+	// 3 phases + 2 containers + 1 probe + the result.
+	if s.Tests != 7 || s.Failures != 3 || s.Skipped != 1 || len(s.Cases) != 7 {
+		t.Fatalf("tests=%d failures=%d skipped=%d cases=%d\n%s", s.Tests, s.Failures, s.Skipped, len(s.Cases), buf.String())
+	}
+}
+
+func TestReportTable(t *testing.T) {
+	var buf bytes.Buffer
+	writeReport(&buf, "table", &upgrade.Report{Result: upgrade.Upgraded, FromVersion: "1.0.0", ToVersion: "1.0.1",
+		Probes: []upgrade.ProbeReport{{Name: "web", Kind: "http", Target: "http://127.0.0.1:1/", Sent: 50, MaxGapMS: 21.5}}})
+	for _, want := range []string{"result:   upgraded", "1.0.0 -> 1.0.1", "web", "21.5 ms"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
