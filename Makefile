@@ -21,8 +21,11 @@ deps:
 
 # test runs every test, end-to-end ones included; LIVESWAP_E2E=require turns
 # a missing prerequisite into a failure instead of a skip.
+# Packages run one at a time (-p 1): the end-to-end ones start daemons and
+# time their readiness, which two packages at once on two cores would skew.
 test: deps lint
-	LIVESWAP_E2E=require $(GO) test -count=1 -timeout 60m -v ./... 2>&1 | tee $(BIN)/test.log; exit $${PIPESTATUS[0]}
+	@mkdir -p $(BIN)
+	LIVESWAP_E2E=require $(GO) test -p 1 -count=1 -timeout 60m -v ./... 2>&1 | tee $(BIN)/test.log; exit $${PIPESTATUS[0]}
 
 unit:
 	$(GO) test -count=1 ./...
