@@ -4,7 +4,11 @@
 // same run, and prints a table.
 //
 //	sudo go run ./e2e/bench/runtime                  # full run
-//	sudo go run ./e2e/bench/runtime -n 10,100 -dockerd-n 10
+//	sudo go run ./e2e/bench/runtime -n 10,100,700 -dockerd-n 10,100
+//
+// Each shim is 4 threads and the container 1 more task: hosts (or
+// sandboxes) with a pids cgroup limit near 5000 tasks fit about 900
+// containers, not 1000.
 //
 // Everything runs as plain processes under /tmp/lsbench-*, removed at the
 // end (containers included). Needs root, /usr/sbin/dockerd and containerd.
@@ -48,40 +52,49 @@ type result struct {
 }
 
 func main() {
+	os.Exit(run())
+}
+
+// run is main without os.Exit, so deferred cleanups always run.
+func run() int {
 	ns := flag.String("n", "10,100,1000", "liveswapd container counts")
 	dns := flag.String("dockerd-n", "10,100", "dockerd container counts (empty: skip dockerd)")
 	restarts := flag.Int("restarts", 3, "restarts per count (the median is reported)")
 	bin := flag.String("liveswapd", "", "liveswapd binary (default: build ./cmd/liveswapd)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "bench: needs root (dockerd, chroot-less shims as root); run with sudo")
-		os.Exit(2)
+		fmt.Fprintln(os.Stderr, "bench: needs root (dockerd; shims run containers as root); run with sudo")
+		return 2
 	}
+	lsdCounts, dockerdCounts := counts(*ns), counts(*dns)
 	if *bin == "" {
 		dir, err := os.MkdirTemp("", "lsbench-bin-")
-		must(err)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
 		defer os.RemoveAll(dir)
 		*bin = filepath.Join(dir, "liveswapd")
 		out, err := exec.Command("go", "build", "-ldflags", "-X main.version=bench", "-o", *bin, "./cmd/liveswapd").CombinedOutput()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: building liveswapd: %v\n%s", err, out)
-			os.Exit(1)
+			return 1
 		}
 	}
 	var results []result
-	for _, n := range counts(*ns) {
+	for _, n := range lsdCounts {
 		r, err := benchLiveswapd(*bin, n, *restarts)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: liveswapd n=%d: %v\n", n, err)
-			os.Exit(1)
+			return 1
 		}
 		results = append(results, r)
 	}
-	for _, n := range counts(*dns) {
+	for _, n := range dockerdCounts {
 		r, err := benchDockerd(n, *restarts)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: dockerd n=%d: %v\n", n, err)
-			os.Exit(1)
+			return 1
 		}
 		results = append(results, r)
 	}
@@ -92,7 +105,8 @@ func main() {
 		fmt.Printf("| %s | %d | %s | %s | %s | %.1f MiB | %.1f MiB | %.1f MiB |\n", r.daemon, r.n,
 			ms(median(r.stop)), ms(median(r.ready)), ms(median(r.listed)), r.shimRSS/1024, r.shimPSS/1024, r.daemonRSS/1024)
 	}
-	fmt.Printf("\nmedian of %d restarts; RSS/PSS averaged over all shims (%s); machine: %d CPUs\n", *restarts, "liveswapd shim vs containerd-shim-runc-v2", runtimeNumCPU())
+	fmt.Printf("\nmedian of %d restarts; RSS/PSS averaged over all shims (liveswapd shim vs containerd-shim-runc-v2); machine: %d CPUs\n", *restarts, runtimeNumCPU())
+	return 0
 }
 
 func counts(s string) []int {
@@ -102,17 +116,13 @@ func counts(s string) []int {
 			continue
 		}
 		n, err := strconv.Atoi(f)
-		must(err)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: bad count %q\n", f)
+			os.Exit(2)
+		}
 		out = append(out, n)
 	}
 	return out
-}
-
-func must(err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
-	}
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
