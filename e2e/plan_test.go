@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/liveswap/liveswap/e2e/testbed"
@@ -20,7 +21,7 @@ func TestPlanThenApply(t *testing.T) {
 			dp := deploy(t, target.kind, sd, true)
 			liveswap := testbed.Build(t, "liveswap", "e2e")
 			file := filepath.Join(t.TempDir(), "plan.yaml")
-			code, _, stderr := liveswapCLI(t, liveswap, sd.Env(), "plan", "--target", dp.kind, "--systemd", "user",
+			code, stdout, stderr := liveswapCLI(t, liveswap, sd.Env(), "plan", "--target", dp.kind, "--systemd", "user",
 				"--unit", dp.unit, "--new-binary", dp.newFile, "--sha256", sha256Of(dp.newFile), "-o", file)
 			t.Logf("plan exit %d:\n%s", code, stderr)
 			if code != 0 {
@@ -54,7 +55,16 @@ func TestPlanThenApply(t *testing.T) {
 				p.Canary.Image, p.Canary.Command = dp.image, []string{"/bin/true"}
 				file = writePlan(t, p)
 			}
-			code, stdout, stderr := liveswapCLI(t, liveswap, sd.Env(), "apply", file, "--yes", "--output", "json", "--state-dir", t.TempDir())
+			// A dry run prints the steps and touches nothing.
+			oldSHA := sha256Of(dp.current)
+			code, stdout, _ = liveswapCLI(t, liveswap, sd.Env(), "apply", file, "--dry-run")
+			if code != 0 || !strings.Contains(stdout, "dry run: nothing was touched") || !strings.Contains(stdout, "swap "+dp.current) {
+				t.Errorf("dry run: exit %d\n%s", code, stdout)
+			}
+			if sha256Of(dp.current) != oldSHA {
+				t.Fatal("the dry run changed the target binary")
+			}
+			code, stdout, stderr = liveswapCLI(t, liveswap, sd.Env(), "apply", file, "--yes", "--output", "json", "--state-dir", t.TempDir())
 			if r := decodeReport(t, stdout); code != 0 || r.Result != "upgraded" {
 				t.Fatalf("apply of the discovered plan: exit %d result %s error %s\n%s", code, r.Result, r.Error, stderr)
 			}
