@@ -142,3 +142,34 @@ func TestWaitPidfdSeesExit(t *testing.T) {
 	}
 	p.Wait()
 }
+
+func TestManagerSelection(t *testing.T) {
+	rd := t.TempDir()
+	os.MkdirAll(rd+"/systemd", 0o700)
+	os.WriteFile(rd+"/systemd/private", nil, 0o600)
+	tests := []struct {
+		name        string
+		env         map[string]string
+		underSD     bool
+		addr        string
+		wantPrivate bool
+	}{
+		{"not under systemd", map[string]string{}, false, "unix:path=/run/systemd/private", true},
+		{"system service", map[string]string{"INVOCATION_ID": "x", "NOTIFY_SOCKET": "/run/systemd/notify"}, true, "unix:path=/run/systemd/private", true},
+		{"MANAGERPID 1", map[string]string{"MANAGERPID": "1"}, true, "unix:path=/run/systemd/private", true},
+		{"user manager, private socket", map[string]string{"MANAGERPID": "4242", "XDG_RUNTIME_DIR": rd}, true, "unix:path=" + rd + "/systemd/private", true},
+		{"user manager, session bus", map[string]string{"MANAGERPID": "4242", "XDG_RUNTIME_DIR": "/nonexistent", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/x/bus"}, true, "unix:path=/x/bus", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := func(k string) string { return tt.env[k] }
+			if got := underSystemd(env); got != tt.underSD {
+				t.Errorf("underSystemd = %v, want %v", got, tt.underSD)
+			}
+			addr, private := managerSocket(env)
+			if addr != tt.addr || private != tt.wantPrivate {
+				t.Errorf("managerSocket = %q %v, want %q %v", addr, private, tt.addr, tt.wantPrivate)
+			}
+		})
+	}
+}

@@ -42,6 +42,7 @@ import (
 type result struct {
 	daemon     string
 	n          int
+	exited     int // more containers, already exited
 	stop       []time.Duration // SIGTERM -> process gone
 	ready      []time.Duration // exec -> _ping answers
 	listed     []time.Duration // exec -> every container listed running
@@ -60,6 +61,7 @@ func run() int {
 	ns := flag.String("n", "10,100,1000", "liveswapd container counts")
 	dns := flag.String("dockerd-n", "10,100", "dockerd container counts (empty: skip dockerd)")
 	restarts := flag.Int("restarts", 3, "restarts per count (the median is reported)")
+	exited := flag.Int("exited", 0, "liveswapd: also create this many containers that exit at once (restored too, from their exit records)")
 	bin := flag.String("liveswapd", "", "liveswapd binary (default: build ./cmd/liveswapd)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -83,7 +85,7 @@ func run() int {
 	}
 	var results []result
 	for _, n := range lsdCounts {
-		r, err := benchLiveswapd(*bin, n, *restarts)
+		r, err := benchLiveswapd(*bin, n, *exited, *restarts)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: liveswapd n=%d: %v\n", n, err)
 			return 1
@@ -102,7 +104,11 @@ func run() int {
 	fmt.Println("| daemon | containers | stop (SIGTERM->exit) | start->ready (_ping) | start->all listed | shim RSS | shim PSS | daemon RSS |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
-		fmt.Printf("| %s | %d | %s | %s | %s | %.1f MiB | %.1f MiB | %.1f MiB |\n", r.daemon, r.n,
+		n := strconv.Itoa(r.n)
+		if r.exited > 0 {
+			n = fmt.Sprintf("%d live + %d exited", r.n, r.exited)
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s | %.1f MiB | %.1f MiB | %.1f MiB |\n", r.daemon, n,
 			ms(median(r.stop)), ms(median(r.ready)), ms(median(r.listed)), r.shimRSS/1024, r.shimPSS/1024, r.daemonRSS/1024)
 	}
 	fmt.Printf("\nmedian of %d restarts; RSS/PSS averaged over all shims (liveswapd shim vs containerd-shim-runc-v2); machine: %d CPUs\n", *restarts, runtimeNumCPU())
@@ -363,8 +369,8 @@ func killTiedTo(dir string) {
 	}
 }
 
-func benchLiveswapd(bin string, n, restarts int) (result, error) {
-	r := result{daemon: "liveswapd", n: n}
+func benchLiveswapd(bin string, n, exited, restarts int) (result, error) {
+	r := result{daemon: "liveswapd", n: n, exited: exited}
 	dir, err := os.MkdirTemp("/tmp", "lsbench-")
 	if err != nil {
 		return r, err
@@ -393,6 +399,16 @@ func benchLiveswapd(bin string, n, restarts int) (result, error) {
 		return r, err
 	}
 	fmt.Fprintf(os.Stderr, "liveswapd: %d containers started in %v\n", n, time.Since(t0).Round(time.Millisecond))
+	if err := parallel(exited, 8, func(i int) error {
+		ctx := context.Background()
+		resp, err := cli.ContainerCreate(ctx, &container.Config{Image: "host", Cmd: []string{"true"}}, nil, nil, nil, fmt.Sprintf("bench-exited-%04d", i))
+		if err != nil {
+			return err
+		}
+		return cli.ContainerStart(ctx, resp.ID, container.StartOptions{})
+	}); err != nil {
+		return r, err
+	}
 	list, err := cli.ContainerList(context.Background(), container.ListOptions{})
 	if err != nil {
 		return r, err
