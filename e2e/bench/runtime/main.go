@@ -42,7 +42,7 @@ import (
 type result struct {
 	daemon     string
 	n          int
-	exited     int // more containers, already exited
+	exited     int             // more containers, already exited
 	stop       []time.Duration // SIGTERM -> process gone
 	ready      []time.Duration // exec -> _ping answers
 	listed     []time.Duration // exec -> every container listed running
