@@ -236,19 +236,32 @@ func (s *shim) killRest(pid int) {
 	}
 }
 
-// childrenOf lists the pids whose parent is ppid.
+// childrenOf lists the pids whose parent is ppid. The kernel lists
+// children per thread (a child belongs to the thread that forked it, and an
+// orphan to whichever thread of the subreaper adopted it), so every thread's
+// list is read.
 func childrenOf(ppid int) []int {
-	// /proc/PID/task/TID/children is cheap and exact when available.
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", ppid, ppid))
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", ppid))
 	if err == nil {
 		var out []int
-		for _, f := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(f); err == nil {
-				out = append(out, n)
+		ok := true
+		for _, t := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", ppid, t.Name()))
+			if err != nil {
+				ok = false
+				break
+			}
+			for _, f := range strings.Fields(string(b)) {
+				if n, err := strconv.Atoi(f); err == nil {
+					out = append(out, n)
+				}
 			}
 		}
-		return out
+		if ok {
+			return out
+		}
 	}
+	// No children files (kernel without CONFIG_PROC_CHILDREN): scan /proc.
 	var out []int
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
