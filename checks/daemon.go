@@ -47,7 +47,7 @@ func checkEngineLiveRestore(ctx context.Context, env *Env) Result {
 	if !st.LiveRestore {
 		return fail(fmt.Sprintf(`set "live-restore": true in %s and reload the daemon (systemctl reload %s): it applies on SIGHUP without stopping containers`,
 			env.Plan.Target.DaemonConfig, env.Plan.Target.Unit),
-			"the running daemon has live restore off: stopping it for the upgrade stops all %d running container(s)", st.Running)
+			"the running daemon has live restore off: stopping it for the upgrade stops its containers (%d running now)", st.Running)
 	}
 	return ok("the running daemon has live restore on")
 }
