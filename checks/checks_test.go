@@ -3,6 +3,8 @@ package checks
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -208,5 +210,25 @@ func TestKillModeRemedyNamesTheFile(t *testing.T) {
 	r := checkKillMode(context.Background(), seeded(p, u))
 	if r.Status != Fail || !strings.Contains(r.Remedy, "KillMode=process") || !strings.Contains(r.Remedy, u.FragmentPath) {
 		t.Errorf("= %+v", r)
+	}
+}
+
+func TestDropIns(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "10-limits.conf")
+	b := filepath.Join(dir, "20-kill.conf")
+	os.WriteFile(a, []byte("[Service]\nLimitNOFILE=1024\n"), 0o644)
+	os.WriteFile(b, []byte("[Service]\n# KillMode=process\nKillMode=control-group\nTimeoutStopSec = 5\n"), 0o644)
+	u := &systemd.Unit{Name: "docker.service", LoadState: "loaded", FragmentPath: "/lib/systemd/system/docker.service",
+		DropInPaths: []string{a, b}, KillMode: "control-group"}
+	p := &plan.Plan{Target: plan.Target{Kind: plan.Docker, Unit: u.Name, Systemd: "system"}}
+	r := checkDropIns(context.Background(), seeded(p, u))
+	if r.Status != OK || !strings.Contains(r.Message, "2 drop-in(s)") || len(r.Details) != 2 ||
+		r.Details[0] != a || r.Details[1] != b+": KillMode=control-group, TimeoutStopSec=5" {
+		t.Errorf("= %+v", r)
+	}
+	// The remedy points at the drop-in that sets KillMode, not the unit file.
+	if r := checkKillMode(context.Background(), seeded(p, u)); r.Status != Fail || !strings.Contains(r.Remedy, b) {
+		t.Errorf("kill-mode = %+v", r)
 	}
 }

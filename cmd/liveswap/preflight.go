@@ -173,6 +173,11 @@ func preflightRun(ctx context.Context, o *preflightOptions) error {
 		if p, err = plan.Load(o.PlanFile); err != nil {
 			return &exitError{code: 2, err: err}
 		}
+		// Policy flags loosen the plan's policy; they never tighten it
+		// silently, so only true values apply.
+		p.Policy.AllowMinor = p.Policy.AllowMinor || o.Target.AllowMinor
+		p.Policy.AllowDowngrade = p.Policy.AllowDowngrade || o.Target.AllowDowngrade
+		p.Policy.InsecureSkipChecksum = p.Policy.InsecureSkipChecksum || o.Target.InsecureSkipChecksum
 	} else {
 		// Discovery reads the unit; when systemd cannot be reached the plan
 		// falls back to defaults and the unit checks report why.

@@ -144,6 +144,11 @@ func TestPreflightRun(t *testing.T) {
 		{"bad sha", func(o *preflightOptions) { o.Target.NewBinary, o.Target.SHA256 = "/x", "12" }, 2, nil},
 		{"plan", func(o *preflightOptions) { o.PlanFile = "testdata/preflight/plan.yaml"; o.Target = plan.Flags{} }, 1,
 			[]string{"lsdocker-test.service", "[skip]  host.package-automation", "[fail]  binary.exists"}},
+		{"plan with policy flags", func(o *preflightOptions) {
+			o.PlanFile = "testdata/preflight/plan.yaml"
+			o.Target = plan.Flags{AllowMinor: true}
+			o.Output = "json"
+		}, 1, []string{`"schema"`}},
 		{"plan with unknown field", func(o *preflightOptions) { o.PlanFile = "testdata/preflight/unknown-field.yaml" }, 2, nil},
 		{"missing plan", func(o *preflightOptions) { o.PlanFile = "testdata/preflight/absent.yaml" }, 2, nil},
 	}
