@@ -327,46 +327,57 @@ func parentOf(pid int) int {
 	return ppid
 }
 
-// TestLiveswapdCrash SIGKILLs the daemon: containers keep serving, and one
-// that exits while the daemon is down shows its real exit code once the
-// daemon is back.
+// TestLiveswapdCrash SIGKILLs the daemon (and, as a twin, SIGINTs it):
+// containers keep serving, and one that exits while the daemon is down
+// shows its real exit code once the daemon is back.
 func TestLiveswapdCrash(t *testing.T) {
-	requireLiveswapd(t)
-	sd := testbed.StartSystemd(t)
-	l := startLiveswapd(t, sd, liveswapdOptions{LiveRestore: true})
-	web := testbed.RunNginx(t, l.Host, "host")
-	testbed.DockerCLI(t, l.Host, "run", "-d", "--name", "exiter", "host", "sh", "-c", "sleep 2; exit 42")
-	before := testbed.Inspect(t, l.Host, web.Name)
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT} {
+		t.Run(unixSignalName(sig), func(t *testing.T) {
+			requireLiveswapd(t)
+			sd := testbed.StartSystemd(t)
+			l := startLiveswapd(t, sd, liveswapdOptions{LiveRestore: true})
+			web := testbed.RunNginx(t, l.Host, "host")
+			testbed.DockerCLI(t, l.Host, "run", "-d", "--name", "exiter", "host", "sh", "-c", "sleep 2; exit 42")
+			before := testbed.Inspect(t, l.Host, web.Name)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	p, err := probe.Start(ctx, web.Spec(20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := sd.MainPID(t, l.Unit)
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	waitGone(t, pid)
-	time.Sleep(3 * time.Second) // "exiter" ends while the daemon is down
-	sd.StartUnit(t, l.Unit)
-	time.Sleep(300 * time.Millisecond)
-	stats := p.Stop()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			p, err := probe.Start(ctx, web.Spec(20*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid := sd.MainPID(t, l.Unit)
+			if err := syscall.Kill(pid, sig); err != nil {
+				t.Fatal(err)
+			}
+			waitGone(t, pid)
+			time.Sleep(3 * time.Second) // "exiter" ends while the daemon is down
+			sd.StartUnit(t, l.Unit)
+			time.Sleep(300 * time.Millisecond)
+			stats := p.Stop()
 
-	after := testbed.Inspect(t, l.Host, web.Name)
-	if !after.Running || after.Pid != before.Pid || after.StartedAt != before.StartedAt || after.RestartCount != before.RestartCount {
-		t.Errorf("nginx was interrupted by the crash: before %+v, after %+v", before, after)
+			after := testbed.Inspect(t, l.Host, web.Name)
+			if !after.Running || after.Pid != before.Pid || after.StartedAt != before.StartedAt || after.RestartCount != before.RestartCount {
+				t.Errorf("nginx was interrupted: before %+v, after %+v", before, after)
+			}
+			if stats.Sent == 0 || stats.Failed != 0 {
+				t.Errorf("nginx: %d of %d probes failed while the daemon was down (first: %s)", stats.Failed, stats.Sent, stats.FirstFailure)
+			}
+			ex := testbed.Inspect(t, l.Host, "exiter")
+			if ex.Running || ex.Status != "exited" || ex.ExitCode != 42 {
+				t.Errorf("exiter after restart: %+v, want exited with code 42\ndaemon log:\n%s", ex, l.log())
+			}
+			t.Logf("nginx pid %d kept; probes %d sent, %d failed, max gap %.1f ms; exiter exit code %d",
+				after.Pid, stats.Sent, stats.Failed, stats.MaxGapMS(), ex.ExitCode)
+		})
 	}
-	if stats.Sent == 0 || stats.Failed != 0 {
-		t.Errorf("nginx: %d of %d probes failed across the crash (first: %s)", stats.Failed, stats.Sent, stats.FirstFailure)
+}
+
+func unixSignalName(sig syscall.Signal) string {
+	if sig == syscall.SIGKILL {
+		return "SIGKILL"
 	}
-	ex := testbed.Inspect(t, l.Host, "exiter")
-	if ex.Running || ex.Status != "exited" || ex.ExitCode != 42 {
-		t.Errorf("exiter after restart: %+v, want exited with code 42\ndaemon log:\n%s", ex, l.log())
-	}
-	t.Logf("nginx pid %d kept; probes %d sent, %d failed, max gap %.1f ms; exiter exit code %d",
-		after.Pid, stats.Sent, stats.Failed, stats.MaxGapMS(), ex.ExitCode)
+	return "SIGINT"
 }
 
 func waitGone(t *testing.T, pid int) {
