@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Severity grades a finding.
@@ -41,6 +42,8 @@ type Finding struct {
 	// Strict marks a warning turned into a failure by strict mode: dockerd
 	// itself would still start.
 	Strict bool `json:"strict,omitempty"`
+
+	off int // byte offset + 1 of the position, resolved when added
 }
 
 // Location renders file:line:col (or the parts that are known).
@@ -153,7 +156,16 @@ type checker struct {
 	dirs   []directive
 	flags  []setFlag
 	failed map[string]bool // IDs that failed, to keep later checks quiet
+
+	// A pathological file (thousands of bad keys) must not produce
+	// thousands of findings or quadratic work: each ID is shown
+	// maxPerID times, the rest counted.
+	count      map[string]int
+	suppressed map[string]int
+	lines      []int // offsets where lines start, built on first use
 }
+
+const maxPerID = 20
 
 // directive is a key dockerd checks against its flags: a top-level key, or
 // a member of a non-flat object value.
@@ -182,13 +194,14 @@ func Validate(data []byte, opts Options) *Report {
 		v = Current
 	}
 	r.DockerVersion = v.String()
-	c := &checker{rs: newRuleSet(v), opts: opts, r: r, failed: map[string]bool{}}
+	c := newChecker(v, opts, r)
 	c.run(data)
+	c.summarize()
 
 	// A file that 20.10 accepts can stop a newer dockerd from starting:
 	// say so before an upgrade finds out.
 	if !v.atLeast(23, 0) && r.Starts() {
-		shadow := &checker{rs: newRuleSet(Current), opts: Options{File: opts.File, ExecStart: opts.ExecStart}, r: &Report{}, failed: map[string]bool{}}
+		shadow := newChecker(Current, Options{File: opts.File, ExecStart: opts.ExecStart}, &Report{})
 		shadow.run(data)
 		for _, f := range shadow.r.Findings {
 			if f.Severity != Fail {
@@ -202,17 +215,73 @@ func Validate(data []byte, opts Options) *Report {
 	return r
 }
 
+func newChecker(v Version, opts Options, r *Report) *checker {
+	return &checker{rs: newRuleSet(v), opts: opts, r: r, failed: map[string]bool{}, count: map[string]int{}, suppressed: map[string]int{}}
+}
+
 func (c *checker) add(f Finding) {
 	if f.Severity == Fail {
 		c.failed[f.ID] = true
 	}
+	if !c.room(f.ID) {
+		c.suppressed[f.ID]++
+		return
+	}
+	c.count[f.ID]++
+	if f.off > 0 {
+		f.Line, f.Col = c.position(f.off - 1)
+		f.off = 0
+	}
 	c.r.Findings = append(c.r.Findings, f)
 }
 
-// at fills in the position of a byte offset.
+// room reports whether another finding with this ID will be shown.
+func (c *checker) room(id string) bool { return c.count[id] < maxPerID }
+
+// summarize adds one finding per ID that had findings left out.
+func (c *checker) summarize() {
+	ids := make([]string, 0, len(c.suppressed))
+	for id := range c.suppressed {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		sev := Warn
+		if c.failed[id] {
+			sev = Fail
+		}
+		c.r.Findings = append(c.r.Findings, Finding{ID: id, Severity: sev,
+			Message: fmt.Sprintf("%d more findings of this kind are not shown", c.suppressed[id]),
+			Remedy:  "fix the ones shown and validate again"})
+	}
+}
+
+// at records the byte offset a finding points at; add resolves it.
 func (c *checker) at(f Finding, off int) Finding {
-	f.Line, f.Col = position(c.data, off)
+	f.off = off + 1
 	return f
+}
+
+// position converts a byte offset of the parsed text into line:col.
+func (c *checker) position(off int) (int, int) {
+	if c.lines == nil {
+		c.lines = []int{0}
+		for i, b := range c.data {
+			if b == '\n' {
+				c.lines = append(c.lines, i+1)
+			}
+		}
+	}
+	if off > len(c.data) {
+		off = len(c.data)
+	}
+	line := sort.SearchInts(c.lines, off+1) - 1
+	start := c.lines[line]
+	if off-start > 1<<16 {
+		// Counting characters on a huge line is not worth it.
+		return line + 1, off - start + 1
+	}
+	return line + 1, utf8.RuneCount(c.data[start:off]) + 1
 }
 
 func (c *checker) ok(id, msg string) {
@@ -361,6 +430,10 @@ func (c *checker) unknownKeys() {
 			continue
 		}
 		reported[d.key] = true
+		if !c.room(IDUnknown) {
+			c.add(Finding{ID: IDUnknown, Severity: Fail, Key: d.key, Message: "unknown key"})
+			continue
+		}
 		msg := fmt.Sprintf("unknown key %q: dockerd %s refuses the file (the following directives don't match any configuration option)", d.key, c.rs.v)
 		if d.outer != "" {
 			msg = fmt.Sprintf("unknown key %q inside %q: dockerd %s reads the members of %q as top-level keys and refuses it", d.key, d.outer, c.rs.v, d.outer)

@@ -383,24 +383,3 @@ func (p *parser) array() (*node, error) {
 		}
 	}
 }
-
-// position converts a byte offset into a 1-based line and a 1-based column
-// counted in characters, as editors show them.
-func position(data []byte, off int) (line, col int) {
-	if off > len(data) {
-		off = len(data)
-	}
-	line, col = 1, 1
-	for i := 0; i < off; {
-		if data[i] == '\n' {
-			line++
-			col = 1
-			i++
-			continue
-		}
-		_, size := utf8.DecodeRune(data[i:])
-		i += size
-		col++
-	}
-	return line, col
-}

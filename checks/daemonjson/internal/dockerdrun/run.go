@@ -122,11 +122,33 @@ type Options struct {
 	TempDir string        // parent of the private directory, default os.TempDir()
 }
 
+// transient are refusals caused by a loaded machine, not by the file:
+// such a run is tried again.
+var transient = []string{"timeout waiting for containerd to start", "failed to start containerd"}
+
 // Run starts dockerd with content as its config file and extra flags, waits
 // until the API answers /_ping (starts) or the process exits non-zero
 // (refuses), then stops it and every process it started, and removes the
-// private directory.
+// private directory. A refusal for a transient reason is retried twice.
 func Run(ctx context.Context, content []byte, extra []string, o Options) (Result, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := runOnce(ctx, content, append([]string(nil), extra...), o)
+		if err != nil || res.Verdict != Refuses || attempt == 3 || !isTransient(res.Reason) {
+			return res, err
+		}
+	}
+}
+
+func isTransient(reason string) bool {
+	for _, t := range transient {
+		if strings.Contains(reason, t) {
+			return true
+		}
+	}
+	return false
+}
+
+func runOnce(ctx context.Context, content []byte, extra []string, o Options) (Result, error) {
 	if o.Dockerd == "" {
 		o.Dockerd = "/usr/sbin/dockerd"
 	}
@@ -144,6 +166,9 @@ func Run(ctx context.Context, content []byte, extra []string, o Options) (Result
 		return Result{}, fmt.Errorf("private dir: %w", err)
 	}
 	defer cleanupDir(dir)
+	if len(dir+"/exec/containerd/containerd.sock.ttrpc") > 104 {
+		return Result{}, fmt.Errorf("private dir %s is too long for containerd's unix sockets; use a shorter TempDir", dir)
+	}
 
 	body := bytes.ReplaceAll(content, []byte(Placeholder), []byte(dir))
 	if err := os.WriteFile(filepath.Join(dir, "daemon.json"), body, 0o600); err != nil {
