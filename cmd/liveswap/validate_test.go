@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func runValidate(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := newValidateCmd()
+	var out, errb bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	cmd.SetArgs(append([]string{"--endpoint", ""}, args...))
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	err := cmd.ExecuteContext(context.Background())
+	code = 0
+	if err != nil {
+		code = 2
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		errb.WriteString(err.Error())
+	}
+	return out.String(), errb.String(), code
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestValidateCommand(t *testing.T) {
+	good := writeFile(t, "daemon.json", `{"live-restore": true, "debug": true}`)
+	noLR := writeFile(t, "daemon.json", `{"debug": true}`)
+	typo := writeFile(t, "daemon.json", "{\n  \"live_restore\": true\n}")
+	legacy := writeFile(t, "daemon.json", `{"disable-legacy-registry": true, "live-restore": true}`)
+	hosts := writeFile(t, "daemon.json", `{"hosts": ["unix:///run/docker.sock"], "live-restore": true}`)
+	unit := writeFile(t, "docker.service", "[Service]\nExecStart=\nExecStart=/usr/bin/dockerd -H fd:// \\\n  --containerd=/run/containerd/containerd.sock\n")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  []string // substrings of stdout
+	}{
+		{"good file", []string{good}, 0, []string{"[ok] daemon-json.live-restore", "OK: dockerd 20.10 would start", "reloadable (systemctl reload docker): live-restore, debug"}},
+		{"live-restore missing warns", []string{noLR}, 0, []string{"[warn] daemon-json.live-restore"}},
+		{"live-restore missing strict", []string{"--strict", noLR}, 1, []string{"[fail] daemon-json.live-restore", "--strict found"}},
+		{"typo", []string{typo}, 1, []string{"[fail] daemon-json.unknown-key", typo + ":2:3", `did you mean "live-restore"`, "FAIL: dockerd 20.10 would refuse"}},
+		{"removed key on 24", []string{"--docker-version", "24.0", legacy}, 1, []string{"dockerd 24.0 refuses"}},
+		{"unit conflict", []string{"--unit-file", unit, hosts}, 1, []string{"[fail] daemon-json.flag-conflict", "by -H in ExecStart"}},
+		{"swarm", []string{"--swarm", good}, 1, []string{"[fail] daemon-json.swarm"}},
+		{"missing file", []string{filepath.Join(t.TempDir(), "nope.json")}, 2, nil},
+		{"bad version", []string{"--docker-version", "banana", good}, 2, nil},
+		{"bad output", []string{"--output", "yaml", good}, 2, nil},
+		{"two files", []string{good, good}, 2, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errs, code := runValidate(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, out, errs)
+			}
+			for _, s := range tt.out {
+				if !strings.Contains(out, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, out)
+				}
+			}
+		})
+	}
+}
+
+// TestValidateJSONSchema pins the JSON fields documented in docs/validate.md.
+func TestValidateJSONSchema(t *testing.T) {
+	file := writeFile(t, "daemon.json", `{"live_restore": true}`)
+	out, _, code := runValidate(t, "--output", "json", "--docker-version", "20.10.24", file)
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	want := []string{"dockerVersion", "dockerVersionSource", "file", "findings", "keys", "passed", "schemaVersion", "starts", "strict"}
+	if got := keysOf(doc); !reflect.DeepEqual(got, want) {
+		t.Errorf("top-level fields %v, want %v", got, want)
+	}
+	if doc["schemaVersion"].(float64) != 1 || doc["starts"] != false || doc["dockerVersion"] != "20.10" {
+		t.Errorf("doc %v", doc)
+	}
+	var unknown map[string]any
+	for _, f := range doc["findings"].([]any) {
+		if m := f.(map[string]any); m["id"] == "daemon-json.unknown-key" {
+			unknown = m
+		}
+	}
+	if got, want := keysOf(unknown), []string{"col", "id", "key", "line", "message", "remedy", "severity"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("finding fields %v, want %v", got, want)
+	}
+	key := doc["keys"].([]any)[0].(map[string]any)
+	if got, want := keysOf(key), []string{"known", "name", "reloadable"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("key fields %v, want %v", got, want)
+	}
+}
+
+func keysOf(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestValidateDefaultsFromUnitAndEndpoint(t *testing.T) {
+	cfg := writeFile(t, "custom.json", `{"live-restore": true}`)
+	unit := writeFile(t, "docker.service", "[Service]\nExecStart=/usr/bin/dockerd --config-file "+cfg+"\n")
+	var got *ValidateOptions
+	cmd := newValidateCmdWith(func(o *ValidateOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--unit-file", unit})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.File != "" || got.Endpoint != defaultEndpoint || got.Output != "table" {
+		t.Errorf("options %+v", got)
+	}
+	var out bytes.Buffer
+	got.Out, got.Err = &out, &out
+	got.versionOf = func(context.Context, string) (string, error) { return "24.0.7", nil }
+	if err := validateRun(context.Background(), got); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if got.File != cfg || !strings.Contains(out.String(), "dockerd 24.0 would start") {
+		t.Errorf("file %q, output:\n%s", got.File, out.String())
+	}
+}
+
+func TestUnitExecStart(t *testing.T) {
+	unit := writeFile(t, "u.service", `[Service]
+# comment
+ExecStart=/usr/bin/old
+ExecStart=
+ExecStart=-/usr/bin/dockerd -H fd:// \
+    --label "env=prod a" --log-opt=max-size=10m
+`)
+	got, err := unitExecStart(unit)
+	want := []string{"/usr/bin/dockerd", "-H", "fd://", "--label", "env=prod a", "--log-opt=max-size=10m"}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, %v; want %q", got, err, want)
+	}
+}
+
+func TestValidateHelp(t *testing.T) {
+	out, _, code := runValidate(t, "--help")
+	if code != 0 || !strings.Contains(out, "EXIT STATUS") || !strings.Contains(out, "liveswap validate --strict") {
+		t.Errorf("help (exit %d):\n%s", code, out)
+	}
+}
