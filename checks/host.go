@@ -2,6 +2,7 @@ package checks
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,12 +32,19 @@ type ctrProc struct {
 }
 
 // selfInside decides whether the process reading proc (as "self") runs in
-// one of ctrs: its cgroup names the container, lies in the container's
-// cgroup, or it shares the container's PID namespace while the daemon does
-// not. daemonPID 0 means unknown. It returns the container and the reason.
+// one of ctrs: its cgroup or its mounts name the container (dockerd mounts
+// <data-root>/containers/ID/hostname, resolv.conf and hosts into it), its
+// hostname is the container's short ID, it lies in the container's cgroup,
+// or it shares the container's PID namespace while the daemon does not.
+// Inside a container with private PID and cgroup namespaces only the mounts
+// and the hostname tell. daemonPID 0 means unknown. It returns the
+// container and the reason.
 func selfInside(proc string, ctrs []ctrProc, daemonPID int) (string, string) {
 	selfCG := cgroupOf(proc, 0)
 	selfNS := nsOf(proc, 0)
+	mounts, _ := os.ReadFile(filepath.Join(proc, "self", "mountinfo"))
+	host, _ := os.ReadFile(filepath.Join(proc, "sys", "kernel", "hostname"))
+	hostname := strings.TrimSpace(string(host))
 	daemonCG, daemonNS := "", ""
 	if daemonPID > 0 {
 		daemonCG, daemonNS = cgroupOf(proc, daemonPID), nsOf(proc, daemonPID)
@@ -44,6 +52,12 @@ func selfInside(proc string, ctrs []ctrProc, daemonPID int) (string, string) {
 	for _, c := range ctrs {
 		if len(c.ID) >= 12 && strings.Contains(selfCG, c.ID) {
 			return c.Name, fmt.Sprintf("liveswap's cgroup %s names container %s", selfCG, shortID(c.ID))
+		}
+		if len(c.ID) == 64 && bytes.Contains(mounts, []byte("/"+c.ID+"/")) {
+			return c.Name, fmt.Sprintf("liveswap's mounts come from container %s's folder", shortID(c.ID))
+		}
+		if len(c.ID) == 64 && hostname == c.ID[:12] {
+			return c.Name, fmt.Sprintf("liveswap's hostname is container %s's ID", hostname)
 		}
 		if c.Pid <= 0 {
 			continue

@@ -28,54 +28,67 @@ func fakeProc(t *testing.T, procs map[int][2]string) string {
 func TestSelfInside(t *testing.T) {
 	const id = "4f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c"
 	const daemon = 50
+	hostMounts := "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+	ctrMounts := "1360 1339 0:27 /tmp/lsd-1/root/containers/" + id + "/hostname /etc/hostname rw,relatime - ext4 /dev/sda1 rw\n"
 	tests := []struct {
-		name  string
-		procs map[int][2]string
-		ctr   ctrProc
-		want  string // substring of the reason, "" for not inside
+		name      string
+		procs     map[int][2]string // pid (0 = self) -> cgroup, pid namespace
+		mountinfo string
+		hostname  string
+		ctr       ctrProc
+		want      string // substring of the reason, "" for not inside
 	}{
 		{"on the host", map[int][2]string{
 			0:      {"/user.slice/session-1.scope", "pid:[1]"},
 			daemon: {"/system.slice/docker.service", "pid:[1]"},
 			100:    {"/system.slice/docker-" + id + ".scope", "pid:[2]"},
-		}, ctrProc{"web", id, 100}, ""},
+		}, hostMounts, "host1", ctrProc{"web", id, 100}, ""},
 		{"in the container's cgroup", map[int][2]string{
 			0:      {"/system.slice/docker-" + id + ".scope", "pid:[1]"},
 			daemon: {"/system.slice/docker.service", "pid:[1]"},
 			100:    {"/system.slice/docker-" + id + ".scope", "pid:[1]"},
-		}, ctrProc{"web", "", 100}, "runs in the container's cgroup"},
+		}, "", "", ctrProc{"web", "", 100}, "runs in the container's cgroup"},
 		{"below the container's cgroup", map[int][2]string{
 			0:      {"/scopes/c1.scope/sub", "pid:[1]"},
 			daemon: {"/user.slice/liveswapd.service", "pid:[1]"},
 			100:    {"/scopes/c1.scope", "pid:[1]"},
-		}, ctrProc{"web", "", 100}, "runs in the container's cgroup"},
+		}, "", "", ctrProc{"web", "", 100}, "runs in the container's cgroup"},
 		{"cgroup names the container, its pid invisible", map[int][2]string{
 			0: {"/docker/" + id, "pid:[7]"},
-		}, ctrProc{"web", id, 4242}, "names container 4f1c2d3e4f5a"},
+		}, "", "", ctrProc{"web", id, 4242}, "names container 4f1c2d3e4f5a"},
+		{"private namespaces, mounts name the container", map[int][2]string{
+			0: {"/", "pid:[9]"},
+		}, ctrMounts, "", ctrProc{"web", id, 4242}, "mounts come from container 4f1c2d3e4f5a"},
+		{"private namespaces, hostname is the short ID", map[int][2]string{
+			0: {"/", "pid:[9]"},
+		}, "", id[:12], ctrProc{"web", id, 4242}, "hostname is container 4f1c2d3e4f5a"},
 		{"shares the container's PID namespace", map[int][2]string{
 			0:      {"/", "pid:[2]"},
 			daemon: {"/system.slice/docker.service", "pid:[1]"},
 			100:    {"/system.slice/docker-x.scope", "pid:[2]"},
-		}, ctrProc{"web", "", 100}, "PID namespace"},
+		}, "", "", ctrProc{"web", "", 100}, "PID namespace"},
 		{"container with the host's PID namespace", map[int][2]string{
 			0:      {"/user.slice/session-1.scope", "pid:[1]"},
 			daemon: {"/system.slice/docker.service", "pid:[1]"},
 			100:    {"/system.slice/docker-x.scope", "pid:[1]"},
-		}, ctrProc{"web", "", 100}, ""},
+		}, hostMounts, "host1", ctrProc{"web", "", 100}, ""},
 		{"container left in the daemon's cgroup", map[int][2]string{
 			0:      {"/system.slice/liveswapd.service", "pid:[1]"},
 			daemon: {"/system.slice/liveswapd.service", "pid:[1]"},
 			100:    {"/system.slice/liveswapd.service", "pid:[1]"},
-		}, ctrProc{"web", "", 100}, ""},
+		}, "", "", ctrProc{"web", "", 100}, ""},
 		{"container in the root cgroup", map[int][2]string{
 			0:      {"/user.slice", "pid:[1]"},
 			daemon: {"/system.slice/x.service", "pid:[1]"},
 			100:    {"/", "pid:[1]"},
-		}, ctrProc{"web", "", 100}, ""},
+		}, "", "", ctrProc{"web", "", 100}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			proc := fakeProc(t, tt.procs)
+			os.WriteFile(filepath.Join(proc, "self", "mountinfo"), []byte(tt.mountinfo), 0o644)
+			os.MkdirAll(filepath.Join(proc, "sys", "kernel"), 0o755)
+			os.WriteFile(filepath.Join(proc, "sys", "kernel", "hostname"), []byte(tt.hostname+"\n"), 0o644)
 			name, why := selfInside(proc, []ctrProc{tt.ctr}, daemon)
 			if tt.want == "" {
 				if name != "" {

@@ -168,6 +168,34 @@ func TestPreflightDockerd(t *testing.T) {
 			requireStatus(t, rep, "binary.elf", checks.Fail, "is a script")
 		})
 
+		t.Run("liveswap inside a container of the daemon", func(t *testing.T) {
+			// The same liveswap, run in a container of this dockerd with the
+			// manager's private socket and the engine socket mounted in: it
+			// reaches both and must notice it would cut itself off.
+			out, err := testbed.Docker(d.Host, "run", "--rm", "--network", "host",
+				"-v", liveswap+":/liveswap:ro", "-v", sd.RuntimeDir+":"+sd.RuntimeDir, "-v", d.Socket+":"+d.Socket,
+				"-e", "XDG_RUNTIME_DIR="+sd.RuntimeDir, img,
+				"/liveswap", "preflight", "--systemd", "user", "--unit", d.Unit, "--endpoint", d.Host, "--state-dir", "/tmp/state",
+				"--skip", "binary,version,daemon-json,host.package-automation", "--output", "json")
+			if err == nil {
+				t.Fatalf("preflight inside a container passed:\n%s", out)
+			}
+			var rep checks.JSONReport
+			start := strings.Index(out, "{")
+			if start < 0 || json.NewDecoder(strings.NewReader(out[start:])).Decode(&rep) != nil {
+				t.Fatalf("no JSON report: %v\n%s", err, out)
+			}
+			logReport(t, &rep)
+			requireStatus(t, &rep, "unit.kill-mode", checks.OK, "KillMode=process")
+			c := requireStatus(t, &rep, "host.self-in-container", checks.Fail, "liveswap runs inside container")
+			t.Logf("%s: %s", c.ID, c.Message)
+			for _, c := range rep.Checks {
+				if c.Status == checks.Fail && c.ID != "host.self-in-container" {
+					t.Errorf("unexpected failure %s: %s", c.ID, c.Message)
+				}
+			}
+		})
+
 		t.Run("flag and file conflict", func(t *testing.T) {
 			// Someone adds log-level to daemon.json while ExecStart passes
 			// --log-level: the running daemon is fine, the restart of the
