@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/liveswap/liveswap/checks"
 	"github.com/liveswap/liveswap/e2e/testbed"
@@ -213,6 +214,25 @@ func TestPreflightDockerd(t *testing.T) {
 			}
 			c := requireStatus(t, rep, "daemon-json.flag-conflict", checks.Fail, "log-level")
 			t.Logf("%s: %s (remedy: %s)", c.ID, c.Message, c.Remedy)
+		})
+
+		t.Run("chatty container", func(t *testing.T) {
+			// Up to 200 lines of 100 bytes a second (less on a busy host):
+			// 64 KiB fill in well under the default planned downtime of 10s.
+			line := strings.Repeat("x", 99)
+			testbed.DockerCLI(t, d.Host, "run", "-d", "--name", "chatty", img, "/bin/sh", "-c",
+				"while :; do echo "+line+"; echo "+line+"; /bin/sleep 0.01; done")
+			t.Cleanup(func() { testbed.Docker(d.Host, "rm", "-f", "chatty") })
+			time.Sleep(3 * time.Second)
+			code, rep := preflightJSON(t, liveswap, sd, "--unit", d.Unit, "--new-binary", newBin, "--sha256", sum)
+			if code != 0 {
+				logReport(t, rep)
+				t.Fatalf("exit %d, want 0: the log rate is a warning", code)
+			}
+			c := requireStatus(t, rep, "workload.log-rate", checks.Warn, "chatty")
+			t.Logf("%s: %s\n%s", c.ID, c.Message, strings.Join(c.Details, "\n"))
+			code, rep = preflightJSON(t, liveswap, sd, "--unit", d.Unit, "--new-binary", newBin, "--sha256", sum, "--downtime", "1s")
+			requireStatus(t, rep, "workload.log-rate", checks.OK, "log slowly enough for a downtime of 1s")
 		})
 	})
 
