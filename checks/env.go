@@ -79,7 +79,9 @@ func (o *Options) defaults() {
 }
 
 // Env is what checks run against: the plan, the options, and dependencies
-// built on first use and shared by every check of a run.
+// built on first use and shared by every check of a run. Checks of one Env
+// run one after the other (Run does so); the caches are not meant for
+// concurrent first use.
 type Env struct {
 	Plan    *plan.Plan
 	Options Options
