@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,118 +16,9 @@ import (
 	"github.com/liveswap/liveswap/upgrade/probe"
 )
 
-// liveswapd is a liveswapd run as a unit of a test's systemd user manager,
-// with its own data-root, exec-root, pidfile and socket.
-type liveswapd struct {
-	sd     *testbed.Systemd
-	Dir    string
-	Config string
-	Unit   string
-	Socket string
-	Host   string
-	Log    string
-	Bin    string
-}
-
-// liveswapdOptions choose daemon.json and unit settings.
-type liveswapdOptions struct {
-	LiveRestore bool
-	KillMode    string // default "process"
-}
-
 func requireLiveswapd(t *testing.T) {
 	t.Helper()
 	testbed.Require(t, testbed.DockerBin, testbed.NginxBin, testbed.RedisBin)
-}
-
-// lsdDir makes a short folder (unix socket paths stay < 108 bytes). Its
-// cleanup kills whatever is still tied to it, then removes it.
-func lsdDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("/tmp", "lsdd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		killTiedTo(t, dir)
-		os.RemoveAll(dir)
-	})
-	return dir
-}
-
-func startLiveswapd(t *testing.T, sd *testbed.Systemd, o liveswapdOptions) *liveswapd {
-	t.Helper()
-	dir := lsdDir(t)
-	l := &liveswapd{
-		sd: sd, Dir: dir,
-		Config: filepath.Join(dir, "daemon.json"),
-		Socket: filepath.Join(dir, "lsd.sock"),
-		Log:    filepath.Join(dir, "liveswapd.log"),
-		Unit:   fmt.Sprintf("lsliveswapd-%06d.service", rand.IntN(1e6)),
-		Bin:    testbed.Build(t, "liveswapd", "1.0.0-e2e"),
-	}
-	l.Host = "unix://" + l.Socket
-	l.writeConfig(t, o.LiveRestore)
-	kill := o.KillMode
-	if kill == "" {
-		kill = "process"
-	}
-	// The settings of runtime/liveswapd.service that matter, with KillMode
-	// chosen by the test and no Restart= (tests restart it themselves).
-	unit := fmt.Sprintf(`[Unit]
-Description=liveswapd for a liveswap test
-
-[Service]
-Type=notify
-ExecStart=%s --config-file %s
-ExecReload=/bin/kill -s HUP $MAINPID
-KillMode=%s
-TimeoutStartSec=90
-TimeoutStopSec=30
-StandardOutput=append:%s
-StandardError=append:%s
-`, l.Bin, l.Config, kill, l.Log, l.Log)
-	sd.InstallUnit(t, l.Unit, unit)
-	// Registered after InstallUnit, so it runs before the unit stops.
-	t.Cleanup(func() { l.removeAll(t) })
-	sd.StartUnit(t, l.Unit)
-	return l
-}
-
-func (l *liveswapd) writeConfig(t *testing.T, liveRestore bool) {
-	t.Helper()
-	cfg := map[string]any{
-		"live-restore":     liveRestore,
-		"hosts":            []string{"unix://" + l.Socket},
-		"data-root":        filepath.Join(l.Dir, "data"),
-		"exec-root":        filepath.Join(l.Dir, "exec"),
-		"pidfile":          filepath.Join(l.Dir, "liveswapd.pid"),
-		"shutdown-timeout": 5,
-	}
-	b, _ := json.MarshalIndent(cfg, "", "  ")
-	if err := os.WriteFile(l.Config, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (l *liveswapd) removeAll(t *testing.T) {
-	out, err := testbed.Docker(l.Host, "ps", "-aq")
-	if err != nil {
-		return
-	}
-	if ids := strings.Fields(out); len(ids) > 0 {
-		if out, err := testbed.Docker(l.Host, append([]string{"rm", "-f"}, ids...)...); err != nil {
-			t.Logf("removing containers: %v\n%s", err, out)
-		}
-	}
-}
-
-func (l *liveswapd) log() string {
-	b, _ := os.ReadFile(l.Log)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
 }
 
 // TestLiveswapdDockerCLI drives liveswapd with the docker.io CLI only:
@@ -138,7 +27,7 @@ func (l *liveswapd) log() string {
 func TestLiveswapdDockerCLI(t *testing.T) {
 	requireLiveswapd(t)
 	sd := testbed.StartSystemd(t)
-	l := startLiveswapd(t, sd, liveswapdOptions{LiveRestore: true})
+	l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: true})
 	h := l.Host
 
 	out := testbed.DockerCLI(t, h, "version")
@@ -182,19 +71,19 @@ func TestLiveswapdDockerCLI(t *testing.T) {
 	}
 
 	// Reload: live-restore off then on again, without a restart.
-	l.writeConfig(t, false)
+	l.WriteConfig(t, false)
 	reload(t, sd, l.Unit)
 	waitCLI(t, h, "info", "Live Restore Enabled: false")
-	os.WriteFile(l.Config, []byte(`{"live-restore": true, "bogus": 1}`), 0o644)
+	os.WriteFile(l.ConfigPath, []byte(`{"live-restore": true, "bogus": 1}`), 0o644)
 	reload(t, sd, l.Unit)
 	time.Sleep(300 * time.Millisecond)
 	if out := testbed.DockerCLI(t, h, "info"); !strings.Contains(out, "Live Restore Enabled: false") {
 		t.Errorf("a bad file was applied on reload:\n%s", out)
 	}
-	if !strings.Contains(l.log(), `key \"bogus\"`) && !strings.Contains(l.log(), `key "bogus"`) {
-		t.Errorf("the refused reload is not logged with the key:\n%s", l.log())
+	if !strings.Contains(l.Log(), `key \"bogus\"`) && !strings.Contains(l.Log(), `key "bogus"`) {
+		t.Errorf("the refused reload is not logged with the key:\n%s", l.Log())
 	}
-	l.writeConfig(t, true)
+	l.WriteConfig(t, true)
 	reload(t, sd, l.Unit)
 	waitCLI(t, h, "info", "Live Restore Enabled: true")
 	if pid := sd.MainPID(t, l.Unit); pid == 0 {
@@ -268,7 +157,7 @@ func TestLiveswapdRestartUnderSystemd(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			requireLiveswapd(t)
 			sd := testbed.StartSystemd(t)
-			l := startLiveswapd(t, sd, liveswapdOptions{LiveRestore: tt.liveRestore, KillMode: tt.killMode})
+			l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: tt.liveRestore, KillMode: tt.killMode})
 			web := testbed.RunNginx(t, l.Host, "host")
 			kv := testbed.RunRedis(t, l.Host, "host")
 			ws := []*testbed.Workload{web, kv}
@@ -276,7 +165,7 @@ func TestLiveswapdRestartUnderSystemd(t *testing.T) {
 				shim, cg := shimCgroup(t, testbed.Inspect(t, l.Host, w.Name).Pid)
 				t.Logf("%s: shim pid %d, cgroup %s", w.Name, shim, cg)
 				if !strings.Contains(cg, "liveswapd-") || !strings.Contains(cg, ".scope") || strings.Contains(cg, l.Unit) {
-					t.Errorf("%s: the shim is not in its own scope: %s\ndaemon log:\n%s", w.Name, cg, l.log())
+					t.Errorf("%s: the shim is not in its own scope: %s\ndaemon log:\n%s", w.Name, cg, l.Log())
 				}
 			}
 			oldPID := sd.MainPID(t, l.Unit)
@@ -335,7 +224,7 @@ func TestLiveswapdCrash(t *testing.T) {
 		t.Run(unixSignalName(sig), func(t *testing.T) {
 			requireLiveswapd(t)
 			sd := testbed.StartSystemd(t)
-			l := startLiveswapd(t, sd, liveswapdOptions{LiveRestore: true})
+			l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: true})
 			web := testbed.RunNginx(t, l.Host, "host")
 			testbed.DockerCLI(t, l.Host, "run", "-d", "--name", "exiter", "host", "sh", "-c", "sleep 2; exit 42")
 			before := testbed.Inspect(t, l.Host, web.Name)
@@ -365,7 +254,7 @@ func TestLiveswapdCrash(t *testing.T) {
 			}
 			ex := testbed.Inspect(t, l.Host, "exiter")
 			if ex.Running || ex.Status != "exited" || ex.ExitCode != 42 {
-				t.Errorf("exiter after restart: %+v, want exited with code 42\ndaemon log:\n%s", ex, l.log())
+				t.Errorf("exiter after restart: %+v, want exited with code 42\ndaemon log:\n%s", ex, l.Log())
 			}
 			t.Logf("nginx pid %d kept; probes %d sent, %d failed, max gap %.1f ms; exiter exit code %d",
 				after.Pid, stats.Sent, stats.Failed, stats.MaxGapMS(), ex.ExitCode)
@@ -398,7 +287,7 @@ func waitGone(t *testing.T, pid int) {
 func TestLiveswapdLogsWhileDown(t *testing.T) {
 	requireLiveswapd(t)
 	sd := testbed.StartSystemd(t)
-	l := startLiveswapd(t, sd, liveswapdOptions{LiveRestore: true})
+	l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: true})
 	const lines, width = 10240, 1024 // 10 MiB with the newlines
 	script := fmt.Sprintf(`sleep 1; i=0; line=$(head -c %d /dev/zero | tr '\0' x); while [ $i -lt %d ]; do echo "$line"; i=$((i+1)); done; echo END-OF-OUTPUT`, width-1, lines)
 	testbed.DockerCLI(t, l.Host, "run", "-d", "--name", "chatty", "host", "sh", "-c", script)
@@ -458,7 +347,7 @@ func TestLiveswapdBadConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := lsdDir(t)
+			dir := testbed.ShortDir(t, "lsdd-")
 			cfg := filepath.Join(dir, "daemon.json")
 			// Any path the daemon would create, should it start despite the
 			// error, is named on the command line.
@@ -491,42 +380,5 @@ func TestLiveswapdBadConfig(t *testing.T) {
 			}
 			t.Logf("exit %d: %s", cmd.ProcessState.ExitCode(), strings.TrimSpace(string(out)))
 		})
-	}
-}
-
-// killTiedTo kills processes whose command line mentions dir (shims name
-// their run folder) and their descendants: the last line of cleanup.
-func killTiedTo(t *testing.T, dir string) {
-	for round := 0; round < 3; round++ {
-		parents := map[int]int{}
-		hit := map[int]bool{}
-		ents, _ := os.ReadDir("/proc")
-		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil || pid == os.Getpid() {
-				continue
-			}
-			parents[pid] = parentOf(pid)
-			b, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-			if strings.Contains(string(b), dir) {
-				hit[pid] = true
-			}
-		}
-		for changed := true; changed; {
-			changed = false
-			for pid, ppid := range parents {
-				if !hit[pid] && hit[ppid] {
-					hit[pid], changed = true, true
-				}
-			}
-		}
-		if len(hit) == 0 {
-			return
-		}
-		for pid := range hit {
-			t.Logf("killing leftover pid %d", pid)
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -22,3 +22,10 @@ func shortDir(t testing.TB, prefix string) string {
 	})
 	return dir
 }
+
+// ShortDir is shortDir for tests: a /tmp folder whose leftover processes are
+// killed and which is removed when the test ends.
+func ShortDir(t testing.TB, prefix string) string {
+	t.Helper()
+	return shortDir(t, prefix)
+}
