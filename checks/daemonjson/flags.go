@@ -156,6 +156,9 @@ func suggest(key string, rs *ruleSet) string {
 		bestD = 2
 	}
 	for _, k := range keys {
+		if diff := len(norm) - len(k); diff >= bestD || -diff >= bestD {
+			continue // the distance is at least the length difference
+		}
 		if d := levenshtein(norm, k); d < bestD {
 			best, bestD = k, d
 		}
