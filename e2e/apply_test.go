@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/liveswap/liveswap/e2e/testbed"
+	"github.com/liveswap/liveswap/checks"
 	"github.com/liveswap/liveswap/plan"
 	"github.com/liveswap/liveswap/upgrade"
 )
@@ -97,7 +98,7 @@ func (dp *deployment) plan() *plan.Plan {
 }
 
 func sha256Of(path string) string {
-	s, err := upgrade.FileSHA256(path)
+	s, err := checks.FileSHA256(path)
 	if err != nil {
 		panic(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/liveswap/liveswap/checks"
 	"os"
 	"time"
 )
@@ -109,7 +110,7 @@ func ReadStatus(dir string) (*Status, error) {
 			fs := FileState{Role: f.role, Path: f.path}
 			if _, err := os.Stat(f.path); err == nil {
 				fs.Exists = true
-				fs.SHA256, _ = FileSHA256(f.path)
+				fs.SHA256, _ = checks.FileSHA256(f.path)
 			}
 			s.Files = append(s.Files, fs)
 		}

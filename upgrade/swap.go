@@ -2,10 +2,9 @@ package upgrade
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/liveswap/liveswap/checks"
 	"io"
 	"os"
 	"path/filepath"
@@ -75,7 +74,7 @@ func (OSFiles) Stage(ctx context.Context, src, dst, sha string, progress func(in
 	if sha == "" {
 		return nil
 	}
-	got, err := FileSHA256(dst)
+	got, err := checks.FileSHA256(dst)
 	if err != nil {
 		os.Remove(dst)
 		return err
@@ -121,20 +120,6 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 		c.progress(int64(n))
 	}
 	return n, err
-}
-
-// FileSHA256 hashes a file.
-func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // swapIn puts the staged file in place: the old binary is first hard-linked
@@ -199,7 +184,12 @@ func pruneBackups(fs Files, path string, keep int, protect string) ([]string, er
 		}
 		list = append(list, bk{m, mod})
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].mod > list[j].mod })
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].mod != list[j].mod {
+			return list[i].mod > list[j].mod
+		}
+		return list[i].name > list[j].name
+	})
 	var removed []string
 	kept := 0
 	for _, b := range list {

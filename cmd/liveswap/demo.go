@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/spf13/cobra"
 
+	"github.com/liveswap/liveswap/checks"
 	"github.com/liveswap/liveswap/plan"
 	"github.com/liveswap/liveswap/upgrade"
 	"github.com/liveswap/liveswap/upgrade/engine"
@@ -117,7 +118,7 @@ func demoRun(ctx context.Context, o *demoOptions) (err error) {
 		fmt.Fprintf(o.Out, "    %s serving on %s\n", w.Container, w.Address)
 	}
 
-	sha, err := upgrade.FileSHA256(o.New)
+	sha, err := checks.FileSHA256(o.New)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -1,10 +1,8 @@
 package testbed
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
+	"github.com/liveswap/liveswap/checks"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,16 +83,11 @@ func CopyBinary(t testing.TB, src string) string {
 // SHA256 hashes a file for plans and checks.
 func SHA256(t testing.TB, path string) string {
 	t.Helper()
-	f, err := os.Open(path)
+	sum, err := checks.FileSHA256(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return sum
 }
 
 // CleanupBuilds removes the shared build folder; call it from TestMain.
