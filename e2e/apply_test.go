@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveswap/liveswap/e2e/testbed"
 	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/e2e/testbed"
 	"github.com/liveswap/liveswap/plan"
 	"github.com/liveswap/liveswap/upgrade"
 )
