@@ -28,6 +28,8 @@ type applyOptions struct {
 	Output   string
 	StateDir string
 	Skip     []string
+	// MetricsFile receives the run's metrics (Prometheus text format).
+	MetricsFile string
 }
 
 func newApplyCmd(runF func(*applyOptions) error) *cobra.Command {
@@ -82,11 +84,15 @@ EXIT STATUS
 	f.StringVarP(&opts.Output, "output", "o", "table", "report format: table, json or junit")
 	f.StringVar(&opts.StateDir, "state-dir", upgrade.DefaultStateDir, "folder of the journal, the lock and snapshots")
 	f.StringSliceVar(&opts.Skip, "skip", nil, "pre-flight check IDs to skip (repeatable; see 'liveswap preflight')")
+	addMetricsFlag(f, &opts.MetricsFile)
 	return cmd
 }
 
 func applyRun(cmd *cobra.Command, o *applyOptions) error {
 	if err := checkOutput(o.Output); err != nil {
+		return err
+	}
+	if err := checkMetricsFile(o.MetricsFile); err != nil {
 		return err
 	}
 	uo := upgrade.Options{StateDir: o.StateDir, DryRun: o.DryRun, Force: o.Force, Preflight: preflightFor(o.StateDir, o.Skip)}
@@ -120,6 +126,9 @@ func applyRun(cmd *cobra.Command, o *applyOptions) error {
 	}
 	if werr := writeReport(o.Out, o.Output, rep); werr != nil {
 		return werr
+	}
+	if !o.DryRun {
+		writeMetrics(o.Err, o.MetricsFile, rep)
 	}
 	if code := rep.ExitCode(); code != 0 {
 		return &exitError{code: code, err: errSilent}

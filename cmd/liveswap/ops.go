@@ -66,7 +66,7 @@ EXIT STATUS
 }
 
 func newRollbackCmd() *cobra.Command {
-	var stateDir, output string
+	var stateDir, output, metricsFile string
 	var yes bool
 	cmd := &cobra.Command{
 		Use:   "rollback",
@@ -84,6 +84,9 @@ EXIT STATUS
 			if err := checkOutput(output); err != nil {
 				return err
 			}
+			if err := checkMetricsFile(metricsFile); err != nil {
+				return err
+			}
 			o := &applyOptions{Err: cmd.ErrOrStderr(), In: cmd.InOrStdin(), IsTTY: isTerminal(cmd.ErrOrStderr())}
 			if !yes && !confirm(o, "Restore the previous binaries recorded in "+stateDir+"?") {
 				return usageError("not confirmed (use --yes in scripts)")
@@ -97,6 +100,7 @@ EXIT STATUS
 				return &exitError{code: 2, err: err}
 			}
 			writeReport(cmd.OutOrStdout(), output, rep)
+			writeMetrics(cmd.ErrOrStderr(), metricsFile, rep)
 			if rep.Result != upgrade.RolledBack {
 				return &exitError{code: 4, err: errSilent}
 			}
@@ -106,6 +110,7 @@ EXIT STATUS
 	cmd.Flags().StringVar(&stateDir, "state-dir", upgrade.DefaultStateDir, "folder of the journal")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "report format: table, json or junit")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	addMetricsFlag(cmd.Flags(), &metricsFile)
 	return cmd
 }
 
