@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,7 +76,10 @@ func StartPrivateManager(dir string) (*PrivateManager, error) {
 	go func() { m.exited <- m.cmd.Wait() }()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		if _, err := os.Stat(m.PrivateSocket()); err == nil {
+		// The socket file appears at bind(), before the manager listens:
+		// only a connection that succeeds means it is ready.
+		if c, err := net.Dial("unix", m.PrivateSocket()); err == nil {
+			c.Close()
 			return m, nil
 		}
 		select {
