@@ -409,9 +409,9 @@ func sameVersion(a, b string) bool {
 }
 
 // backupNeed is the room a swap needs beside the current binary: the staged
-// copy of the new file, plus the old file in case the backup has to be a
-// copy rather than a rename.
-func backupNeed(oldSize, newSize int64) int64 { return oldSize + newSize + 1<<20 }
+// copy of the new file and a margin. The backup of the old binary is a hard
+// link to it (upgrade keeps it under a second name), so it costs nothing.
+func backupNeed(newSize int64) int64 { return newSize + 1<<20 }
 
 func checkBackupSpace(_ context.Context, env *Env) Result {
 	bins := newBinaries(env.Plan)
@@ -421,7 +421,7 @@ func checkBackupSpace(_ context.Context, env *Env) Result {
 	need := map[string]int64{} // per filesystem folder
 	var order []string
 	for _, b := range bins {
-		oi, err := os.Stat(b.Path)
+		_, err := os.Stat(b.Path)
 		if err != nil {
 			return fail("check the current binary's path", "%s: %v", b.Path, unwrapPath(err))
 		}
@@ -433,7 +433,7 @@ func checkBackupSpace(_ context.Context, env *Env) Result {
 		if _, seen := need[dir]; !seen {
 			order = append(order, dir)
 		}
-		need[dir] += backupNeed(oi.Size(), ni.Size())
+		need[dir] += backupNeed(ni.Size())
 	}
 	var msgs []string
 	for _, dir := range order {
@@ -444,7 +444,7 @@ func checkBackupSpace(_ context.Context, env *Env) Result {
 		free := int64(st.Bavail) * st.Bsize
 		if free < need[dir] {
 			return fail(fmt.Sprintf("free at least %s on the filesystem of %s", humanBytes(need[dir]-free), dir),
-				"%s has %s free, the swap needs %s (staged copy and backup)", dir, humanBytes(free), humanBytes(need[dir]))
+				"%s has %s free, the swap needs %s for the staged copy of the new binary", dir, humanBytes(free), humanBytes(need[dir]))
 		}
 		msgs = append(msgs, fmt.Sprintf("%s: %s free, %s needed", dir, humanBytes(free), humanBytes(need[dir])))
 	}

@@ -230,7 +230,7 @@ func TestBackupNeedAndHumanBytes(t *testing.T) {
 	if got := humanBytes(512); got != "512 B" {
 		t.Errorf("humanBytes = %s", got)
 	}
-	if backupNeed(10, 20) <= 30 {
+	if backupNeed(20) <= 20 {
 		t.Error("backupNeed leaves no margin")
 	}
 }

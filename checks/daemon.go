@@ -28,6 +28,7 @@ func daemonJSONChecks() []Check {
 		{ID: "daemon-json.valid", Description: "the new daemon would start with the daemon.json (syntax, keys, types, values)", Func: checkDaemonJSONValid},
 		{ID: "daemon-json.flag-conflict", Description: "no setting is given both in daemon.json and as an ExecStart flag", Func: checkDaemonJSONConflicts},
 		{ID: "daemon-json.live-restore", Description: "live-restore is on in the configuration the new daemon reads", Func: checkDaemonJSONLiveRestore},
+		{ID: "daemon-json.dockerd-validate", Description: "the new dockerd accepts the daemon.json itself (dockerd --validate, 23 and newer)", Func: checkDockerdValidate},
 	}
 }
 
@@ -376,4 +377,52 @@ func checkDaemonJSONLiveRestore(ctx context.Context, env *Env) Result {
 		return fail(remedy, "%s: live-restore is off: the upgrade would stop every container", v.File)
 	}
 	return ok("%s: live-restore is on", v.File)
+}
+
+// checkDockerdValidate asks the new dockerd itself, when it can (23+): its
+// own rules are the final word on the file it will read.
+func checkDockerdValidate(ctx context.Context, env *Env) Result {
+	if env.Plan.Target.Kind != plan.Docker {
+		return skip("only dockerd has --validate")
+	}
+	bins := newBinaries(env.Plan)
+	if len(bins) == 0 {
+		return skip(noNewBinary)
+	}
+	// Runs the binary only if it passed the file, owner and checksum gate.
+	if _, err := env.NewVersion(ctx); err != nil {
+		return env.Blocked("binary.version", err)
+	}
+	var flags []string
+	if argv, err := env.execStartArgv(ctx); err == nil && len(argv) > 1 {
+		flags = withoutConfigFile(argv[1:])
+	}
+	res, err := daemonjson.ValidateWithBinary(ctx, bins[0].NewFile, env.Plan.Target.DaemonConfig, flags...)
+	if err != nil {
+		return fail("check that the new binary runs on this host", "%v", err)
+	}
+	f := res.Finding()
+	switch f.Severity {
+	case daemonjson.Fail:
+		return fail(f.Remedy, "%s", f.Message)
+	case daemonjson.Warn:
+		return warn(f.Remedy, "%s", f.Message)
+	}
+	return ok("%s", f.Message)
+}
+
+// withoutConfigFile drops --config-file (and its value): the check names
+// the file itself.
+func withoutConfigFile(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "--config-file":
+			i++
+		case strings.HasPrefix(args[i], "--config-file="):
+		default:
+			out = append(out, args[i])
+		}
+	}
+	return out
 }
