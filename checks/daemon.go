@@ -395,7 +395,7 @@ func checkDockerdValidate(ctx context.Context, env *Env) Result {
 	}
 	var flags []string
 	if argv, err := env.execStartArgv(ctx); err == nil && len(argv) > 1 {
-		flags = withoutConfigFile(argv[1:])
+		flags = argv[1:] // ValidateWithBinary drops their --config-file
 	}
 	res, err := daemonjson.ValidateWithBinary(ctx, bins[0].NewFile, env.Plan.Target.DaemonConfig, flags...)
 	if err != nil {
@@ -409,20 +409,4 @@ func checkDockerdValidate(ctx context.Context, env *Env) Result {
 		return warn(f.Remedy, "%s", f.Message)
 	}
 	return ok("%s", f.Message)
-}
-
-// withoutConfigFile drops --config-file (and its value): the check names
-// the file itself.
-func withoutConfigFile(args []string) []string {
-	var out []string
-	for i := 0; i < len(args); i++ {
-		switch {
-		case args[i] == "--config-file":
-			i++
-		case strings.HasPrefix(args[i], "--config-file="):
-		default:
-			out = append(out, args[i])
-		}
-	}
-	return out
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/liveswap/liveswap/checks/daemonjson"
+	"github.com/liveswap/liveswap/upgrade/systemd"
 )
 
 // ValidateOptions holds what `liveswap validate` needs.
@@ -26,6 +27,8 @@ type ValidateOptions struct {
 	DockerVersion string
 	Endpoint      string
 	UnitFile      string
+	Unit          string
+	Systemd       string
 	Dockerd       string
 	Swarm         bool
 	Strict        bool
@@ -97,7 +100,9 @@ EXIT STATUS
 	f := cmd.Flags()
 	f.StringVar(&opts.DockerVersion, "docker-version", "", "dockerd release whose rules apply, e.g. 20.10 or 24.0 (default: the version the daemon at --endpoint reports, else 20.10)")
 	f.StringVar(&opts.Endpoint, "endpoint", defaultEndpoint, "engine API to ask for the running version when --docker-version is not given")
-	f.StringVar(&opts.UnitFile, "unit-file", "", "systemd unit whose ExecStart flags dockerd runs with (flag/file conflicts)")
+	f.StringVar(&opts.UnitFile, "unit-file", "", "systemd unit file whose ExecStart flags dockerd runs with (flag/file conflicts)")
+	f.StringVar(&opts.Unit, "unit", "", "read ExecStart from this loaded unit over D-Bus instead (drop-ins applied)")
+	f.StringVar(&opts.Systemd, "systemd", "system", "systemd manager of --unit: system or user")
 	f.StringVar(&opts.Dockerd, "dockerd", "", "also run this dockerd binary with --validate on the file when it supports it (23+)")
 	f.BoolVar(&opts.Swarm, "swarm", false, "the node is in swarm mode (live-restore is refused then)")
 	f.BoolVar(&opts.Strict, "strict", false, "fail on upgrade-safety warnings (live-restore missing or false)")
@@ -126,9 +131,17 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 		ctx = context.Background()
 	}
 	var execStart []string
-	if opts.UnitFile != "" {
+	switch {
+	case opts.UnitFile != "" && opts.Unit != "":
+		return usageError("--unit-file and --unit both name the unit: give one")
+	case opts.UnitFile != "":
 		var err error
 		if execStart, err = unitExecStart(opts.UnitFile); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	case opts.Unit != "":
+		var err error
+		if execStart, err = loadedExecStart(ctx, opts.Systemd, opts.Unit); err != nil {
 			return &exitError{code: 2, err: err}
 		}
 	}
@@ -368,4 +381,26 @@ func configFileFromArgs(args []string) string {
 		}
 	}
 	return "/etc/docker/daemon.json"
+}
+
+// loadedExecStart reads a loaded unit's ExecStart over D-Bus: what systemd
+// will run, drop-ins included.
+func loadedExecStart(ctx context.Context, scope, unit string) ([]string, error) {
+	sc, err := systemd.ParseScope(scope)
+	if err != nil {
+		return nil, err
+	}
+	m, err := systemd.Connect(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	u, err := m.Unit(ctx, unit)
+	if err != nil {
+		return nil, err
+	}
+	if u.LoadState != "loaded" || len(u.ExecStart) == 0 {
+		return nil, fmt.Errorf("unit %s is %s with no ExecStart (check --unit and --systemd)", unit, u.LoadState)
+	}
+	return u.ExecStart[0].Argv, nil
 }
