@@ -1,0 +1,527 @@
+// Package liverestore turns live restore on for a running dockerd or
+// liveswapd without restarting it: it edits daemon.json as text (every
+// other key, its order and formatting kept), validates the result with the
+// rules of the daemon that reads it, applies it with a systemd reload
+// (SIGHUP: both daemons apply live-restore then), confirms through the
+// Engine API that live restore is on and that no container was restarted,
+// and puts the old file back if any step fails. It also audits the unit and
+// says what else must change before an upgrade is safe.
+package liverestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/plan"
+	"github.com/liveswap/liveswap/upgrade"
+	"github.com/liveswap/liveswap/upgrade/engine"
+	"github.com/liveswap/liveswap/upgrade/probe"
+	"github.com/liveswap/liveswap/upgrade/systemd"
+)
+
+// Results of a run.
+const (
+	Enabled        = "enabled"         // file written, daemon reloaded, live restore confirmed on
+	AlreadyEnabled = "already-enabled" // the running daemon has it on; nothing touched
+	Planned        = "planned"         // dry run: nothing touched
+	Refused        = "refused"         // a check or the validation failed; nothing touched
+	Restored       = "restored"        // a step failed; the old file is back and reloaded
+	Failed         = "failed"          // a container was interrupted or the restore failed
+)
+
+// ExitCode maps a result to liveswap's exit status.
+func ExitCode(result string) int {
+	switch result {
+	case Enabled, AlreadyEnabled, Planned:
+		return 0
+	case Refused:
+		return 1
+	case Restored:
+		return 3
+	}
+	return 4
+}
+
+// Result is the outcome of Enable. Its JSON field names are a stable
+// interface (pinned by a test).
+type Result struct {
+	Result            string                `json:"result"`
+	Target            string                `json:"target"`
+	Unit              string                `json:"unit"`
+	DaemonConfig      string                `json:"daemon_config"`
+	DaemonVersion     string                `json:"daemon_version"`
+	LiveRestoreBefore bool                  `json:"live_restore_before"`
+	LiveRestoreAfter  bool                  `json:"live_restore_after"`
+	FileChanged       bool                  `json:"file_changed"`
+	Backup            string                `json:"backup,omitempty"`
+	Diff              string                `json:"diff,omitempty"`
+	Rules             string                `json:"rules,omitempty"`
+	Findings          []Finding             `json:"findings"`
+	Steps             []Step                `json:"steps"`
+	Containers        []upgrade.Change      `json:"containers"`
+	Probes            []upgrade.ProbeReport `json:"probes"`
+	Audit             []AuditItem           `json:"audit"`
+	BeforeUpgrade     []string              `json:"before_upgrade"`
+	Error             string                `json:"error,omitempty"`
+	Remedy            string                `json:"remedy,omitempty"`
+}
+
+// Step is one step of the run.
+type Step struct {
+	Name       string  `json:"name"`
+	Status     string  `json:"status"` // done, failed
+	DurationMS float64 `json:"duration_ms"`
+	Detail     string  `json:"detail,omitempty"`
+}
+
+// AuditItem is one pre-flight check's verdict on the daemon and its unit.
+type AuditItem struct {
+	ID      string   `json:"id"`
+	Status  string   `json:"status"`
+	Message string   `json:"message"`
+	Remedy  string   `json:"remedy,omitempty"`
+	Details []string `json:"details,omitempty"`
+}
+
+// Options tune a run.
+type Options struct {
+	DryRun bool
+	// Manager reuses the caller's systemd connection; nil connects with
+	// Connect (default systemd.Connect).
+	Manager *systemd.Manager
+	Connect func(ctx context.Context, scope systemd.Scope) (*systemd.Manager, error)
+	// Timeout bounds the wait for the daemon to report live restore on
+	// after the reload; default 30s.
+	Timeout time.Duration
+	Log     io.Writer        // one line per step; nil for none
+	Now     func() time.Time // names the backup; default time.Now
+}
+
+// auditIDs are the pre-flight checks that concern the running daemon and
+// its unit (not the new binary, which this command does not change).
+// engine.live-restore is left out: it is what this command fixes.
+var auditIDs = []string{"unit.", "engine.reachable", "workload.", "host.self-in-container", "host.package-automation"}
+
+// AuditChecks returns the checks Enable runs before touching anything.
+func AuditChecks() []checks.Check {
+	var out []checks.Check
+	for _, c := range checks.PreflightChecks() {
+		for _, id := range auditIDs {
+			if c.ID == id || (strings.HasSuffix(id, ".") && strings.HasPrefix(c.ID, id)) {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// blocking are the audit checks without which a reload cannot be done or
+// confirmed.
+var blocking = []string{"unit.loaded", "unit.active", "engine.reachable"}
+
+type run struct {
+	p   *plan.Plan
+	o   Options
+	r   *Result
+	env *checks.Env
+}
+
+func (x *run) logf(format string, a ...any) {
+	if x.o.Log != nil {
+		fmt.Fprintf(x.o.Log, format+"\n", a...)
+	}
+}
+
+// step runs fn as a named step and records it.
+func (x *run) step(name string, fn func() (string, error)) error {
+	begin := time.Now()
+	detail, err := fn()
+	s := Step{Name: name, Status: "done", DurationMS: float64(time.Since(begin).Microseconds()) / 1000, Detail: detail}
+	if err != nil {
+		s.Status, s.Detail = "failed", err.Error()
+		x.logf("[%s] failed: %v", name, err)
+	} else if detail != "" {
+		x.logf("[%s] %s", name, detail)
+	}
+	x.r.Steps = append(x.r.Steps, s)
+	return err
+}
+
+// Enable turns live restore on for the target of p (its workloads, if any,
+// are probed during the reload). The result says what happened; it is
+// never nil.
+func Enable(ctx context.Context, p *plan.Plan, o Options) *Result {
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	x := &run{p: p, o: o, r: &Result{Target: p.Target.Kind, Unit: p.Target.Unit, DaemonConfig: p.Target.DaemonConfig,
+		Findings: []Finding{}, Steps: []Step{}, Containers: []upgrade.Change{}, Probes: []upgrade.ProbeReport{},
+		Audit: []AuditItem{}, BeforeUpgrade: []string{}}}
+	x.env = checks.NewEnv(p, checks.Options{Manager: o.Manager, Connect: o.Connect})
+	defer x.env.Close()
+	x.r.Result = x.enable(ctx)
+	x.logf("[result] %s", x.r.Result)
+	return x.r
+}
+
+func (x *run) refuse(err error, remedy string) string {
+	x.r.Error, x.r.Remedy = err.Error(), remedy
+	return Refused
+}
+
+func (x *run) enable(ctx context.Context) string {
+	p, r := x.p, x.r
+	path := p.Target.DaemonConfig
+
+	// 1. Audit: read-only; decides whether a reload can be done at all.
+	rep := checks.Run(ctx, x.env, AuditChecks(), nil)
+	for _, c := range rep.Results {
+		r.Audit = append(r.Audit, AuditItem{ID: c.ID, Status: string(c.Status), Message: c.Message, Remedy: c.Remedy, Details: c.Details})
+		if c.Status == checks.Fail || c.Status == checks.Warn {
+			line := fmt.Sprintf("[%s] %s: %s", c.Status, c.ID, c.Message)
+			if c.Remedy != "" {
+				line += " -> " + c.Remedy
+			}
+			r.BeforeUpgrade = append(r.BeforeUpgrade, line)
+		}
+	}
+	for _, c := range rep.Results {
+		if slices.Contains(blocking, c.ID) && c.Status == checks.Fail {
+			return x.refuse(fmt.Errorf("%s: %s (nothing was changed)", c.ID, c.Message), c.Remedy)
+		}
+	}
+	u, err := x.env.LoadedUnit(ctx)
+	if err != nil {
+		return x.refuse(err, "name the daemon's unit with --unit (and --systemd user for a user manager)")
+	}
+	if len(u.ExecReload) == 0 {
+		return x.refuse(fmt.Errorf("unit %s has no ExecReload: live restore can only be applied by a restart, which stops every container now (nothing was changed)", u.Name),
+			fmt.Sprintf("add ExecReload=/bin/kill -s HUP $MAINPID to [Service] of %s, run daemon-reload, then run this again", u.FragmentPath))
+	}
+	var argv []string
+	if len(u.ExecStart) > 0 {
+		argv = u.ExecStart[0].Argv
+	}
+	if cf := configFile(argv); cf != "" && cf != path {
+		return x.refuse(fmt.Errorf("unit %s reads %s (--config-file), not %s (nothing was changed)", u.Name, cf, path),
+			"pass --daemon-config "+cf)
+	}
+	st, err := x.env.Status(ctx)
+	if err != nil {
+		return x.refuse(err, "start the daemon, or point --endpoint at its socket")
+	}
+	r.DaemonVersion, r.LiveRestoreBefore = st.Version, st.LiveRestore
+
+	// 2. The new file, judged before anything is written.
+	old, err := os.ReadFile(path)
+	existed := err == nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return x.refuse(fmt.Errorf("reading %s: %w", path, err), "make the file readable, or point --daemon-config at the daemon's daemon.json")
+	}
+	cand, changed, err := SetTrue(old)
+	if err != nil {
+		return x.refuse(fmt.Errorf("%s: %w (nothing was changed)", path, err), "fix the file (liveswap validate "+path+" shows every problem), then run this again")
+	}
+	r.FileChanged, r.Diff = changed, Diff(path, old, cand)
+	swarm := false
+	if p.Target.Kind != plan.Liveswapd {
+		swarm, _ = x.env.Swarm(ctx)
+	}
+	v := ValidateCandidate(p.Target.Kind, path, cand, argv, st.Version, swarm)
+	r.Rules, r.Findings = v.Rules, append(r.Findings, v.Findings...)
+	if !v.Starts {
+		first := v.Findings[0]
+		for _, f := range v.Findings {
+			if f.Severity == "fail" {
+				first = f
+				break
+			}
+		}
+		return x.refuse(fmt.Errorf("with live-restore on, %s would not be accepted (%s): %s: %s (nothing was changed)", path, v.Rules, first.Location(path), first.Message),
+			orDefault(first.Remedy, "fix "+path+", then run this again"))
+	}
+
+	if st.LiveRestore {
+		r.LiveRestoreAfter = true
+		if changed {
+			x.logf("[check] the running daemon has live restore on although %s does not say so (a flag sets it?); nothing changed", path)
+		}
+		return AlreadyEnabled
+	}
+	if x.o.DryRun {
+		return Planned
+	}
+	return x.apply(ctx, u.Name, old, cand, existed, changed)
+}
+
+// apply writes, reloads, confirms and verifies; any failure restores the
+// old file and reloads again.
+func (x *run) apply(ctx context.Context, unit string, old, cand []byte, existed, changed bool) string {
+	p, r := x.p, x.r
+	path := p.Target.DaemonConfig
+	ctx = context.WithoutCancel(ctx) // once the file is written, finish or restore
+	mgr, err := x.env.Manager(ctx)
+	if err != nil {
+		return x.refuse(err, "")
+	}
+	eng, err := x.env.Engine(ctx)
+	if err != nil {
+		return x.refuse(err, "")
+	}
+	var before *upgrade.Snapshot
+	if err := x.step("snapshot", func() (string, error) {
+		before, err = upgrade.TakeSnapshot(ctx, eng, p.Workloads)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d running containers recorded", len(before.Containers)), nil
+	}); err != nil {
+		return x.refuse(err, "")
+	}
+
+	mode, uid, gid := os.FileMode(0o644), -1, -1
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+			uid, gid = int(sys.Uid), int(sys.Gid)
+		}
+	}
+	if existed {
+		backup := path + ".liveswap-backup-" + x.o.Now().UTC().Format("20060102T150405Z")
+		if err := x.step("backup", func() (string, error) {
+			return "copied to " + backup, writeAtomic(backup, old, mode, uid, gid)
+		}); err != nil {
+			return x.refuse(fmt.Errorf("backing up %s: %w (nothing was changed)", path, err), "free space in "+filepath.Dir(path))
+		}
+		r.Backup = backup
+	}
+
+	probers := x.startProbes(ctx)
+	stopProbes := func() {
+		for _, pr := range probers {
+			s := pr.Stop()
+			r.Probes = append(r.Probes, upgrade.ProbeReport{Name: s.Name, Kind: s.Kind, Target: s.Target, Sent: s.Sent, Failed: s.Failed, MaxGapMS: s.MaxGapMS(), P99MS: s.P99MS()})
+		}
+		probers = nil
+	}
+	defer stopProbes()
+
+	failed := func(err error) string {
+		r.Error = err.Error()
+		rerr := x.restore(ctx, mgr, unit, old, existed, mode, uid, gid)
+		stopProbes()
+		interrupted := x.verify(ctx, eng, before)
+		switch {
+		case rerr != nil:
+			r.Error = errors.Join(err, fmt.Errorf("restoring %s: %w", path, rerr)).Error()
+			r.Remedy = fmt.Sprintf("put the backup %s back as %s and reload %s", orDefault(r.Backup, "(none: remove the file)"), path, unit)
+			return Failed
+		case interrupted != nil:
+			r.Error = errors.Join(err, interrupted).Error()
+			r.Remedy = "containers were interrupted: inspect them (docker ps -a); the previous daemon.json is back"
+			return Failed
+		}
+		r.Remedy = "the previous daemon.json is back and reloaded; fix the cause above and run this again"
+		return Restored
+	}
+
+	if changed {
+		if err := x.step("write", func() (string, error) {
+			return fmt.Sprintf(`%s now has "live-restore": true`, path), writeAtomic(path, cand, mode, uid, gid)
+		}); err != nil {
+			return failed(err)
+		}
+	}
+	if err := x.step("reload", func() (string, error) {
+		rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		return "reload job of " + unit + " done (SIGHUP)", mgr.Reload(rctx, unit)
+	}); err != nil {
+		return failed(err)
+	}
+	if err := x.step("confirm", func() (string, error) {
+		return x.confirm(ctx, eng, mgr, unit)
+	}); err != nil {
+		return failed(err)
+	}
+	r.LiveRestoreAfter = true
+	// Keep probing a moment: a container that dies after the reload must
+	// be seen.
+	time.Sleep(500 * time.Millisecond)
+	stopProbes()
+	if err := x.step("verify", func() (string, error) {
+		if err := x.verify(ctx, eng, before); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d containers kept their process", len(r.Containers)), nil
+	}); err != nil {
+		r.LiveRestoreAfter = false
+		return failed(err)
+	}
+	return Enabled
+}
+
+// confirm waits until the daemon reports live restore on and the unit is
+// still active.
+func (x *run) confirm(ctx context.Context, eng *engine.Client, mgr *systemd.Manager, unit string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, x.o.Timeout)
+	defer cancel()
+	begin := time.Now()
+	for {
+		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err := eng.Status(actx)
+		acancel()
+		if err == nil && st.LiveRestore {
+			u, err := mgr.Unit(ctx, unit)
+			if err != nil {
+				return "", err
+			}
+			if u.ActiveState != "active" {
+				return "", fmt.Errorf("unit %s is %s/%s after the reload, want active", unit, u.ActiveState, u.SubState)
+			}
+			return fmt.Sprintf("the Engine API reports LiveRestoreEnabled=true after %v", time.Since(begin).Round(time.Millisecond)), nil
+		}
+		select {
+		case <-ctx.Done():
+			why := "LiveRestoreEnabled is still false"
+			if err != nil {
+				why = err.Error()
+			}
+			return "", fmt.Errorf("the daemon did not report live restore on within %v after the reload: %s (does this version reload live-restore on SIGHUP? its log says why)", x.o.Timeout, why)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// verify compares the running containers with before and records it.
+func (x *run) verify(ctx context.Context, eng *engine.Client, before *upgrade.Snapshot) error {
+	if before == nil {
+		return nil
+	}
+	after, err := upgrade.TakeSnapshot(ctx, eng, x.p.Workloads)
+	if err != nil {
+		return err
+	}
+	x.r.Containers = upgrade.Compare(before, after)
+	var bad []string
+	for _, c := range x.r.Containers {
+		if c.Interrupted {
+			bad = append(bad, c.Name+" ("+c.Reason+")")
+		}
+	}
+	for _, pr := range x.r.Probes {
+		if pr.Failed > x.p.Policy.MaxProbeFailures {
+			bad = append(bad, fmt.Sprintf("probe %s: %d of %d failed", pr.Name, pr.Failed, pr.Sent))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("interrupted: %s", strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+func (x *run) startProbes(ctx context.Context) []*probe.Prober {
+	var out []*probe.Prober
+	for _, w := range x.p.Workloads {
+		pr, err := probe.Start(ctx, w.Spec())
+		if err != nil {
+			x.logf("[probe] %s not probed: %v", w.Container, err)
+			continue
+		}
+		out = append(out, pr)
+	}
+	return out
+}
+
+// restore puts the old file back (or removes the new one) and reloads.
+func (x *run) restore(ctx context.Context, mgr *systemd.Manager, unit string, old []byte, existed bool, mode os.FileMode, uid, gid int) error {
+	path := x.p.Target.DaemonConfig
+	return x.step("restore", func() (string, error) {
+		var err error
+		if existed {
+			err = writeAtomic(path, old, mode, uid, gid)
+		} else if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = rerr
+		}
+		if err != nil {
+			return "", err
+		}
+		rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		if err := mgr.Reload(rctx, unit); err != nil {
+			return "", fmt.Errorf("%s restored, but reloading %s: %w", path, unit, err)
+		}
+		return path + " restored and " + unit + " reloaded", nil
+	})
+}
+
+// writeAtomic writes data beside path, fsyncs, keeps mode and owner, and
+// renames it over path: the daemon reads the old file or the new one,
+// never half of one.
+func writeAtomic(path string, data []byte, mode os.FileMode, uid, gid int) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil && uid >= 0 {
+		err = f.Chown(uid, gid)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// configFile returns the --config-file of the daemon's command line.
+func configFile(argv []string) string {
+	for i, a := range argv {
+		if v, ok := strings.CutPrefix(a, "--config-file="); ok {
+			return v
+		}
+		if a == "--config-file" && i+1 < len(argv) {
+			return argv[i+1]
+		}
+	}
+	return ""
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
