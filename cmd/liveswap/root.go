@@ -27,6 +27,7 @@ EXIT STATUS
 	root.AddCommand(newValidateCmd())
 	root.AddCommand(newPreflightCmd(nil))
 	root.AddCommand(newPlanCmd(nil), newApplyCmd(nil), newStatusCmd(), newRollbackCmd(), newSnapshotCmd(), newVerifyCmd(), newDemoCmd())
+	root.AddCommand(newEnableLiveRestoreCmd(nil))
 	return root
 }
 
