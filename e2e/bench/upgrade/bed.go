@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/e2e/testbed"
+	"github.com/liveswap/liveswap/plan"
+	"github.com/liveswap/liveswap/upgrade/engine"
+)
+
+// bed is one target under test: its daemon as a unit of a private systemd
+// manager, nginx and redis serving from it, the sleeping containers of the
+// scale runs, and the plan of a same-version swap of its binary.
+type bed struct {
+	t        *benchTB
+	kind     string // plan.Docker or plan.Liveswapd
+	label    string // liveswapd, dockerd
+	sd       *testbed.Systemd
+	unit     string
+	host     string // unix://socket
+	socket   string
+	config   string
+	current  string // the binary the unit runs
+	newFile  string // the same version, swapped in by apply
+	version  string // what the daemon reports
+	image    string // nginx and redis
+	tiny     string // the sleepers and the canary
+	web, kv  *testbed.Workload
+	eng      *engine.Client
+	liveswap string // the CLI binary
+	plan     *plan.Plan
+	planFile string
+	sleepers []string
+	interval time.Duration
+}
+
+// setup starts the target's daemon under a private systemd manager, with
+// nginx and redis in it, and writes the plan apply runs.
+func setup(t *benchTB, kind, liveswapBin string, interval time.Duration) *bed {
+	b := &bed{t: t, kind: kind, liveswap: liveswapBin, interval: interval}
+	b.sd = testbed.StartSystemd(t)
+	switch kind {
+	case plan.Docker:
+		b.label = "dockerd"
+		b.current = testbed.CopyBinary(t, testbed.DockerdBin)
+		b.newFile = testbed.CopyBinary(t, testbed.DockerdBin)
+		d := testbed.StartDockerd(t, b.sd, testbed.DockerdOptions{LiveRestore: true, Binary: b.current})
+		b.host, b.socket, b.unit, b.config = d.Host, d.Socket, d.Unit, d.ConfigPath
+		b.image = testbed.BuildImage(t, d)
+	case plan.Liveswapd:
+		b.label = "liveswapd"
+		l := testbed.StartLiveswapd(t, b.sd, testbed.LiveswapdOptions{LiveRestore: true})
+		b.host, b.socket, b.unit, b.config = l.Host, l.Socket, l.Unit, l.ConfigPath
+		b.current = l.Bin
+		b.newFile = testbed.Build(t, "liveswapd", testbed.LiveswapdVersion)
+		b.image, b.tiny = "host", "host"
+	default:
+		t.Fatalf("unknown target kind %q", kind)
+	}
+	eng, err := engine.New(b.host)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	b.eng = eng
+	st, err := eng.Status(context.Background())
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	b.version = st.Version
+	if b.tiny == "" {
+		if b.tiny, err = tinyImage(eng.API()); err != nil {
+			t.Fatalf("building the sleeper image: %v", err)
+		}
+	}
+	b.web = testbed.RunNginx(t, b.host, b.image)
+	b.kv = testbed.RunRedis(t, b.host, b.image)
+	// Registered after the daemon started, so it runs before the daemon
+	// stops: the sleepers go first, in parallel.
+	t.Cleanup(b.removeSleepers)
+	b.writePlan()
+	b.warmUp()
+	return b
+}
+
+// warmUp runs `liveswap preflight` on the plan once, unmeasured: the CLI
+// binary is then in the page cache and the user bus (socket-activated)
+// runs, for bare restarts and applies alike. A refusal here would refuse
+// every apply, so it ends the target.
+func (b *bed) warmUp() {
+	var err error
+	var out []byte
+	for try := 1; try <= 3; try++ {
+		cmd := exec.Command(b.liveswap, "preflight", "--plan", b.planFile, "--state-dir", filepath.Join(b.t.TempDir(), "state"))
+		cmd.Env = append(os.Environ(), b.sd.Env()...)
+		if out, err = cmd.CombinedOutput(); err == nil {
+			return
+		}
+		b.t.progress("%s: warm-up preflight, try %d: %v\n%s", b.label, try, err, out)
+		time.Sleep(time.Second)
+	}
+	b.t.Fatalf("liveswap preflight --plan %s: %v\n%s", b.planFile, err, out)
+}
+
+func (b *bed) writePlan() {
+	sha, err := checks.FileSHA256(b.newFile)
+	if err != nil {
+		b.t.Fatalf("%v", err)
+	}
+	p := &plan.Plan{
+		Target:   plan.Target{Kind: b.kind, Unit: b.unit, Systemd: "user", Endpoint: b.host, DaemonConfig: b.config},
+		Binaries: []plan.Binary{{Path: b.current, NewFile: b.newFile, SHA256: sha, ExpectedVersion: b.version}},
+		Canary:   plan.Canary{Image: b.tiny, Command: []string{"/bin/true"}},
+		Policy:   plan.Policy{ReadyTimeout: plan.Duration(2 * time.Minute)},
+	}
+	for _, w := range []*testbed.Workload{b.web, b.kv} {
+		p.Workloads = append(p.Workloads, plan.Workload{Container: w.Name, Probe: w.Kind, Address: w.Target(), Interval: plan.Duration(b.interval)})
+	}
+	p.Default()
+	if err := p.Validate(); err != nil {
+		b.t.Fatalf("plan: %v", err)
+	}
+	out, err := p.Marshal()
+	if err != nil {
+		b.t.Fatalf("%v", err)
+	}
+	b.plan = p
+	b.planFile = filepath.Join(b.t.TempDir(), "plan.yaml")
+	if err := os.WriteFile(b.planFile, out, 0o644); err != nil {
+		b.t.Fatalf("%v", err)
+	}
+}
+
+// running is how many containers run now: the two workloads and the sleepers.
+func (b *bed) running() int { return 2 + len(b.sleepers) }
+
+// grow starts sleepers (`/bin/sleep infinity`, host network) until n
+// containers run.
+func (b *bed) grow(ctx context.Context, n int) error {
+	first := len(b.sleepers)
+	want := n - b.running()
+	if want <= 0 {
+		return nil
+	}
+	ids := make([]string, want)
+	err := parallel(want, 4, func(i int) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		api := b.eng.API()
+		c, err := api.ContainerCreate(ctx, &container.Config{Image: b.tiny, Cmd: []string{"/bin/sleep", "infinity"}},
+			&container.HostConfig{NetworkMode: "host"}, nil, nil, fmt.Sprintf("sleeper-%04d", first+i))
+		if err != nil {
+			return err
+		}
+		ids[i] = c.ID
+		return api.ContainerStart(ctx, c.ID, container.StartOptions{})
+	})
+	for _, id := range ids {
+		if id != "" {
+			b.sleepers = append(b.sleepers, id)
+		}
+	}
+	return err
+}
+
+func (b *bed) removeSleepers() {
+	if len(b.sleepers) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ids := b.sleepers
+	parallel(len(ids), 8, func(i int) error {
+		return b.eng.API().ContainerRemove(ctx, ids[i], container.RemoveOptions{Force: true})
+	})
+	b.sleepers = nil
+}
+
+// parallel runs f(i) for i < n on w workers and returns the first error.
+func parallel(n, w int, f func(i int) error) error {
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	next := make(chan int)
+	for k := 0; k < w; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := f(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
