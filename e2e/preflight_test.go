@@ -173,7 +173,9 @@ func TestPreflightDockerd(t *testing.T) {
 			// The same liveswap, run in a container of this dockerd with the
 			// manager's private socket and the engine socket mounted in: it
 			// reaches both and must notice it would cut itself off.
-			out, err := testbed.Docker(d.Host, "run", "--rm", "--network", "host",
+			// Only stdout is attached: stderr's last line would otherwise
+			// land anywhere inside the JSON.
+			out, err := testbed.Docker(d.Host, "run", "--rm", "-a", "stdout", "--network", "host",
 				"-v", liveswap+":/liveswap:ro", "-v", sd.RuntimeDir+":"+sd.RuntimeDir, "-v", d.Socket+":"+d.Socket,
 				"-e", "XDG_RUNTIME_DIR="+sd.RuntimeDir, img,
 				"/liveswap", "preflight", "--systemd", "user", "--unit", d.Unit, "--endpoint", d.Host, "--state-dir", "/tmp/state",
