@@ -24,10 +24,13 @@ type Finding struct {
 	Remedy   string `json:"remedy,omitempty"`
 }
 
-// Location is file:line:col, or the file alone.
+// Location is file:line:col, file:line, or the file alone.
 func (f Finding) Location(file string) string {
-	if f.Line > 0 {
+	switch {
+	case f.Line > 0 && f.Col > 0:
 		return fmt.Sprintf("%s:%d:%d", file, f.Line, f.Col)
+	case f.Line > 0:
+		return fmt.Sprintf("%s:%d", file, f.Line)
 	}
 	return file
 }

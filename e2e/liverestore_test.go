@@ -1,0 +1,161 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/liveswap/liveswap/e2e/testbed"
+	"github.com/liveswap/liveswap/upgrade/liverestore"
+)
+
+// enableLiveRestore runs `liveswap enable-live-restore` against unit with
+// only the unit named: the rest (kind, daemon.json, endpoint) is discovered
+// from the unit's ExecStart and the daemon.json, as on a real host.
+func enableLiveRestore(t *testing.T, liveswap string, sd *testbed.Systemd, unit string, args ...string) (int, *liverestore.Result) {
+	t.Helper()
+	args = append([]string{"enable-live-restore", "--systemd", "user", "--unit", unit, "--output", "json"}, args...)
+	code, stdout, stderr := liveswapCLI(t, liveswap, sd.Env(), args...)
+	var r liverestore.Result
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("enable-live-restore exit %d, output is not JSON: %v\nstdout:\n%s\nstderr:\n%s", code, err, stdout, stderr)
+	}
+	t.Logf("enable-live-restore %v: exit %d, result %s, error %q; steps %+v; before an upgrade: %v", args[6:], code, r.Result, r.Error, r.Steps, r.BeforeUpgrade)
+	return code, &r
+}
+
+func liveRestoreOn(t *testing.T, host string) bool {
+	t.Helper()
+	return strings.TrimSpace(testbed.DockerCLI(t, host, "info", "--format", "{{.LiveRestoreEnabled}}")) == "true"
+}
+
+// backups lists the daemon.json backups beside config.
+func backups(t *testing.T, config string) []string {
+	t.Helper()
+	m, err := filepath.Glob(config + ".liveswap-backup-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestEnableLiveRestore starts each daemon kind with live restore off and
+// nginx and redis running, and walks the command through what an operator
+// meets: a dry run (diff, nothing touched), a daemon.json the daemon would
+// refuse (refused, file unchanged), the real change with both workloads
+// probed every 20 ms during the reload (live restore on, no container
+// restarted, no failed probe), and a second run (nothing to do). dockerd
+// 20.10 and liveswapd both apply live-restore on SIGHUP.
+func TestEnableLiveRestore(t *testing.T) {
+	for _, target := range deployers {
+		t.Run(target.kind, func(t *testing.T) {
+			sd := testbed.StartSystemd(t)
+			dp := deploy(t, target.kind, sd, false)
+			liveswap := testbed.Build(t, "liveswap", "e2e")
+			if liveRestoreOn(t, dp.host) {
+				t.Fatal("the daemon starts with live restore on; the test needs it off")
+			}
+			orig, err := os.ReadFile(dp.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(orig, []byte(`"live-restore": false`)) {
+				t.Fatalf("testbed daemon.json has no \"live-restore\": false:\n%s", orig)
+			}
+			want := bytes.Replace(orig, []byte(`"live-restore": false`), []byte(`"live-restore": true`), 1)
+
+			t.Run("dry run", func(t *testing.T) {
+				code, r := enableLiveRestore(t, liveswap, sd, dp.unit, "--dry-run")
+				if code != 0 || r.Result != liverestore.Planned {
+					t.Fatalf("exit %d result %s, want 0 planned (%s)", code, r.Result, r.Error)
+				}
+				if !strings.Contains(r.Diff, "-  \"live-restore\": false,") || !strings.Contains(r.Diff, "+  \"live-restore\": true,") {
+					t.Errorf("diff does not show the change:\n%s", r.Diff)
+				}
+				if r.DaemonConfig != dp.config || r.Target != dp.kind {
+					t.Errorf("discovered %s %s, want %s %s", r.Target, r.DaemonConfig, dp.kind, dp.config)
+				}
+				requireFile(t, dp.config, orig)
+			})
+
+			t.Run("invalid daemon.json refused", func(t *testing.T) {
+				bad := bytes.Replace(orig, []byte("{\n"), []byte("{\n  \"bogus-key\": 1,\n"), 1)
+				if err := os.WriteFile(dp.config, bad, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				code, r := enableLiveRestore(t, liveswap, sd, dp.unit, "--yes")
+				if code != 1 || r.Result != liverestore.Refused {
+					t.Fatalf("exit %d result %s, want 1 refused", code, r.Result)
+				}
+				if !strings.Contains(r.Error, "bogus-key") || !strings.Contains(r.Error, dp.config) {
+					t.Errorf("error %q does not name the file and the key", r.Error)
+				}
+				requireFile(t, dp.config, bad)
+				if b := backups(t, dp.config); len(b) != 0 {
+					t.Errorf("backups written although refused: %v", b)
+				}
+				if liveRestoreOn(t, dp.host) {
+					t.Error("live restore turned on although refused")
+				}
+				if err := os.WriteFile(dp.config, orig, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			})
+
+			t.Run("enabled by a reload", func(t *testing.T) {
+				var code int
+				var r *liverestore.Result
+				w := restartWatched(t, dp.host, []*testbed.Workload{dp.web, dp.kv}, func() {
+					code, r = enableLiveRestore(t, liveswap, sd, dp.unit, "--yes")
+				})
+				if code != 0 || r.Result != liverestore.Enabled || !r.LiveRestoreAfter || r.LiveRestoreBefore {
+					t.Fatalf("exit %d result %s (before %v after %v), want 0 enabled off -> on: %s", code, r.Result, r.LiveRestoreBefore, r.LiveRestoreAfter, r.Error)
+				}
+				w.requireUninterrupted(t)
+				if len(r.Containers) != 2 {
+					t.Errorf("verified %d containers, want 2", len(r.Containers))
+				}
+				for _, c := range r.Containers {
+					if c.Interrupted {
+						t.Errorf("%s interrupted: %s", c.Name, c.Reason)
+					}
+				}
+				// The docker CLI, an independent witness, agrees.
+				if !liveRestoreOn(t, dp.host) {
+					t.Error("docker info: live restore still off")
+				}
+				// Only the value changed: every other byte, key order included.
+				requireFile(t, dp.config, want)
+				if r.Backup == "" {
+					t.Fatal("no backup named")
+				}
+				requireFile(t, r.Backup, orig)
+			})
+
+			t.Run("second run does nothing", func(t *testing.T) {
+				code, r := enableLiveRestore(t, liveswap, sd, dp.unit, "--yes")
+				if code != 0 || r.Result != liverestore.AlreadyEnabled {
+					t.Fatalf("exit %d result %s, want 0 already-enabled", code, r.Result)
+				}
+				requireFile(t, dp.config, want)
+				if b := backups(t, dp.config); len(b) != 1 {
+					t.Errorf("backups %v, want the one of the first change", b)
+				}
+			})
+		})
+	}
+}
+
+func requireFile(t *testing.T, path string, want []byte) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s:\n%s\nwant:\n%s", path, got, want)
+	}
+}
