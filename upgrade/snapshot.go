@@ -11,7 +11,10 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/docker/docker/api/types/container"
 
 	"github.com/liveswap/liveswap/plan"
 	"github.com/liveswap/liveswap/upgrade/engine"
@@ -50,23 +53,9 @@ func TakeSnapshot(ctx context.Context, c *engine.Client, workloads []plan.Worklo
 		return nil, err
 	}
 	s := &Snapshot{Taken: time.Now().UTC(), Endpoint: c.Endpoint, Version: st.Version}
-	for _, sum := range list {
-		in, err := c.Inspect(ctx, sum.ID)
-		if err != nil {
-			return nil, err
-		}
-		if in.State == nil || !in.State.Running {
-			continue
-		}
-		ct := Container{ID: in.ID, Name: strings.TrimPrefix(in.Name, "/"), Pid: in.State.Pid,
-			StartedAt: in.State.StartedAt, RestartCount: in.RestartCount}
-		if in.Config != nil {
-			ct.Image = in.Config.Image
-		}
-		if in.State.Health != nil {
-			ct.Health = in.State.Health.Status
-		}
-		s.Containers = append(s.Containers, ct)
+	s.Containers, err = inspectAll(ctx, c, list)
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(s.Containers, func(i, j int) bool { return s.Containers[i].Name < s.Containers[j].Name })
 	for _, w := range workloads {
@@ -87,6 +76,75 @@ func TakeSnapshot(ctx context.Context, c *engine.Client, workloads []plan.Worklo
 		ct.Identity["redis_run_id"] = info["run_id"]
 	}
 	return s, nil
+}
+
+// inspectLimit bounds the inspects a snapshot has in flight: one at a time
+// leaves the daemon and liveswap waiting on each other (0.8 ms a container
+// on liveswapd, 1000 containers in 0.8 s); a few at once keep both busy
+// without flooding a daemon that is also serving its workloads.
+const inspectLimit = 8
+
+// inspectAll inspects every listed container, inspectLimit at a time, and
+// returns those still running, in list order. The first error ends it.
+func inspectAll(ctx context.Context, c *engine.Client, list []container.Summary) ([]Container, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := make([]Container, len(list))
+	running := make([]bool, len(list))
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	next := make(chan int)
+	for w := 0; w < min(inspectLimit, len(list)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				in, err := c.Inspect(ctx, list[i].ID)
+				if err != nil {
+					once.Do(func() { first = err; cancel() })
+					continue
+				}
+				if in.State == nil || !in.State.Running {
+					continue
+				}
+				ct := Container{ID: in.ID, Name: strings.TrimPrefix(in.Name, "/"), Pid: in.State.Pid,
+					StartedAt: in.State.StartedAt, RestartCount: in.RestartCount}
+				if in.Config != nil {
+					ct.Image = in.Config.Image
+				}
+				if in.State.Health != nil {
+					ct.Health = in.State.Health.Status
+				}
+				out[i], running[i] = ct, true
+			}
+		}()
+	}
+feed:
+	for i := range list {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var cs []Container
+	for i := range out {
+		if running[i] {
+			cs = append(cs, out[i])
+		}
+	}
+	return cs, nil
 }
 
 func (s *Snapshot) find(nameOrID string) *Container {
@@ -136,10 +194,25 @@ type Change struct {
 // Compare names every container of before that is not running the same
 // process in after, and why. Containers started after before are ignored.
 func Compare(before, after *Snapshot) []Change {
-	var out []Change
+	if len(before.Containers) == 0 {
+		return nil
+	}
+	// An index by ID: looking each container up with find would make
+	// comparing n containers n² string comparisons.
+	byID := make(map[string]*Container, len(after.Containers))
+	for i := range after.Containers {
+		c := &after.Containers[i]
+		if _, dup := byID[c.ID]; !dup {
+			byID[c.ID] = c
+		}
+	}
+	out := make([]Change, 0, len(before.Containers))
 	for _, b := range before.Containers {
 		ch := Change{Name: b.Name, ID: b.ID, PidBefore: b.Pid, StartedAtBefore: b.StartedAt}
-		a := after.find(b.ID)
+		a := byID[b.ID]
+		if a == nil {
+			a = after.find(b.ID)
+		}
 		var reasons []string
 		switch {
 		case a == nil:
