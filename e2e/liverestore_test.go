@@ -159,3 +159,43 @@ func requireFile(t *testing.T, path string, want []byte) {
 		t.Errorf("%s:\n%s\nwant:\n%s", path, got, want)
 	}
 }
+
+// TestEnableLiveRestoreRestores: a unit whose ExecReload does not signal the
+// daemon (ExecReload=/bin/true) reloads "successfully" but live restore
+// never comes on. The command must put the previous daemon.json back,
+// reload again and exit 3, with nginx untouched.
+func TestEnableLiveRestoreRestores(t *testing.T) {
+	testbed.Require(t, testbed.DockerdBin, testbed.DockerBin, testbed.NginxBin)
+	sd := testbed.StartSystemd(t)
+	d := testbed.StartDockerd(t, sd, testbed.DockerdOptions{LiveRestore: false, UnitExtra: "ExecReload=\nExecReload=/bin/true"})
+	web := testbed.RunNginx(t, d.Host, testbed.BuildImage(t, d))
+	before := testbed.Inspect(t, d.Host, web.Name)
+	orig, err := os.ReadFile(d.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, r := enableLiveRestore(t, testbed.Build(t, "liveswap", "e2e"), sd, d.Unit, "--yes", "--timeout", "2s")
+	if code != 3 || r.Result != liverestore.Restored {
+		t.Fatalf("exit %d result %s, want 3 restored (%s)", code, r.Result, r.Error)
+	}
+	if !strings.Contains(r.Error, "did not report live restore on") {
+		t.Errorf("error %q does not say what failed", r.Error)
+	}
+	var names []string
+	for _, s := range r.Steps {
+		names = append(names, s.Name+":"+s.Status)
+	}
+	if got := strings.Join(names, " "); got != "snapshot:done backup:done write:done reload:done confirm:failed restore:done" {
+		t.Errorf("steps %s", got)
+	}
+	requireFile(t, d.ConfigPath, orig)
+	if liveRestoreOn(t, d.Host) {
+		t.Error("live restore is on after the restore")
+	}
+	if a := testbed.Inspect(t, d.Host, web.Name); !a.Running || a.Pid != before.Pid || a.StartedAt != before.StartedAt {
+		t.Errorf("nginx interrupted: before %+v after %+v", before, a)
+	}
+	if len(r.Containers) != 1 || r.Containers[0].Interrupted {
+		t.Errorf("containers %+v, want nginx verified", r.Containers)
+	}
+}
