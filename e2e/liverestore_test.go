@@ -78,6 +78,14 @@ func TestEnableLiveRestore(t *testing.T) {
 				if r.DaemonConfig != dp.config || r.Target != dp.kind {
 					t.Errorf("discovered %s %s, want %s %s", r.Target, r.DaemonConfig, dp.kind, dp.config)
 				}
+				// What a person sees: the diff and the list of what else to fix.
+				code, stdout, stderr := liveswapCLI(t, liveswap, sd.Env(), "enable-live-restore", "--systemd", "user", "--unit", dp.unit, "--dry-run")
+				t.Logf("table output:\n%s%s", stdout, stderr)
+				for _, want := range []string{"result:       planned", "live restore: off -> on (after the reload)", "+  \"live-restore\": true,", "Before an upgrade is safe, also fix:"} {
+					if code != 0 || !strings.Contains(stdout, want) {
+						t.Errorf("exit %d, table output lacks %q", code, want)
+					}
+				}
 				requireFile(t, dp.config, orig)
 			})
 
