@@ -40,6 +40,18 @@ demo: deps build
 	$(GO) build -ldflags "-X main.version=1.0.1" -o $(BIN)/demo/liveswapd-1.0.1 ./cmd/liveswapd
 	$(BIN)/liveswap demo --old $(BIN)/demo/liveswapd-1.0.0 --new $(BIN)/demo/liveswapd-1.0.1
 
+# bench runs the Go micro-benchmarks, then measures `liveswap apply` beside a
+# bare restart on liveswapd and dockerd (e2e/bench/upgrade: root, about 5
+# minutes); tables on stdout and in bin/bench-upgrade.md, JSON in
+# bin/bench-upgrade.json. It exits 1 when a sanity check fails (failed
+# probes, no bare-restart baseline); BENCHFLAGS=-strict fails on a missed
+# target too.
+BENCHFLAGS ?=
+bench: deps
+	@mkdir -p $(BIN)
+	$(GO) test -run '^$$' -bench . -benchtime 1000x ./upgrade/ ./upgrade/probe/
+	$(GO) run ./e2e/bench/upgrade -json $(BIN)/bench-upgrade.json $(BENCHFLAGS) | tee $(BIN)/bench-upgrade.md; exit $${PIPESTATUS[0]}
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,26 +23,28 @@ import (
 // manager, nginx and redis serving from it, the sleeping containers of the
 // scale runs, and the plan of a same-version swap of its binary.
 type bed struct {
-	t        *benchTB
-	kind     string // plan.Docker or plan.Liveswapd
-	label    string // liveswapd, dockerd
-	sd       *testbed.Systemd
-	unit     string
-	host     string // unix://socket
-	socket   string
-	config   string
-	current  string // the binary the unit runs
-	newFile  string // the same version, swapped in by apply
-	version  string // what the daemon reports
-	image    string // nginx and redis
-	tiny     string // the sleepers and the canary
-	web, kv  *testbed.Workload
-	eng      *engine.Client
-	liveswap string // the CLI binary
-	plan     *plan.Plan
-	planFile string
-	sleepers []string
-	interval time.Duration
+	t         *benchTB
+	kind      string // plan.Docker or plan.Liveswapd
+	label     string // liveswapd, dockerd
+	sd        *testbed.Systemd
+	unit      string
+	host      string // unix://socket
+	socket    string
+	config    string
+	current   string // the binary the unit runs
+	newFile   string // the same version, swapped in by apply
+	version   string // what the daemon reports
+	image     string // nginx and redis
+	tiny      string // the sleepers and the canary
+	web, kv   *testbed.Workload
+	eng       *engine.Client
+	liveswap  string // the CLI binary
+	plan      *plan.Plan
+	planFile  string
+	sleepers  []string
+	interval  time.Duration
+	logPath   string             // the daemon's output
+	preflight *checks.JSONReport // the warm-up run's report
 }
 
 // setup starts the target's daemon under a private systemd manager, with
@@ -55,12 +59,14 @@ func setup(t *benchTB, kind, liveswapBin string, interval time.Duration) *bed {
 		b.newFile = testbed.CopyBinary(t, testbed.DockerdBin)
 		d := testbed.StartDockerd(t, b.sd, testbed.DockerdOptions{LiveRestore: true, Binary: b.current})
 		b.host, b.socket, b.unit, b.config = d.Host, d.Socket, d.Unit, d.ConfigPath
+		b.logPath = filepath.Join(d.Dir, "dockerd.log")
 		b.image = testbed.BuildImage(t, d)
 	case plan.Liveswapd:
 		b.label = "liveswapd"
 		l := testbed.StartLiveswapd(t, b.sd, testbed.LiveswapdOptions{LiveRestore: true})
 		b.host, b.socket, b.unit, b.config = l.Host, l.Socket, l.Unit, l.ConfigPath
 		b.current = l.Bin
+		b.logPath = l.LogPath
 		b.newFile = testbed.Build(t, "liveswapd", testbed.LiveswapdVersion)
 		b.image, b.tiny = "host", "host"
 	default:
@@ -98,17 +104,25 @@ func setup(t *benchTB, kind, liveswapBin string, interval time.Duration) *bed {
 // every apply, so it ends the target.
 func (b *bed) warmUp() {
 	var err error
-	var out []byte
+	var out, errOut []byte
 	for try := 1; try <= 3; try++ {
-		cmd := exec.Command(b.liveswap, "preflight", "--plan", b.planFile, "--state-dir", filepath.Join(b.t.TempDir(), "state"))
+		cmd := exec.Command(b.liveswap, "preflight", "--plan", b.planFile, "--output", "json", "--state-dir", filepath.Join(b.t.TempDir(), "state"))
 		cmd.Env = append(os.Environ(), b.sd.Env()...)
-		if out, err = cmd.CombinedOutput(); err == nil {
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err = cmd.Output()
+		errOut = stderr.Bytes()
+		if err == nil {
+			var rep checks.JSONReport
+			if jerr := json.Unmarshal(out, &rep); jerr == nil {
+				b.preflight = &rep
+			}
 			return
 		}
-		b.t.progress("%s: warm-up preflight, try %d: %v\n%s", b.label, try, err, out)
+		b.t.progress("%s: warm-up preflight, try %d: %v\n%s%s", b.label, try, err, out, errOut)
 		time.Sleep(time.Second)
 	}
-	b.t.Fatalf("liveswap preflight --plan %s: %v\n%s", b.planFile, err, out)
+	b.t.Fatalf("liveswap preflight --plan %s: %v\n%s%s", b.planFile, err, out, errOut)
 }
 
 func (b *bed) writePlan() {
@@ -122,8 +136,11 @@ func (b *bed) writePlan() {
 		Canary:   plan.Canary{Image: b.tiny, Command: []string{"/bin/true"}},
 		Policy:   plan.Policy{ReadyTimeout: plan.Duration(2 * time.Minute)},
 	}
+	// apply's own probes run at the plan's default interval (20 ms), as an
+	// operator's plan would; the benchmark's probes (b.interval) watch both
+	// arms alike.
 	for _, w := range []*testbed.Workload{b.web, b.kv} {
-		p.Workloads = append(p.Workloads, plan.Workload{Container: w.Name, Probe: w.Kind, Address: w.Target(), Interval: plan.Duration(b.interval)})
+		p.Workloads = append(p.Workloads, plan.Workload{Container: w.Name, Probe: w.Kind, Address: w.Target()})
 	}
 	p.Default()
 	if err := p.Validate(); err != nil {
@@ -145,17 +162,24 @@ func (b *bed) running() int { return 2 + len(b.sleepers) }
 
 // grow starts sleepers (`/bin/sleep infinity`, host network) until n
 // containers run.
-func (b *bed) grow(ctx context.Context, n int) error {
+func (b *bed) grow(ctx context.Context, n int) (slowest time.Duration, err error) {
 	first := len(b.sleepers)
 	want := n - b.running()
 	if want <= 0 {
-		return nil
+		return 0, nil
 	}
 	ids := make([]string, want)
-	err := parallel(want, 4, func(i int) error {
+	var mu sync.Mutex
+	err = parallel(want, 4, func(i int) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		t0 := time.Now()
+		defer func() {
+			mu.Lock()
+			slowest = max(slowest, time.Since(t0))
+			mu.Unlock()
+		}()
 		api := b.eng.API()
 		c, err := api.ContainerCreate(ctx, &container.Config{Image: b.tiny, Cmd: []string{"/bin/sleep", "infinity"}},
 			&container.HostConfig{NetworkMode: "host"}, nil, nil, fmt.Sprintf("sleeper-%04d", first+i))
@@ -170,7 +194,7 @@ func (b *bed) grow(ctx context.Context, n int) error {
 			b.sleepers = append(b.sleepers, id)
 		}
 	}
-	return err
+	return slowest, err
 }
 
 func (b *bed) removeSleepers() {

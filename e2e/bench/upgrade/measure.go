@@ -24,21 +24,22 @@ import (
 // Arm is one measured window: a bare restart, a liveswap apply or nothing
 // (idle), with the same probes and API watch around it.
 type Arm struct {
-	Kind        string  `json:"kind"` // bare, apply, idle
-	Round       int     `json:"round"`
-	APIDownMS   float64 `json:"api_unreachable_ms"`
-	NginxGapMS  float64 `json:"nginx_max_gap_ms"`
-	RedisGapMS  float64 `json:"redis_max_gap_ms"`
-	NginxSent   int     `json:"nginx_sent"`
-	NginxFailed int     `json:"nginx_failed"`
-	RedisSent   int     `json:"redis_sent"`
-	RedisFailed int     `json:"redis_failed"`
-	WallMS      float64 `json:"wall_ms"` // the operation alone, without settle and tail
-	WindowMS    float64 `json:"window_ms"`
-	PIDBefore   int     `json:"main_pid_before"`
-	PIDAfter    int     `json:"main_pid_after"`
-	Apply       *Apply  `json:"apply,omitempty"`
-	Error       string  `json:"error,omitempty"`
+	Kind        string    `json:"kind"` // bare, apply, idle
+	Round       int       `json:"round"`
+	Start       time.Time `json:"start"` // when the operation began
+	APIDownMS   float64   `json:"api_unreachable_ms"`
+	NginxGapMS  float64   `json:"nginx_max_gap_ms"`
+	RedisGapMS  float64   `json:"redis_max_gap_ms"`
+	NginxSent   int       `json:"nginx_sent"`
+	NginxFailed int       `json:"nginx_failed"`
+	RedisSent   int       `json:"redis_sent"`
+	RedisFailed int       `json:"redis_failed"`
+	WallMS      float64   `json:"wall_ms"` // the operation alone, without settle and tail
+	WindowMS    float64   `json:"window_ms"`
+	PIDBefore   int       `json:"main_pid_before"`
+	PIDAfter    int       `json:"main_pid_after"`
+	Apply       *Apply    `json:"apply,omitempty"`
+	Error       string    `json:"error,omitempty"`
 }
 
 // Failed is every failed probe of the arm.
@@ -81,6 +82,7 @@ func (b *bed) window(kind string, round int, op func() error) Arm {
 	time.Sleep(settle)
 	arm.PIDBefore = b.sd.MainPID(b.t, b.unit)
 	t0 := time.Now()
+	arm.Start = t0.UTC()
 	if err := op(); err != nil {
 		arm.Error = err.Error()
 	}

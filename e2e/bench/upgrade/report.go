@@ -128,6 +128,9 @@ func printTarget(w io.Writer, r *TargetResult) {
 		for _, ph := range r.PhaseOrder {
 			fmt.Fprintf(w, "| phase %s (ms) | %s |\n", ph, r.Phases[ph].cell())
 		}
+		if r.PreflightMS > 0 {
+			fmt.Fprintf(w, "| preflight's slowest checks (warm-up run, %s ms in all) | %s |\n", num(r.PreflightMS), strings.Join(r.SlowChecks, ", "))
+		}
 		fmt.Fprintf(w, "| liveswap's own API-down figure, 10 ms watch (ms) | %s |\n", r.ReportedDowntime.cell())
 		fmt.Fprintf(w, "| peak RSS, wait4 ru_maxrss (MiB) | %s |\n", r.PeakRSSMiB.cell())
 		fmt.Fprintf(w, "| own VmHWM, sampled (MiB) | %s |\n", r.OwnHWMMiB.cell())
