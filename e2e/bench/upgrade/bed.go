@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,7 +108,7 @@ func (b *bed) warmUp() {
 	var out, errOut []byte
 	for try := 1; try <= 3; try++ {
 		cmd := exec.Command(b.liveswap, "preflight", "--plan", b.planFile, "--output", "json", "--state-dir", filepath.Join(b.t.TempDir(), "state"))
-		cmd.Env = append(os.Environ(), b.sd.Env()...)
+		cmd.Env = b.cliEnv()
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err = cmd.Output()
@@ -208,6 +209,21 @@ func (b *bed) removeSleepers() {
 		return b.eng.API().ContainerRemove(ctx, ids[i], container.RemoveOptions{Force: true})
 	})
 	b.sleepers = nil
+}
+
+// cliEnv is the environment of liveswap's runs: XDG_RUNTIME_DIR only, so
+// it reaches the manager on its private socket, as the bare restarts do.
+// The user bus is left out on purpose: every private manager on this host
+// puts its dbus-daemon in the same cgroup (session.slice/dbus.service), so
+// another manager stopping kills ours, and apply would then measure that.
+func (b *bed) cliEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DBUS_SESSION_BUS_ADDRESS=") && !strings.HasPrefix(kv, "XDG_RUNTIME_DIR=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "XDG_RUNTIME_DIR="+b.sd.RuntimeDir)
 }
 
 // parallel runs f(i) for i < n on w workers and returns the first error.

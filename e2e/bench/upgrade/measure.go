@@ -123,7 +123,7 @@ func (b *bed) bare() error {
 func (b *bed) apply(a *Apply) error {
 	state := filepath.Join(b.t.TempDir(), "state")
 	cmd := exec.Command(b.liveswap, "apply", b.planFile, "--yes", "--output", "json", "--state-dir", state)
-	cmd.Env = append(os.Environ(), b.sd.Env()...)
+	cmd.Env = b.cliEnv()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {

@@ -75,8 +75,24 @@ func (b *bed) scalePoint(ctx context.Context, reps int, profile string) (ScalePo
 }
 
 // pidsLimit reads the nearest pids limit above this process's cgroup (v1
-// pids controller, else v2) and that cgroup's use; ok is false without one.
+// pids controller, else v2) and the tasks in use; ok is false without a
+// limit. Use counts every thread on the host (/proc/loadavg): the units of
+// a private systemd manager sit in cgroups beside ours, not below it.
 func pidsLimit() (limit, current int, ok bool) {
+	limit, current, ok = cgroupPids()
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 4 {
+			if _, total, found := strings.Cut(f[3], "/"); found {
+				if n, err := strconv.Atoi(total); err == nil {
+					current = max(current, n)
+				}
+			}
+		}
+	}
+	return limit, current, ok
+}
+
+func cgroupPids() (limit, current int, ok bool) {
 	b, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return 0, 0, false
