@@ -40,6 +40,7 @@ type Arm struct {
 	PIDAfter    int       `json:"main_pid_after"`
 	Apply       *Apply    `json:"apply,omitempty"`
 	Error       string    `json:"error,omitempty"`
+	UnitState   string    `json:"unit_state,omitempty"` // after a failed operation
 }
 
 // Failed is every failed probe of the arm.
@@ -72,8 +73,10 @@ func (b *bed) window(kind string, round int, op func() error) Arm {
 	arm := Arm{Kind: kind, Round: round}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	web, err1 := probe.Start(ctx, b.web.Spec(b.interval))
-	kv, err2 := probe.Start(ctx, b.kv.Spec(b.interval))
+	// A probe fails when it gets no answer in a second, as apply's own
+	// probes (probe.Spec's default timeout) judge it.
+	web, err1 := probe.Start(ctx, withTimeout(b.web.Spec(b.interval), time.Second))
+	kv, err2 := probe.Start(ctx, withTimeout(b.kv.Spec(b.interval), time.Second))
 	if err := errors.Join(err1, err2); err != nil {
 		b.t.Fatalf("probes: %v", err)
 	}
@@ -85,6 +88,7 @@ func (b *bed) window(kind string, round int, op func() error) Arm {
 	arm.Start = t0.UTC()
 	if err := op(); err != nil {
 		arm.Error = err.Error()
+		arm.UnitState = b.unitState()
 	}
 	arm.WallMS = msSince(t0)
 	time.Sleep(tail)
@@ -96,6 +100,32 @@ func (b *bed) window(kind string, round int, op func() error) Arm {
 	arm.RedisGapMS, arm.RedisSent, arm.RedisFailed = ks.MaxGapMS(), ks.Sent, ks.Failed
 	return arm
 }
+
+// unitState describes the unit after a failed operation, for the report.
+func (b *bed) unitState() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var parts []string
+	for _, get := range []struct {
+		iface string
+		names []string
+	}{
+		{"Unit", []string{"ActiveState", "SubState"}},
+		{"Service", []string{"Result", "MainPID", "ExecMainCode", "ExecMainStatus", "NRestarts"}},
+	} {
+		props, err := b.sd.Conn.GetUnitTypePropertiesContext(ctx, b.unit, get.iface)
+		if err != nil {
+			parts = append(parts, err.Error())
+			continue
+		}
+		for _, n := range get.names {
+			parts = append(parts, fmt.Sprintf("%s=%v", n, props[n]))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func withTimeout(s probe.Spec, d time.Duration) probe.Spec { s.Timeout = d; return s }
 
 // bare restarts the unit over D-Bus, waits for the job and then for the
 // API: what an operator's `systemctl restart` does, nothing more.

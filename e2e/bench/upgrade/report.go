@@ -63,7 +63,9 @@ func summarize(arms []Arm, kind string) Summary {
 	var api, ng, rg, mg, wall []float64
 	var s Summary
 	for _, a := range arms {
-		if a.Kind != kind {
+		// An operation that failed (an apply that rolled back) measured
+		// something else; it is named among the sanity failures instead.
+		if a.Kind != kind || a.Error != "" {
 			continue
 		}
 		api, ng, rg, mg, wall = append(api, a.APIDownMS), append(ng, a.NginxGapMS), append(rg, a.RedisGapMS), append(mg, a.MaxGapMS()), append(wall, a.WallMS)
