@@ -67,6 +67,7 @@ type TargetResult struct {
 	CPUMS              Stat            `json:"apply_cpu_ms"`
 	Scale              []ScalePoint    `json:"scale"`
 	ScaleNote          string          `json:"scale_note,omitempty"`
+	PidsNote           string          `json:"pids_note,omitempty"`
 	Extrapolated1000MS float64         `json:"extrapolated_1000_ms,omitempty"`
 	GrowthExponent     float64         `json:"growth_exponent,omitempty"`
 	PreflightMS        float64         `json:"warmup_preflight_ms"`
@@ -90,6 +91,7 @@ type options struct {
 	liveswapBin  string
 	profile      string
 	keepLogs     string
+	applyProfile string
 	perContainer map[string]float64
 }
 
@@ -110,6 +112,7 @@ func run() int {
 	flag.BoolVar(&o.strict, "strict", false, "exit 1 when a target is missed, too")
 	flag.BoolVar(&o.verbose, "v", false, "log the testbed's steps")
 	flag.StringVar(&o.keepLogs, "keep-logs", "", "copy each daemon's log into this folder before it is removed")
+	flag.StringVar(&o.applyProfile, "apply-cpuprofile", "", "after the rounds, run one more apply in-process under the CPU profiler and write the profile to this file, suffixed with the target")
 	flag.StringVar(&o.profile, "scale-cpuprofile", "", "write a CPU profile (pprof) of the snapshot+verify runs to this file, suffixed with the target")
 	flag.Parse()
 	o.targets = strings.Split(*targets, ",")
@@ -262,9 +265,21 @@ func runTarget(ctx context.Context, kind string, o options) *TargetResult {
 				t.Fatalf("scale at %d containers: %v", b.running(), err)
 			}
 			r.Scale = append(r.Scale, p)
+			if limit, cur, ok := pidsLimit(); ok && p.Containers < 1000 {
+				r.PidsNote = fmt.Sprintf("pids limit %d tasks, %d in use with %d containers (%.1f tasks each for the last ones): 1000 containers would need about %.0f more tasks",
+					limit, cur, p.Containers, per, float64(1000-p.Containers)*per)
+			}
 			t.progress("%s: %d containers: snapshot %s ms, verify %s ms", r.Target, p.Containers, num(p.Snapshot.Median), num(p.Verify.Median))
 			if n == o.containers {
 				rounds(ctx, b, r, o.rounds)
+				if o.applyProfile != "" {
+					path := o.applyProfile + "." + r.Target
+					rep, err := b.profileApply(path)
+					if err != nil {
+						t.Fatalf("%v", err)
+					}
+					t.progress("%s: CPU profile of an in-process apply (%s) in %s", r.Target, rep.Result, path)
+				}
 			}
 		}
 	})

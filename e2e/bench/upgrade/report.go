@@ -151,6 +151,9 @@ func printTarget(w io.Writer, r *TargetResult) {
 		if r.ScaleNote != "" {
 			fmt.Fprintf(w, "\n%s\n", r.ScaleNote)
 		}
+		if r.PidsNote != "" && r.Extrapolated1000MS > 0 {
+			fmt.Fprintf(w, "\n1000 is extrapolated, not measured: %s.\n", r.PidsNote)
+		}
 		if r.GrowthExponent != 0 {
 			fmt.Fprintf(w, "\ngrowth: time ∝ n^%.2f between the two largest counts (1 is linear)\n", r.GrowthExponent)
 		}
