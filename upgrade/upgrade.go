@@ -425,6 +425,10 @@ func (r *run) restart(ctx context.Context) error {
 	defer cancel()
 	done := r.opts.Progress.Wait("restarting " + r.plan.Target.Unit)
 	defer done()
+	// Clears the unit's start rate-limit counter: restarts made shortly
+	// before (by an operator, or a previous run) must not turn this one into
+	// start-limit-hit.
+	r.sd.ResetFailed(ctx, r.plan.Target.Unit)
 	return r.sd.Restart(ctx, r.plan.Target.Unit)
 }
 
