@@ -255,3 +255,19 @@ func TestCrashAfterSwap(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyAfterRecentRestarts: restarts made just before (systemd allows 5
+// starts in 10 s by default) must not turn apply's own restart into
+// start-limit-hit.
+func TestApplyAfterRecentRestarts(t *testing.T) {
+	sd := testbed.StartSystemd(t)
+	dp := deploy(t, plan.Liveswapd, sd, true)
+	for i := 0; i < 4; i++ { // with the first start: the whole burst
+		sd.RestartUnit(t, dp.unit)
+	}
+	code, stdout, _ := liveswapCLI(t, testbed.Build(t, "liveswap", "e2e"), sd.Env(),
+		"apply", writePlan(t, dp.plan()), "--yes", "--output", "json", "--state-dir", t.TempDir())
+	if r := decodeReport(t, stdout); code != 0 || r.Result != upgrade.Upgraded {
+		t.Fatalf("exit %d result %s error %s", code, r.Result, r.Error)
+	}
+}
