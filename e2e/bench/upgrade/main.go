@@ -166,21 +166,23 @@ func run() int {
 	limit, _, hasLimit := pidsLimit()
 	fmt.Printf("\n## liveswap upgrade benchmark\n\n%s, %d CPUs, load average %s at start and %s at end, pids limit %s; %s; took %s\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), load0, loadavg(), pidsText(limit, hasLimit), runtime.Version(), time.Since(started).Round(time.Second))
-	code := 0
+	sane, met := true, true
 	for _, r := range results {
 		printTarget(os.Stdout, r)
 		if r.Error != "" || len(r.Sanity) > 0 {
-			code = 1
+			sane = false
 		}
 		for _, g := range r.Goals {
-			if !g.Pass && o.strict {
-				code = 1
-			}
+			met = met && g.Pass
 		}
+	}
+	code := 0
+	if !sane || (o.strict && !met) {
+		code = 1
 	}
 	if o.jsonPath != "" {
 		out := map[string]any{"date": time.Now().UTC().Format(time.RFC3339), "cpus": runtime.NumCPU(), "load_start": load0, "load_end": loadavg(),
-			"pids_limit": limit, "go": runtime.Version(), "targets": results, "sanity_ok": code == 0 || o.strict}
+			"pids_limit": limit, "go": runtime.Version(), "targets": results, "sanity_ok": sane, "targets_met": met}
 		b, _ := json.MarshalIndent(out, "", "  ")
 		os.MkdirAll(filepath.Dir(o.jsonPath), 0o755)
 		if err := os.WriteFile(o.jsonPath, append(b, '\n'), 0o644); err != nil {
@@ -190,8 +192,11 @@ func run() int {
 			fmt.Printf("\nJSON: %s\n", o.jsonPath)
 		}
 	}
-	if code != 0 {
+	switch {
+	case !sane:
 		fmt.Fprintln(os.Stderr, "\nbench: FAILED (see SANITY CHECKS FAILED / FAILED above)")
+	case code != 0:
+		fmt.Fprintln(os.Stderr, "\nbench: targets missed (-strict)")
 	}
 	return code
 }
