@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -24,28 +25,29 @@ import (
 // manager, nginx and redis serving from it, the sleeping containers of the
 // scale runs, and the plan of a same-version swap of its binary.
 type bed struct {
-	t         *benchTB
-	kind      string // plan.Docker or plan.Liveswapd
-	label     string // liveswapd, dockerd
-	sd        *testbed.Systemd
-	unit      string
-	host      string // unix://socket
-	socket    string
-	config    string
-	current   string // the binary the unit runs
-	newFile   string // the same version, swapped in by apply
-	version   string // what the daemon reports
-	image     string // nginx and redis
-	tiny      string // the sleepers and the canary
-	web, kv   *testbed.Workload
-	eng       *engine.Client
-	liveswap  string // the CLI binary
-	plan      *plan.Plan
-	planFile  string
-	sleepers  []string
-	interval  time.Duration
-	logPath   string             // the daemon's output
-	preflight *checks.JSONReport // the warm-up run's report
+	t           *benchTB
+	kind        string // plan.Docker or plan.Liveswapd
+	label       string // liveswapd, dockerd
+	sd          *testbed.Systemd
+	unit        string
+	host        string // unix://socket
+	socket      string
+	config      string
+	current     string // the binary the unit runs
+	newFile     string // the same version, swapped in by apply
+	version     string // what the daemon reports
+	image       string // nginx and redis
+	tiny        string // the sleepers and the canary
+	web, kv     *testbed.Workload
+	eng         *engine.Client
+	liveswap    string // the CLI binary
+	plan        *plan.Plan
+	planFile    string
+	sleepers    []string
+	sleeperPIDs []int // their processes, for the last resort of cleanup
+	interval    time.Duration
+	logPath     string             // the daemon's output
+	preflight   *checks.JSONReport // the warm-up run's report
 }
 
 // setup starts the target's daemon under a private systemd manager, with
@@ -188,7 +190,19 @@ func (b *bed) grow(ctx context.Context, n int) (slowest time.Duration, err error
 			return err
 		}
 		ids[i] = c.ID
-		return api.ContainerStart(ctx, c.ID, container.StartOptions{})
+		if err := api.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+			return err
+		}
+		in, err := api.ContainerInspect(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		if in.State != nil && in.State.Pid > 0 {
+			mu.Lock()
+			b.sleeperPIDs = append(b.sleeperPIDs, in.State.Pid)
+			mu.Unlock()
+		}
+		return nil
 	})
 	for _, id := range ids {
 		if id != "" {
@@ -209,6 +223,16 @@ func (b *bed) removeSleepers() {
 		return b.eng.API().ContainerRemove(ctx, ids[i], container.RemoveOptions{Force: true})
 	})
 	b.sleepers = nil
+	// A daemon that died (or a manager that took it along) cannot remove
+	// its containers; their processes are then killed here by PID, since
+	// orphaned ones no longer descend from anything the testbed sweeps.
+	for _, pid := range b.sleeperPIDs {
+		if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && string(cmd) == "/bin/sleep\x00infinity\x00" {
+			b.t.progress("%s: killing sleeper pid %d left by a daemon that could not remove it", b.label, pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	b.sleeperPIDs = nil
 }
 
 // cliEnv is the environment of liveswap's runs: XDG_RUNTIME_DIR only, so
