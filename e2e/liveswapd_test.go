@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -380,5 +381,44 @@ func TestLiveswapdBadConfig(t *testing.T) {
 			}
 			t.Logf("exit %d: %s", cmd.ProcessState.ExitCode(), strings.TrimSpace(string(out)))
 		})
+	}
+}
+
+// TestLiveswapdScopesUnderBurst starts a dozen containers at once under a
+// KillMode=control-group unit: every shim must land in its own scope (moves
+// in flight share one D-Bus connection), so a restart of the unit kills none.
+func TestLiveswapdScopesUnderBurst(t *testing.T) {
+	requireLiveswapd(t)
+	sd := testbed.StartSystemd(t)
+	l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: true, KillMode: "control-group"})
+	const n = 12
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if out, err := testbed.Docker(l.Host, "run", "-d", "--name", fmt.Sprintf("burst-%02d", i), "host", "/bin/sleep", "600"); err != nil {
+				t.Errorf("%v\n%s", err, out)
+			}
+		}(i)
+	}
+	wg.Wait()
+	before := map[string]int{}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("burst-%02d", i)
+		st := testbed.Inspect(t, l.Host, name)
+		if shim, cg := shimCgroup(t, st.Pid); !strings.Contains(cg, ".scope") {
+			t.Errorf("%s: shim %d left in the daemon's cgroup: %s", name, shim, cg)
+		}
+		before[name] = st.Pid
+	}
+	sd.RestartUnit(t, l.Unit)
+	for name, pid := range before {
+		if st := testbed.Inspect(t, l.Host, name); !st.Running || st.Pid != pid {
+			t.Errorf("%s: pid %d -> %d, running %v after the restart", name, pid, st.Pid, st.Running)
+		}
+	}
+	if strings.Contains(l.Log(), "shim left in the daemon's cgroup") {
+		t.Errorf("the daemon logged a failed scope move:\n%s", l.Log())
 	}
 }

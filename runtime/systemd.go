@@ -79,7 +79,9 @@ func (m *scopeMover) connect(ctx context.Context) (*sdbus.Conn, error) {
 		return m.conn, nil
 	}
 	conn, err := sdbus.NewConnection(func() (*godbus.Conn, error) {
-		c, err := godbus.Dial(m.addr, godbus.WithContext(ctx))
+		// No WithContext: it would close the shared connection when the
+		// first caller's context ends, under the moves still in flight.
+		c, err := godbus.Dial(m.addr)
 		if err != nil {
 			return nil, err
 		}

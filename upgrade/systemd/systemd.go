@@ -78,7 +78,9 @@ func Connect(ctx context.Context, scope Scope) (*Manager, error) {
 // Hello, since no bus daemon sits in between.
 func DialPrivate(ctx context.Context, socket string) (*sdbus.Conn, error) {
 	return sdbus.NewConnection(func() (*godbus.Conn, error) {
-		c, err := godbus.Dial("unix:path="+socket, godbus.WithContext(ctx))
+		// No WithContext: it would close the connection when ctx ends,
+		// while the Manager is meant to outlive the call that made it.
+		c, err := godbus.Dial("unix:path=" + socket)
 		if err != nil {
 			return nil, err
 		}
