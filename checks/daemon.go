@@ -390,14 +390,15 @@ func checkDockerdValidate(ctx context.Context, env *Env) Result {
 		return skip(noNewBinary)
 	}
 	// Runs the binary only if it passed the file, owner and checksum gate.
-	if _, err := env.NewVersion(ctx); err != nil {
+	nv, err := env.NewVersion(ctx)
+	if err != nil {
 		return env.Blocked("binary.version", err)
 	}
 	var flags []string
 	if argv, err := env.execStartArgv(ctx); err == nil && len(argv) > 1 {
 		flags = argv[1:] // ValidateWithBinary drops their --config-file
 	}
-	res, err := daemonjson.ValidateWithBinary(ctx, bins[0].NewFile, env.Plan.Target.DaemonConfig, flags...)
+	res, err := daemonjson.ValidateWithKnownVersion(ctx, bins[0].NewFile, nv.Output, env.Plan.Target.DaemonConfig, flags...)
 	if err != nil {
 		return fail("check that the new binary runs on this host", "%v", err)
 	}
