@@ -63,6 +63,7 @@ type run struct {
 	downtime *downtimeWatch
 	swaps    []Swap
 	swapped  bool
+	readyAt  time.Time
 	probeCtx context.Context
 	stopAll  context.CancelFunc
 }
@@ -433,8 +434,15 @@ func (r *run) restart(ctx context.Context) error {
 }
 
 func (r *run) ready(ctx context.Context) error {
-	return r.waitReady(ctx, r.plan.Binaries[0].ExpectedVersion)
+	err := r.waitReady(ctx, r.plan.Binaries[0].ExpectedVersion)
+	r.readyAt = time.Now()
+	return err
 }
+
+// settle is how long the probes keep running after the daemon is ready
+// before verify judges: an interruption that shows late (a container dying
+// after re-attach) must be seen. The canary's time counts toward it.
+const settle = 500 * time.Millisecond
 
 // waitReady waits for the API and checks what the daemon says of itself.
 func (r *run) waitReady(ctx context.Context, wantVersion string) error {
@@ -509,9 +517,12 @@ func (r *run) canary(ctx context.Context) error {
 }
 
 func (r *run) verify(ctx context.Context) error {
-	// Keep probing a moment after readiness: an interruption that shows
-	// late (a container dying after re-attach) must be seen.
-	time.Sleep(500 * time.Millisecond)
+	if r.readyAt.IsZero() { // resumed after ready: the probes just started
+		r.readyAt = time.Now()
+	}
+	if wait := time.Until(r.readyAt.Add(settle)); wait > 0 {
+		time.Sleep(wait)
+	}
 	after, err := TakeSnapshot(ctx, r.eng, r.plan.Workloads)
 	if err != nil {
 		return err
