@@ -127,19 +127,11 @@ func enableLiveRestoreRun(ctx context.Context, o *enableLiveRestoreOptions) erro
 			return &exitError{code: 2, err: err}
 		}
 	} else {
-		scope := systemd.Scope(o.Target.Systemd)
-		if scope == "" {
-			scope = systemd.System
-		}
-		var units plan.UnitReader
-		if _, serr := systemd.ParseScope(string(scope)); serr == nil {
-			if m, cerr := o.connect(ctx, scope); cerr == nil {
-				mgr, units = m, m
-				defer m.Close()
-			}
-		}
-		if p, err = plan.FromFlags(ctx, o.Target, units); err != nil {
+		if p, mgr, err = discoverTarget(ctx, o.Target, o.connect); err != nil {
 			return &exitError{code: 2, err: err}
+		}
+		if mgr != nil {
+			defer mgr.Close()
 		}
 	}
 	lo := liverestore.Options{DryRun: o.DryRun, Manager: mgr, Connect: o.connect, Timeout: o.Timeout}

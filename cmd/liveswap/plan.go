@@ -119,21 +119,12 @@ func planRun(ctx context.Context, o *planOptions) error {
 		}
 		probes = append(probes, w)
 	}
-	scope := systemd.Scope(o.Target.Systemd)
-	if scope == "" {
-		scope = systemd.System
-	}
-	var units plan.UnitReader
-	var mgr *systemd.Manager
-	if _, err := systemd.ParseScope(string(scope)); err == nil {
-		if m, err := o.connect(ctx, scope); err == nil {
-			mgr, units = m, m
-			defer m.Close()
-		}
-	}
-	p, err := plan.FromFlags(ctx, o.Target, units)
+	p, mgr, err := discoverTarget(ctx, o.Target, o.connect)
 	if err != nil {
 		return &exitError{code: 2, err: err}
+	}
+	if mgr != nil {
+		defer mgr.Close()
 	}
 	p.Workloads = probes
 	if len(probes) == 0 {

@@ -179,21 +179,11 @@ func preflightRun(ctx context.Context, o *preflightOptions) error {
 		p.Policy.AllowDowngrade = p.Policy.AllowDowngrade || o.Target.AllowDowngrade
 		p.Policy.InsecureSkipChecksum = p.Policy.InsecureSkipChecksum || o.Target.InsecureSkipChecksum
 	} else {
-		// Discovery reads the unit; when systemd cannot be reached the plan
-		// falls back to defaults and the unit checks report why.
-		scope := systemd.Scope(o.Target.Systemd)
-		if scope == "" {
-			scope = systemd.System
-		}
-		var units plan.UnitReader
-		if _, serr := systemd.ParseScope(string(scope)); serr == nil {
-			if m, cerr := o.connect(ctx, scope); cerr == nil {
-				mgr, units = m, m
-				defer m.Close()
-			}
-		}
-		if p, err = plan.FromFlags(ctx, o.Target, units); err != nil {
+		if p, mgr, err = discoverTarget(ctx, o.Target, o.connect); err != nil {
 			return &exitError{code: 2, err: err}
+		}
+		if mgr != nil {
+			defer mgr.Close()
 		}
 	}
 	rep, err := checks.Preflight(ctx, p, checks.Options{

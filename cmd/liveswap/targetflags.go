@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/pflag"
 
 	"github.com/liveswap/liveswap/plan"
+	"github.com/liveswap/liveswap/upgrade/systemd"
 )
 
 // addTargetFlags registers the target flags preflight and plan share; their
@@ -19,4 +22,32 @@ func addTargetFlags(f *pflag.FlagSet, t *plan.Flags) {
 	f.BoolVar(&t.InsecureSkipChecksum, "insecure-skip-checksum", false, "do not require --sha256")
 	f.BoolVar(&t.AllowMinor, "allow-minor", false, "a minor or major version jump warns instead of failing")
 	f.BoolVar(&t.AllowDowngrade, "allow-downgrade", false, "a downgrade warns instead of failing")
+}
+
+// discoverTarget builds a plan from the target flags, reading the unit
+// through its manager when that can be reached (when not, the plan falls
+// back to defaults and the unit checks say why). The manager, nil when
+// unreachable, is the caller's to close.
+func discoverTarget(ctx context.Context, f plan.Flags, connect func(context.Context, systemd.Scope) (*systemd.Manager, error)) (*plan.Plan, *systemd.Manager, error) {
+	scope := systemd.Scope(f.Systemd)
+	if scope == "" {
+		scope = systemd.System
+	}
+	var (
+		units plan.UnitReader
+		mgr   *systemd.Manager
+	)
+	if _, err := systemd.ParseScope(string(scope)); err == nil {
+		if m, err := connect(ctx, scope); err == nil {
+			mgr, units = m, m
+		}
+	}
+	p, err := plan.FromFlags(ctx, f, units)
+	if err != nil {
+		if mgr != nil {
+			mgr.Close()
+		}
+		return nil, nil, err
+	}
+	return p, mgr, nil
 }
