@@ -533,14 +533,20 @@ func (r *run) verify(ctx context.Context) error {
 
 func (r *run) judge(after *Snapshot) error {
 	r.report.Containers = Compare(r.before, after)
+	return Judge(r.report.Containers, r.report.Probes, r.plan.Policy.MaxProbeFailures)
+}
+
+// Judge names every interrupted container and every probe with more
+// failures than allowed; nil means nothing was interrupted.
+func Judge(containers []Change, probes []ProbeReport, maxProbeFailures int) error {
 	var bad []string
-	for _, c := range r.report.Containers {
+	for _, c := range containers {
 		if c.Interrupted {
 			bad = append(bad, c.Name+" ("+c.Reason+")")
 		}
 	}
-	for _, p := range r.report.Probes {
-		if p.Failed > r.plan.Policy.MaxProbeFailures {
+	for _, p := range probes {
+		if p.Failed > maxProbeFailures {
 			bad = append(bad, fmt.Sprintf("probe %s: %d of %d failed", p.Name, p.Failed, p.Sent))
 		}
 	}

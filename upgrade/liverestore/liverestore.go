@@ -416,21 +416,7 @@ func (x *run) verify(ctx context.Context, eng *engine.Client, before *upgrade.Sn
 		return err
 	}
 	x.r.Containers = upgrade.Compare(before, after)
-	var bad []string
-	for _, c := range x.r.Containers {
-		if c.Interrupted {
-			bad = append(bad, c.Name+" ("+c.Reason+")")
-		}
-	}
-	for _, pr := range x.r.Probes {
-		if pr.Failed > x.p.Policy.MaxProbeFailures {
-			bad = append(bad, fmt.Sprintf("probe %s: %d of %d failed", pr.Name, pr.Failed, pr.Sent))
-		}
-	}
-	if len(bad) > 0 {
-		return fmt.Errorf("interrupted: %s", strings.Join(bad, "; "))
-	}
-	return nil
+	return upgrade.Judge(x.r.Containers, x.r.Probes, x.p.Policy.MaxProbeFailures)
 }
 
 func (x *run) startProbes(ctx context.Context) []*probe.Prober {
