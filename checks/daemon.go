@@ -139,7 +139,7 @@ func (e *Env) Validation(ctx context.Context) (*Validation, error) {
 		path := e.Plan.Target.DaemonConfig
 		argv, argErr := e.execStartArgv(ctx)
 		data, err := os.ReadFile(path)
-		explicit := configFileFlag(argv) != ""
+		explicit := plan.ConfigFileFlag(argv) != ""
 		absent := false
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
@@ -171,7 +171,7 @@ func (e *Env) Validation(ctx context.Context) (*Validation, error) {
 		if argErr != nil {
 			v.notef("ExecStart flags not checked: the unit could not be read")
 		}
-		if cf := configFileFlag(argv); cf != "" && cf != path {
+		if cf := plan.ConfigFileFlag(argv); cf != "" && cf != path {
 			v.Findings = append(v.Findings, Finding{ID: "daemon-json.path", Status: Warn,
 				Message: fmt.Sprintf("the unit's ExecStart reads %s, not %s", cf, path),
 				Remedy:  "validate the file the daemon reads: --daemon-config " + cf})
@@ -195,19 +195,6 @@ func (e *Env) Swarm(ctx context.Context) (bool, error) {
 	}
 	s := string(info.Swarm.LocalNodeState)
 	return s != "" && s != "inactive", nil
-}
-
-// configFileFlag returns the --config-file value of argv ("" when absent).
-func configFileFlag(argv []string) string {
-	for i, a := range argv {
-		if v, found := strings.CutPrefix(a, "--config-file="); found {
-			return v
-		}
-		if a == "--config-file" && i+1 < len(argv) {
-			return argv[i+1]
-		}
-	}
-	return ""
 }
 
 func validateDockerd(path string, data []byte, argv []string, version string, swarm bool) *Validation {

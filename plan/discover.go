@@ -70,7 +70,7 @@ func FromFlags(ctx context.Context, f Flags, units UnitReader) (*Plan, error) {
 		p.Target.Kind = Docker
 	}
 	if p.Target.DaemonConfig == "" {
-		p.Target.DaemonConfig = flagValue(argv, "--config-file", "")
+		p.Target.DaemonConfig = ConfigFileFlag(argv)
 	}
 	if p.Target.Endpoint == "" {
 		p.Target.Endpoint = unixHost(flagValues(argv, "--host", "-H"))
@@ -166,6 +166,10 @@ func flagValues(argv []string, long, short string) []string {
 	}
 	return out
 }
+
+// ConfigFileFlag is the --config-file a daemon command line (argv[0] the
+// binary) names, "" when it names none.
+func ConfigFileFlag(argv []string) string { return flagValue(argv, "--config-file", "") }
 
 func flagValue(argv []string, long, short string) string {
 	v := flagValues(argv, long, short)

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/liveswap/liveswap/checks/daemonjson"
+	"github.com/liveswap/liveswap/plan"
 	"github.com/liveswap/liveswap/upgrade/systemd"
 )
 
@@ -372,13 +373,8 @@ func splitCommand(s string) ([]string, error) {
 
 // configFileFromArgs returns dockerd's --config-file, or its default.
 func configFileFromArgs(args []string) string {
-	for i, a := range args {
-		if a == "--config-file" && i+1 < len(args) {
-			return args[i+1]
-		}
-		if v, ok := strings.CutPrefix(a, "--config-file="); ok {
-			return v
-		}
+	if f := plan.ConfigFileFlag(args); f != "" {
+		return f
 	}
 	return "/etc/docker/daemon.json"
 }

@@ -215,7 +215,7 @@ func (x *run) enable(ctx context.Context) string {
 	if len(u.ExecStart) > 0 {
 		argv = u.ExecStart[0].Argv
 	}
-	if cf := configFile(argv); cf != "" && cf != path {
+	if cf := plan.ConfigFileFlag(argv); cf != "" && cf != path {
 		return x.refuse(fmt.Errorf("unit %s reads %s (--config-file), not %s (nothing was changed)", u.Name, cf, path),
 			"pass --daemon-config "+cf)
 	}
@@ -490,19 +490,6 @@ func writeAtomic(path string, data []byte, mode os.FileMode, uid, gid int) error
 	}
 	defer d.Close()
 	return d.Sync()
-}
-
-// configFile returns the --config-file of the daemon's command line.
-func configFile(argv []string) string {
-	for i, a := range argv {
-		if v, ok := strings.CutPrefix(a, "--config-file="); ok {
-			return v
-		}
-		if a == "--config-file" && i+1 < len(argv) {
-			return argv[i+1]
-		}
-	}
-	return ""
 }
 
 func orDefault(s, d string) string {
