@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -84,16 +83,8 @@ EXIT STATUS
 			if err := applyConfig(cmd.Flags()); err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			if opts.PlanFile != "" {
-				var given []string
-				for _, n := range targetFlagNames {
-					if cmd.Flags().Changed(n) {
-						given = append(given, "--"+n)
-					}
-				}
-				if len(given) > 0 {
-					return usageError(fmt.Sprintf("--plan describes the target: drop %s (or drop --plan)", strings.Join(given, ", ")))
-				}
+			if err := planExcludesTargetFlags(cmd.Flags(), opts.PlanFile); err != nil {
+				return err
 			}
 			if opts.Output != "table" && opts.Output != "json" {
 				return usageError(fmt.Sprintf("--output %q: use table or json", opts.Output))

@@ -82,16 +82,8 @@ EXIT STATUS
 				return &exitError{code: 2, err: err}
 			}
 			opts.Out, opts.Err = cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if opts.PlanFile != "" {
-				var given []string
-				for _, n := range targetFlagNames {
-					if cmd.Flags().Changed(n) {
-						given = append(given, "--"+n)
-					}
-				}
-				if len(given) > 0 {
-					return usageError(fmt.Sprintf("--plan describes the target: drop %s (or drop --plan)", strings.Join(given, ", ")))
-				}
+			if err := planExcludesTargetFlags(cmd.Flags(), opts.PlanFile); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -50,4 +52,22 @@ func discoverTarget(ctx context.Context, f plan.Flags, connect func(context.Cont
 		return nil, nil, err
 	}
 	return p, mgr, nil
+}
+
+// planExcludesTargetFlags refuses target flags next to --plan: the plan
+// describes the target, and two sources for it would be a guess.
+func planExcludesTargetFlags(f *pflag.FlagSet, planFile string) error {
+	if planFile == "" {
+		return nil
+	}
+	var given []string
+	for _, n := range targetFlagNames {
+		if f.Changed(n) {
+			given = append(given, "--"+n)
+		}
+	}
+	if len(given) > 0 {
+		return usageError(fmt.Sprintf("--plan describes the target: drop %s (or drop --plan)", strings.Join(given, ", ")))
+	}
+	return nil
 }
