@@ -49,7 +49,7 @@ demo: deps build
 BENCHFLAGS ?=
 bench: deps
 	@mkdir -p $(BIN)
-	$(GO) test -run '^$$' -bench . -benchtime 1000x ./upgrade/ ./upgrade/probe/
+	$(GO) test -run '^$$' -bench . -benchtime 1000x ./upgrade/ ./internal/host/probe/
 	$(GO) run ./e2e/bench/upgrade -json $(BIN)/bench-upgrade.json $(BENCHFLAGS) | tee $(BIN)/bench-upgrade.md; exit $${PIPESTATUS[0]}
 
 lint:

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
-	"github.com/liveswap/liveswap/upgrade/systemd"
 )
 
 func fixed(r Result) func(context.Context, *Env) Result {

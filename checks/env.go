@@ -4,32 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 
+	"github.com/liveswap/liveswap/internal/host/engine"
+	"github.com/liveswap/liveswap/internal/host/state"
+	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
-	"github.com/liveswap/liveswap/upgrade/engine"
-	"github.com/liveswap/liveswap/upgrade/systemd"
 )
 
 // DefaultStateDir holds liveswap's journal and lock.
-const DefaultStateDir = "/var/lib/liveswap"
-
-// LockName is the lock file under the state dir that an upgrade holds with
-// flock(LOCK_EX) from start to end (upgrade.AcquireLock); the host.lock
-// check probes it.
-const LockName = "lock"
-
-// LockPath is the lock file of stateDir ("" means DefaultStateDir).
-func LockPath(stateDir string) string {
-	if stateDir == "" {
-		stateDir = DefaultStateDir
-	}
-	return filepath.Join(stateDir, LockName)
-}
+const DefaultStateDir = state.DefaultDir
 
 // DefaultDowntime is the daemon's planned downtime when Options leave it
 // out: a dockerd restart with live restore takes one to a few seconds, and

@@ -12,7 +12,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
+
+	"github.com/liveswap/liveswap/internal/host/state"
 )
 
 // hostChecks look for hazards on the host around the upgrade.
@@ -312,29 +313,21 @@ func owningPackages(infoDir, path string) []string {
 }
 
 func checkLock(_ context.Context, env *Env) Result {
-	path := LockPath(env.Options.StateDir)
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	path := state.LockPath(env.Options.StateDir)
+	held, holder, err := state.Holder(env.Options.StateDir)
+	switch {
+	case err != nil:
+		return fail("check the state folder (--state-dir)", "%s: %v", path, err)
+	case held:
+		if holder != "" {
+			holder = " by pid " + holder
+		}
+		return fail("wait for the other upgrade to end (liveswap status shows it); one upgrade per host",
+			"another liveswap upgrade is running: %s is locked%s", path, holder)
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return ok("no upgrade in progress (%s absent)", path)
 	}
-	if err != nil {
-		return fail("check the state folder (--state-dir)", "%s: %v", path, err)
-	}
-	defer f.Close()
-	// A shared, non-blocking probe: it fails only while an upgrade holds
-	// the lock exclusively, and never waits.
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			holder := ""
-			if b, rerr := os.ReadFile(path); rerr == nil && len(strings.TrimSpace(string(b))) > 0 {
-				holder = " by pid " + strings.TrimSpace(string(b))
-			}
-			return fail("wait for the other upgrade to end (liveswap status shows it); one upgrade per host",
-				"another liveswap upgrade is running: %s is locked%s", path, holder)
-		}
-		return fail("check the state folder (--state-dir)", "flock %s: %v", path, err)
-	}
-	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	return ok("no upgrade in progress (%s not held)", path)
 }
 

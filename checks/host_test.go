@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/liveswap/liveswap/internal/host/state"
 	"github.com/liveswap/liveswap/plan"
 )
 
@@ -180,7 +181,7 @@ func TestLockAndJournal(t *testing.T) {
 	if r := checkLock(context.Background(), env); r.Status != OK {
 		t.Errorf("no lock file: %+v", r)
 	}
-	f, err := os.Create(LockPath(dir))
+	f, err := os.Create(state.LockPath(dir))
 	if err != nil {
 		t.Fatal(err)
 	}

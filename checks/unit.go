@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
-	"github.com/liveswap/liveswap/upgrade/systemd"
 )
 
 // unitChecks audit the daemon's systemd unit over D-Bus.

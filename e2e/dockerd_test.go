@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/liveswap/liveswap/e2e/testbed"
-	"github.com/liveswap/liveswap/upgrade/probe"
+	"github.com/liveswap/liveswap/internal/host/probe"
 )
 
 // TestDockerdRestartUnderSystemd reproduces what FACTS.md measured: with

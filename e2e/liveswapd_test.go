@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/liveswap/liveswap/e2e/testbed"
-	"github.com/liveswap/liveswap/upgrade/probe"
+	"github.com/liveswap/liveswap/internal/host/probe"
 )
 
 func requireLiveswapd(t *testing.T) {

@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/liveswap/liveswap/e2e/testbed"
+	"github.com/liveswap/liveswap/internal/host/probe"
 	"github.com/liveswap/liveswap/plan"
 	"github.com/liveswap/liveswap/upgrade"
-	"github.com/liveswap/liveswap/upgrade/probe"
 )
 
 // TestPlanThenApply discovers a plan from the live host — binary, config and

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/liveswap/liveswap/upgrade/systemd"
+	"github.com/liveswap/liveswap/internal/host/systemd"
 )
 
 // Flags are the target flags `liveswap preflight` and `liveswap plan`

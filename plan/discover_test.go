@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liveswap/liveswap/upgrade/systemd"
+	"github.com/liveswap/liveswap/internal/host/systemd"
 )
 
 type fakeUnits map[string]*systemd.Unit

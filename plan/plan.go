@@ -16,7 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/liveswap/liveswap/upgrade/probe"
+	"github.com/liveswap/liveswap/internal/host/probe"
 )
 
 // APIVersion and Kind identify a plan document.

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/liveswap/liveswap/upgrade/engine"
-	"github.com/liveswap/liveswap/upgrade/probe"
+	"github.com/liveswap/liveswap/internal/host/engine"
+	"github.com/liveswap/liveswap/internal/host/probe"
 )
 
 // DiscoverWorkloads proposes a probe for every TCP port a running

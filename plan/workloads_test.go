@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liveswap/liveswap/upgrade/probe"
+	"github.com/liveswap/liveswap/internal/host/probe"
 )
 
 func TestParseListening(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/liveswap/liveswap/upgrade/engine"
+	"github.com/liveswap/liveswap/internal/host/engine"
 )
 
 // downtimeWatch pings the API every interval and keeps the longest window

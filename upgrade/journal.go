@@ -7,14 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
+	"github.com/liveswap/liveswap/internal/host/state"
 	"github.com/liveswap/liveswap/plan"
 )
 
 // DefaultStateDir holds the journal, the lock and per-run files.
-const DefaultStateDir = "/var/lib/liveswap"
+const DefaultStateDir = state.DefaultDir
 
 // Swap records one binary replacement: written to the journal before the
 // first file moves, so a crash at any point leaves a way back.
@@ -49,7 +49,7 @@ func OpenJournal(dir string) (*Journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state folder %s: %w (set --state-dir to a writable folder)", dir, err)
 	}
-	return &Journal{Dir: dir, path: filepath.Join(dir, "journal.jsonl")}, nil
+	return &Journal{Dir: dir, path: filepath.Join(dir, state.JournalName)}, nil
 }
 
 // Append writes e durably.
@@ -136,40 +136,4 @@ func (j *Journal) Last() (*RunState, error) {
 		}
 	}
 	return cur, sc.Err()
-}
-
-// Lock is the one-upgrade-per-host lock.
-type Lock struct{ f *os.File }
-
-// ErrLocked means another liveswap holds the lock.
-var ErrLocked = errors.New("another liveswap upgrade is running on this host")
-
-// AcquireLock takes StateDir/lock with flock, without waiting.
-func AcquireLock(dir string) (*Lock, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	path := filepath.Join(dir, "lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w (lock %s is held; wait for it, or see `liveswap status`)", ErrLocked, path)
-		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	f.Truncate(0)
-	fmt.Fprintf(f, "%d\n", os.Getpid())
-	return &Lock{f: f}, nil
-}
-
-// Release drops the lock.
-func (l *Lock) Release() {
-	if l != nil && l.f != nil {
-		syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
-		l.f.Close()
-	}
 }

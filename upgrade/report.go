@@ -3,7 +3,7 @@ package upgrade
 import (
 	"time"
 
-	"github.com/liveswap/liveswap/upgrade/probe"
+	"github.com/liveswap/liveswap/internal/host/probe"
 )
 
 // Results of a run.

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/liveswap/liveswap/checks"
 	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/internal/host/state"
 )
 
 // Rollback restores the binaries the journal's last run replaced, restarts
@@ -89,10 +92,8 @@ type Status struct {
 
 // ReadStatus reads the journal and the files it names.
 func ReadStatus(dir string) (*Status, error) {
-	if dir == "" {
-		dir = DefaultStateDir
-	}
-	j := &Journal{Dir: dir, path: dir + "/journal.jsonl"}
+	dir = state.Dir(dir)
+	j := &Journal{Dir: dir, path: filepath.Join(dir, state.JournalName)}
 	st, err := j.Last()
 	if err != nil {
 		return nil, err

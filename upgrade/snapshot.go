@@ -16,9 +16,9 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
+	"github.com/liveswap/liveswap/internal/host/engine"
+	"github.com/liveswap/liveswap/internal/host/probe"
 	"github.com/liveswap/liveswap/plan"
-	"github.com/liveswap/liveswap/upgrade/engine"
-	"github.com/liveswap/liveswap/upgrade/probe"
 )
 
 // Snapshot is who was running at one moment.

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/liveswap/liveswap/checks"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/liveswap/liveswap/checks"
 )
 
 // backupName is where the old binary is kept: <path>.liveswap-backup-<version>.

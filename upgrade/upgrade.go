@@ -12,10 +12,11 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
+	"github.com/liveswap/liveswap/internal/host/engine"
+	"github.com/liveswap/liveswap/internal/host/probe"
+	"github.com/liveswap/liveswap/internal/host/state"
+	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
-	"github.com/liveswap/liveswap/upgrade/engine"
-	"github.com/liveswap/liveswap/upgrade/probe"
-	"github.com/liveswap/liveswap/upgrade/systemd"
 )
 
 // PreflightFunc runs the pre-flight checks for a plan; failed means the
@@ -52,7 +53,7 @@ type run struct {
 	plan    *plan.Plan
 	opts    Options
 	journal *Journal
-	lock    *Lock
+	lock    *state.Lock
 	sd      *systemd.Manager
 	eng     *engine.Client
 	report  *Report
@@ -123,12 +124,7 @@ func Resume(ctx context.Context, opts Options) (*Report, error) {
 	return r.apply(ctx, st), nil
 }
 
-func stateDir(o Options) string {
-	if o.StateDir == "" {
-		return DefaultStateDir
-	}
-	return o.StateDir
-}
+func stateDir(o Options) string { return state.Dir(o.StateDir) }
 
 func newRun(p *plan.Plan, opts Options) (*run, error) {
 	if err := p.Validate(); err != nil {
@@ -311,7 +307,7 @@ func (r *run) preflight(ctx context.Context) error {
 }
 
 func (r *run) takeLock(ctx context.Context) error {
-	l, err := AcquireLock(r.opts.StateDir)
+	l, err := state.Acquire(r.opts.StateDir)
 	if err != nil {
 		return err
 	}

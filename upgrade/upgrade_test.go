@@ -96,23 +96,6 @@ func TestJournalLast(t *testing.T) {
 	}
 }
 
-func TestLockIsExclusive(t *testing.T) {
-	dir := t.TempDir()
-	l, err := AcquireLock(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := AcquireLock(dir); err == nil || !strings.Contains(err.Error(), "another liveswap upgrade") {
-		t.Fatalf("second lock: %v", err)
-	}
-	l.Release()
-	l2, err := AcquireLock(dir)
-	if err != nil {
-		t.Fatalf("lock after release: %v", err)
-	}
-	l2.Release()
-}
-
 func write(t *testing.T, path, body string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(body), 0o755); err != nil {

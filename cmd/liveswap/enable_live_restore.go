@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
 	"github.com/liveswap/liveswap/upgrade/liverestore"
-	"github.com/liveswap/liveswap/upgrade/systemd"
 )
 
 // enableLiveRestoreOptions holds what `liveswap enable-live-restore` needs.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/upgrade/liverestore"
-	"github.com/liveswap/liveswap/upgrade/systemd"
 )
 
 func TestEnableLiveRestoreFlags(t *testing.T) {

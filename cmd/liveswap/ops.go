@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/plan"
 	"github.com/liveswap/liveswap/upgrade"
-	"github.com/liveswap/liveswap/upgrade/engine"
 )
 
 func newStatusCmd() *cobra.Command {

@@ -12,10 +12,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/internal/host/engine"
+	"github.com/liveswap/liveswap/internal/host/probe"
+	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
-	"github.com/liveswap/liveswap/upgrade/engine"
-	"github.com/liveswap/liveswap/upgrade/probe"
-	"github.com/liveswap/liveswap/upgrade/systemd"
 )
 
 // planOptions holds what `liveswap plan` needs.

@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
-	"github.com/liveswap/liveswap/upgrade/systemd"
 )
 
 // preflightOptions holds what `liveswap preflight` needs.

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
-	"github.com/liveswap/liveswap/upgrade/systemd"
 )
 
 // parsePreflight runs the command's flag handling and returns the options

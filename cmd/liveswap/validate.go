@@ -16,8 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/liveswap/liveswap/checks/daemonjson"
+	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
-	"github.com/liveswap/liveswap/upgrade/systemd"
 )
 
 // ValidateOptions holds what `liveswap validate` needs.

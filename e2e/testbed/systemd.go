@@ -9,7 +9,7 @@ import (
 	"time"
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
-	"github.com/liveswap/liveswap/upgrade/systemd"
+	"github.com/liveswap/liveswap/internal/host/systemd"
 )
 
 // Systemd is a private systemd user manager running as root in its own mount

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveswap/liveswap/upgrade/probe"
+	"github.com/liveswap/liveswap/internal/host/probe"
 )
 
 // Workload is a container serving on a loopback port.

@@ -21,11 +21,11 @@ import (
 	"time"
 
 	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/internal/host/engine"
+	"github.com/liveswap/liveswap/internal/host/probe"
+	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
 	"github.com/liveswap/liveswap/upgrade"
-	"github.com/liveswap/liveswap/upgrade/engine"
-	"github.com/liveswap/liveswap/upgrade/probe"
-	"github.com/liveswap/liveswap/upgrade/systemd"
 )
 
 // Results of a run.

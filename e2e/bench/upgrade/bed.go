@@ -17,8 +17,8 @@ import (
 
 	"github.com/liveswap/liveswap/checks"
 	"github.com/liveswap/liveswap/e2e/testbed"
+	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/plan"
-	"github.com/liveswap/liveswap/upgrade/engine"
 )
 
 // bed is one target under test: its daemon as a unit of a private systemd

@@ -17,8 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/liveswap/liveswap/internal/host/probe"
 	"github.com/liveswap/liveswap/upgrade"
-	"github.com/liveswap/liveswap/upgrade/probe"
 )
 
 // Arm is one measured window: a bare restart, a liveswap apply or nothing

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/liveswap/liveswap/e2e/testbed"
-	"github.com/liveswap/liveswap/upgrade/engine"
+	"github.com/liveswap/liveswap/internal/host/engine"
 )
 
 func TestNewRejectsBadEndpoint(t *testing.T) {

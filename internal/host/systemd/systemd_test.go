@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/liveswap/liveswap/e2e/testbed"
-	"github.com/liveswap/liveswap/upgrade/systemd"
+	"github.com/liveswap/liveswap/internal/host/systemd"
 )
 
 // TestManagerAgainstRealSystemd reads unit properties and runs jobs on a real
