@@ -155,7 +155,7 @@ func (e *Env) Validation(ctx context.Context) (*Validation, error) {
 			data, absent = []byte("{}"), true
 		}
 		var v *Validation
-		if e.Plan.Target.Kind == plan.Liveswapd {
+		if !e.Plan.Spec().Config.DockerRules {
 			v = validateLiveswapd(path, data, argv)
 		} else {
 			swarm, _ := e.Swarm(ctx)
@@ -180,8 +180,12 @@ func (e *Env) Validation(ctx context.Context) (*Validation, error) {
 	})
 }
 
-// Swarm reports whether the daemon is part of a swarm.
+// Swarm reports whether the daemon is part of a swarm; false for a kind
+// that has no swarm mode.
 func (e *Env) Swarm(ctx context.Context) (bool, error) {
+	if !e.Plan.Spec().Swarm {
+		return false, nil
+	}
 	c, err := e.Engine(ctx)
 	if err != nil {
 		return false, err
@@ -369,8 +373,8 @@ func checkDaemonJSONLiveRestore(ctx context.Context, env *Env) Result {
 // checkDockerdValidate asks the new dockerd itself, when it can (23+): its
 // own rules are the final word on the file it will read.
 func checkDockerdValidate(ctx context.Context, env *Env) Result {
-	if env.Plan.Target.Kind != plan.Docker {
-		return skip("only dockerd has --validate")
+	if !env.Plan.Spec().Config.DockerRules {
+		return skip("not judged by Docker's rules: daemon-json.valid asked the daemon binary")
 	}
 	bins := newBinaries(env.Plan)
 	if len(bins) == 0 {

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/liveswap/liveswap/internal/host/systemd"
-	"github.com/liveswap/liveswap/plan"
 )
 
 // unitChecks audit the daemon's systemd unit over D-Bus.
@@ -77,7 +76,7 @@ func checkKillMode(ctx context.Context, env *Env) Result {
 	}
 	// control-group or mixed: acceptable only for a runtime that moves its
 	// containers out of the unit's cgroup, as liveswapd does; verify it.
-	if env.Plan.Target.Kind != plan.Liveswapd {
+	if !env.Plan.Spec().ScopedContainers {
 		return fail(remedy, "KillMode=%s: stopping %s kills every process in its cgroup, containers included (live-restore does not prevent it)", u.KillMode, u.Name)
 	}
 	inUnit, outside, err := containersInUnit(ctx, env, u)

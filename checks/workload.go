@@ -9,8 +9,6 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
-
-	"github.com/liveswap/liveswap/plan"
 )
 
 // PipeBuffer is the capacity of the FIFO a container's stdout and stderr
@@ -142,7 +140,7 @@ func LogRisk(rate float64, downtime time.Duration) (full time.Duration, risky bo
 }
 
 func checkLogRate(ctx context.Context, env *Env) Result {
-	if env.Plan.Target.Kind != plan.Docker {
+	if !env.Plan.Spec().LogPipes {
 		return skip("not applicable to %s: its shims keep draining the containers' output while it is down", env.Plan.Target.Kind)
 	}
 	ctrs, err := env.Containers(ctx)

@@ -25,12 +25,6 @@ const (
 	Kind       = "UpgradePlan"
 )
 
-// Target kinds.
-const (
-	Docker    = "docker"
-	Liveswapd = "liveswapd"
-)
-
 // Plan is an upgrade plan.
 type Plan struct {
 	APIVersion string     `yaml:"apiVersion" json:"apiVersion"`
@@ -176,16 +170,6 @@ func (p *Plan) Marshal() ([]byte, error) {
 	return buf.Bytes(), enc.Close()
 }
 
-// Defaults per target kind: the differences between dockerd and liveswapd
-// are data, not code paths.
-var kindDefaults = map[string]Target{
-	Docker:    {Unit: "docker.service", Systemd: "system", Endpoint: "unix:///var/run/docker.sock", DaemonConfig: "/etc/docker/daemon.json"},
-	Liveswapd: {Unit: "liveswapd.service", Systemd: "system", Endpoint: "unix:///run/liveswapd.sock", DaemonConfig: "/etc/liveswap/daemon.json"},
-}
-
-// DefaultBinary is the daemon binary of each kind when the unit cannot say.
-var DefaultBinary = map[string]string{Docker: "/usr/sbin/dockerd", Liveswapd: "/usr/local/bin/liveswapd"}
-
 // Default fills in what the plan left out.
 func (p *Plan) Default() {
 	if p.APIVersion == "" {
@@ -197,11 +181,8 @@ func (p *Plan) Default() {
 	if p.Target.Kind == "" {
 		p.Target.Kind = Docker
 	}
-	if d, ok := kindDefaults[p.Target.Kind]; ok {
-		def(&p.Target.Unit, d.Unit)
-		def(&p.Target.Systemd, d.Systemd)
-		def(&p.Target.Endpoint, d.Endpoint)
-		def(&p.Target.DaemonConfig, d.DaemonConfig)
+	if k, err := KindOf(p.Target.Kind); err == nil {
+		k.defaults(p)
 	}
 	if p.Policy.Rollback == "" {
 		p.Policy.Rollback = "auto"
@@ -215,15 +196,12 @@ func (p *Plan) Default() {
 	if p.Policy.KeepBackups == 0 {
 		p.Policy.KeepBackups = 2
 	}
-	if p.Target.Kind == Liveswapd && p.Canary.Image == "" && !p.Canary.Skip {
-		p.Canary.Image = "host"
-	}
 	if p.Canary.Image != "" && len(p.Canary.Command) == 0 {
 		p.Canary.Command = []string{"/bin/true"}
 	}
 	for i := range p.Workloads {
 		if p.Workloads[i].Interval == 0 {
-			p.Workloads[i].Interval = Duration(20 * time.Millisecond)
+			p.Workloads[i].Interval = Duration(defaultInterval)
 		}
 	}
 }
@@ -235,6 +213,9 @@ func def(s *string, v string) {
 }
 
 var hexSHA = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// ValidSHA256 reports whether s is a sha256 as sha256sum prints it.
+func ValidSHA256(s string) bool { return hexSHA.MatchString(s) }
 
 // Validate reports every problem at once, each naming its field.
 func (p *Plan) Validate() error {
@@ -248,8 +229,8 @@ func (p *Plan) Validate() error {
 	if p.Kind != Kind {
 		add("kind", "%q is not supported (use %s)", p.Kind, Kind)
 	}
-	if _, ok := kindDefaults[p.Target.Kind]; !ok {
-		add("target.kind", "%q is not a target kind (use docker or liveswapd)", p.Target.Kind)
+	if _, err := KindOf(p.Target.Kind); err != nil {
+		add("target.kind", "%v", err)
 	}
 	if p.Target.Systemd != "system" && p.Target.Systemd != "user" {
 		add("target.systemd", "%q: use system or user", p.Target.Systemd)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
+	"github.com/liveswap/liveswap/plan/discover"
 	"github.com/liveswap/liveswap/upgrade/liverestore"
 )
 
@@ -22,7 +23,7 @@ type enableLiveRestoreOptions struct {
 	IsTTY    bool
 
 	PlanFile string
-	Target   plan.Flags
+	Target   discover.Flags
 	DryRun   bool
 	Yes      bool
 	Output   string

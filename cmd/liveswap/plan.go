@@ -16,13 +16,14 @@ import (
 	"github.com/liveswap/liveswap/internal/host/probe"
 	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
+	"github.com/liveswap/liveswap/plan/discover"
 )
 
 // planOptions holds what `liveswap plan` needs.
 type planOptions struct {
 	Out, Err io.Writer
 
-	Target   plan.Flags
+	Target   discover.Flags
 	Probes   []string
 	OutFile  string
 	Skip     []string
@@ -129,7 +130,7 @@ func planRun(ctx context.Context, o *planOptions) error {
 	p.Workloads = probes
 	if len(probes) == 0 {
 		if c, err := engine.New(p.Target.Endpoint); err == nil {
-			if ws, err := plan.DiscoverWorkloads(ctx, c); err == nil {
+			if ws, err := discover.Workloads(ctx, c); err == nil {
 				p.Workloads = ws
 			} else {
 				fmt.Fprintf(o.Err, "note: no probes discovered (%v); name them with --probe\n", err)

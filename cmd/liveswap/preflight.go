@@ -15,6 +15,7 @@ import (
 	"github.com/liveswap/liveswap/checks"
 	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
+	"github.com/liveswap/liveswap/plan/discover"
 )
 
 // preflightOptions holds what `liveswap preflight` needs.
@@ -22,7 +23,7 @@ type preflightOptions struct {
 	Out, Err io.Writer
 
 	PlanFile      string
-	Target        plan.Flags
+	Target        discover.Flags
 	Skip          []string
 	Strict        bool
 	Output        string

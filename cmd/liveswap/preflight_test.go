@@ -12,7 +12,7 @@ import (
 
 	"github.com/liveswap/liveswap/checks"
 	"github.com/liveswap/liveswap/internal/host/systemd"
-	"github.com/liveswap/liveswap/plan"
+	"github.com/liveswap/liveswap/plan/discover"
 )
 
 // parsePreflight runs the command's flag handling and returns the options
@@ -142,11 +142,11 @@ func TestPreflightRun(t *testing.T) {
 		{"unknown skip", func(o *preflightOptions) { o.Skip = []string{"unit.nope"} }, 2, nil},
 		{"bad output", func(o *preflightOptions) { o.Output = "yaml" }, 2, nil},
 		{"bad sha", func(o *preflightOptions) { o.Target.NewBinary, o.Target.SHA256 = "/x", "12" }, 2, nil},
-		{"plan", func(o *preflightOptions) { o.PlanFile = "testdata/preflight/plan.yaml"; o.Target = plan.Flags{} }, 1,
+		{"plan", func(o *preflightOptions) { o.PlanFile = "testdata/preflight/plan.yaml"; o.Target = discover.Flags{} }, 1,
 			[]string{"lsdocker-test.service", "[skip]  host.package-automation", "[fail]  binary.exists"}},
 		{"plan with policy flags", func(o *preflightOptions) {
 			o.PlanFile = "testdata/preflight/plan.yaml"
-			o.Target = plan.Flags{AllowMinor: true}
+			o.Target = discover.Flags{AllowMinor: true}
 			o.Output = "json"
 		}, 1, []string{`"schema"`}},
 		{"plan with unknown field", func(o *preflightOptions) { o.PlanFile = "testdata/preflight/unknown-field.yaml" }, 2, nil},

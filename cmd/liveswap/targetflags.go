@@ -9,11 +9,12 @@ import (
 
 	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
+	"github.com/liveswap/liveswap/plan/discover"
 )
 
 // addTargetFlags registers the target flags preflight and plan share; their
 // names are fixed (scripts and the Ansible playbook use them).
-func addTargetFlags(f *pflag.FlagSet, t *plan.Flags) {
+func addTargetFlags(f *pflag.FlagSet, t *discover.Flags) {
 	f.StringVar(&t.Target, "target", "", "daemon kind: docker or liveswapd (default: from the unit's ExecStart, else docker)")
 	f.StringVar(&t.Unit, "unit", "", "the daemon's systemd unit (default docker.service or liveswapd.service)")
 	f.StringVar(&t.Systemd, "systemd", "", "systemd manager: system or user (default system)")
@@ -30,13 +31,13 @@ func addTargetFlags(f *pflag.FlagSet, t *plan.Flags) {
 // through its manager when that can be reached (when not, the plan falls
 // back to defaults and the unit checks say why). The manager, nil when
 // unreachable, is the caller's to close.
-func discoverTarget(ctx context.Context, f plan.Flags, connect func(context.Context, systemd.Scope) (*systemd.Manager, error)) (*plan.Plan, *systemd.Manager, error) {
+func discoverTarget(ctx context.Context, f discover.Flags, connect func(context.Context, systemd.Scope) (*systemd.Manager, error)) (*plan.Plan, *systemd.Manager, error) {
 	scope := systemd.Scope(f.Systemd)
 	if scope == "" {
 		scope = systemd.System
 	}
 	var (
-		units plan.UnitReader
+		units discover.UnitReader
 		mgr   *systemd.Manager
 	)
 	if _, err := systemd.ParseScope(string(scope)); err == nil {
@@ -44,7 +45,7 @@ func discoverTarget(ctx context.Context, f plan.Flags, connect func(context.Cont
 			mgr, units = m, m
 		}
 	}
-	p, err := plan.FromFlags(ctx, f, units)
+	p, err := discover.FromFlags(ctx, f, units)
 	if err != nil {
 		if mgr != nil {
 			mgr.Close()

@@ -236,10 +236,7 @@ func (x *run) enable(ctx context.Context) string {
 		return x.refuse(fmt.Errorf("%s: %w (nothing was changed)", path, err), "fix the file (liveswap validate "+path+" shows every problem), then run this again")
 	}
 	r.FileChanged, r.Diff = changed, Diff(path, old, cand)
-	swarm := false
-	if p.Target.Kind != plan.Liveswapd {
-		swarm, _ = x.env.Swarm(ctx)
-	}
+	swarm, _ := x.env.Swarm(ctx)
 	v := ValidateCandidate(p.Target.Kind, path, cand, argv, st.Version, swarm)
 	r.Rules, r.Findings = v.Rules, append(r.Findings, v.Findings...)
 	if !v.Starts {

@@ -1,4 +1,4 @@
-package plan
+package discover
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/liveswap/liveswap/internal/host/systemd"
+	"github.com/liveswap/liveswap/plan"
 )
 
 // Flags are the target flags `liveswap preflight` and `liveswap plan`
@@ -43,11 +44,11 @@ type UnitReader interface {
 // The plan is defaulted and validated. Without NewBinary it has no new
 // file to swap in (Binaries[0].NewFile is empty) and is validated for
 // everything else: good for auditing a host, not for applying.
-func FromFlags(ctx context.Context, f Flags, units UnitReader) (*Plan, error) {
+func FromFlags(ctx context.Context, f Flags, units UnitReader) (*plan.Plan, error) {
 	if err := f.check(); err != nil {
 		return nil, err
 	}
-	p := &Plan{Target: Target{Kind: f.Target, Unit: unitName(f.Unit), Systemd: f.Systemd,
+	p := &plan.Plan{Target: plan.Target{Kind: f.Target, Unit: unitName(f.Unit), Systemd: f.Systemd,
 		Endpoint: f.Endpoint, DaemonConfig: f.DaemonConfig}}
 	p.Policy.AllowMinor, p.Policy.AllowDowngrade = f.AllowMinor, f.AllowDowngrade
 	p.Policy.InsecureSkipChecksum = f.InsecureSkipChecksum
@@ -57,34 +58,34 @@ func FromFlags(ctx context.Context, f Flags, units UnitReader) (*Plan, error) {
 	if units != nil {
 		name := p.Target.Unit
 		if name == "" {
-			name = kindDefaults[orDocker(p.Target.Kind)].Unit
+			name = plan.MustKind(orDocker(p.Target.Kind)).Defaults.Unit
 		}
 		if u, err := units.Unit(ctx, name); err == nil && u.LoadState == "loaded" && len(u.ExecStart) > 0 {
 			binary, argv = u.ExecStart[0].Path, u.ExecStart[0].Argv
-			if p.Target.Kind == "" && strings.Contains(filepath.Base(binary), "liveswapd") {
-				p.Target.Kind = Liveswapd
+			if p.Target.Kind == "" {
+				p.Target.Kind = plan.KindOfExec(binary)
 			}
 		}
 	}
 	if p.Target.Kind == "" {
-		p.Target.Kind = Docker
+		p.Target.Kind = plan.Docker
 	}
 	if p.Target.DaemonConfig == "" {
-		p.Target.DaemonConfig = ConfigFileFlag(argv)
+		p.Target.DaemonConfig = plan.ConfigFileFlag(argv)
 	}
 	if p.Target.Endpoint == "" {
-		p.Target.Endpoint = unixHost(flagValues(argv, "--host", "-H"))
+		p.Target.Endpoint = unixHost(plan.FlagValues(argv, "--host", "-H"))
 	}
 	p.Default() // the daemon.json path is known from here on
-	if f.Endpoint == "" && unixHost(flagValues(argv, "--host", "-H")) == "" {
+	if f.Endpoint == "" && unixHost(plan.FlagValues(argv, "--host", "-H")) == "" {
 		if hosts := configHosts(p.Target.DaemonConfig); unixHost(hosts) != "" {
 			p.Target.Endpoint = unixHost(hosts)
 		}
 	}
 	if binary == "" {
-		binary = DefaultBinary[p.Target.Kind]
+		binary = p.Spec().Binary
 	}
-	b := Binary{Path: binary, SHA256: strings.ToLower(strings.TrimSpace(f.SHA256))}
+	b := plan.Binary{Path: binary, SHA256: strings.ToLower(strings.TrimSpace(f.SHA256))}
 	if f.NewBinary != "" {
 		abs, err := filepath.Abs(f.NewBinary)
 		if err != nil {
@@ -92,19 +93,19 @@ func FromFlags(ctx context.Context, f Flags, units UnitReader) (*Plan, error) {
 		}
 		b.NewFile = abs
 	}
-	p.Binaries = []Binary{b}
+	p.Binaries = []plan.Binary{b}
 	if b.NewFile != "" {
 		return p, p.Validate()
 	}
 	// Validate everything but the missing new file.
 	probe := *p
-	probe.Binaries = []Binary{{Path: b.Path, NewFile: "/new", SHA256: strings.Repeat("0", 64)}}
+	probe.Binaries = []plan.Binary{{Path: b.Path, NewFile: "/new", SHA256: strings.Repeat("0", 64)}}
 	return p, probe.Validate()
 }
 
 func orDocker(kind string) string {
 	if kind == "" {
-		return Docker
+		return plan.Docker
 	}
 	return kind
 }
@@ -112,8 +113,10 @@ func orDocker(kind string) string {
 // check rejects malformed flag values before anything is discovered.
 func (f Flags) check() error {
 	var errs []string
-	if f.Target != "" && f.Target != Docker && f.Target != Liveswapd {
-		errs = append(errs, fmt.Sprintf("--target %q: use docker or liveswapd", f.Target))
+	if f.Target != "" {
+		if _, err := plan.KindOf(f.Target); err != nil {
+			errs = append(errs, fmt.Sprintf("--target %v", err))
+		}
 	}
 	if f.Systemd != "" && f.Systemd != "system" && f.Systemd != "user" {
 		errs = append(errs, fmt.Sprintf("--systemd %q: use system or user", f.Systemd))
@@ -121,7 +124,7 @@ func (f Flags) check() error {
 	if f.Endpoint != "" && !strings.HasPrefix(f.Endpoint, "unix:///") {
 		errs = append(errs, fmt.Sprintf("--endpoint %q: use unix:///path/to/socket", f.Endpoint))
 	}
-	if f.SHA256 != "" && !hexSHA.MatchString(strings.ToLower(strings.TrimSpace(f.SHA256))) {
+	if f.SHA256 != "" && !plan.ValidSHA256(strings.ToLower(strings.TrimSpace(f.SHA256))) {
 		errs = append(errs, fmt.Sprintf("--sha256 %q: want the 64 hex digits sha256sum prints", f.SHA256))
 	}
 	if f.SHA256 != "" && f.NewBinary == "" {
@@ -142,41 +145,6 @@ func unitName(s string) string {
 		return s
 	}
 	return s + ".service"
-}
-
-// flagValues returns the values of a daemon flag in argv, in the forms
-// dockerd and liveswapd accept: --name v, --name=v, -X v, -X=v, -Xv.
-func flagValues(argv []string, long, short string) []string {
-	var out []string
-	for i := 1; i < len(argv); i++ {
-		a := argv[i]
-		for _, name := range []string{long, short} {
-			if name == "" {
-				continue
-			}
-			switch {
-			case a == name && i+1 < len(argv):
-				out = append(out, argv[i+1])
-			case strings.HasPrefix(a, name+"="):
-				out = append(out, a[len(name)+1:])
-			case len(name) == 2 && strings.HasPrefix(a, name) && len(a) > 2 && a[2] != '=':
-				out = append(out, a[2:])
-			}
-		}
-	}
-	return out
-}
-
-// ConfigFileFlag is the --config-file a daemon command line (argv[0] the
-// binary) names, "" when it names none.
-func ConfigFileFlag(argv []string) string { return flagValue(argv, "--config-file", "") }
-
-func flagValue(argv []string, long, short string) string {
-	v := flagValues(argv, long, short)
-	if len(v) == 0 {
-		return ""
-	}
-	return v[len(v)-1]
 }
 
 // unixHost picks the first unix socket of a hosts list; "unix://" alone

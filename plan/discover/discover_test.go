@@ -1,6 +1,8 @@
-package plan
+package discover
 
 import (
+	"github.com/liveswap/liveswap/plan"
+
 	"context"
 	"errors"
 	"os"
@@ -36,56 +38,56 @@ func TestFromFlags(t *testing.T) {
 		name    string
 		flags   Flags
 		units   UnitReader
-		want    Target
+		want    plan.Target
 		binary  string
 		wantErr string
 	}{
 		{
 			name:   "defaults without systemd",
 			flags:  Flags{},
-			want:   Target{Kind: Docker, Unit: "docker.service", Systemd: "system", Endpoint: "unix:///var/run/docker.sock", DaemonConfig: "/etc/docker/daemon.json"},
+			want:   plan.Target{Kind: plan.Docker, Unit: "docker.service", Systemd: "system", Endpoint: "unix:///var/run/docker.sock", DaemonConfig: "/etc/docker/daemon.json"},
 			binary: "/usr/sbin/dockerd",
 		},
 		{
 			name:   "ExecStart gives binary, config file and host",
 			flags:  Flags{Unit: "lsdocker", Systemd: "user"},
 			units:  fakeUnits{"lsdocker.service": unit("lsdocker.service", "/opt/bin/dockerd", "--config-file", noHosts, "-H", "unix:///run/a.sock")},
-			want:   Target{Kind: Docker, Unit: "lsdocker.service", Systemd: "user", Endpoint: "unix:///run/a.sock", DaemonConfig: noHosts},
+			want:   plan.Target{Kind: plan.Docker, Unit: "lsdocker.service", Systemd: "user", Endpoint: "unix:///run/a.sock", DaemonConfig: noHosts},
 			binary: "/opt/bin/dockerd",
 		},
 		{
 			name:   "daemon.json hosts when ExecStart has no -H",
 			flags:  Flags{},
 			units:  fakeUnits{"docker.service": unit("docker.service", "/usr/sbin/dockerd", "--config-file="+cfg)},
-			want:   Target{Kind: Docker, Unit: "docker.service", Systemd: "system", Endpoint: "unix:///tmp/x/docker.sock", DaemonConfig: cfg},
+			want:   plan.Target{Kind: plan.Docker, Unit: "docker.service", Systemd: "system", Endpoint: "unix:///tmp/x/docker.sock", DaemonConfig: cfg},
 			binary: "/usr/sbin/dockerd",
 		},
 		{
 			name:   "fd:// in ExecStart falls back to the default socket",
 			flags:  Flags{},
 			units:  fakeUnits{"docker.service": unit("docker.service", "/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock")},
-			want:   Target{Kind: Docker, Unit: "docker.service", Systemd: "system", Endpoint: "unix:///var/run/docker.sock", DaemonConfig: "/etc/docker/daemon.json"},
+			want:   plan.Target{Kind: plan.Docker, Unit: "docker.service", Systemd: "system", Endpoint: "unix:///var/run/docker.sock", DaemonConfig: "/etc/docker/daemon.json"},
 			binary: "/usr/sbin/dockerd",
 		},
 		{
 			name:   "flags win over discovery",
 			flags:  Flags{Unit: "x.service", Endpoint: "unix:///e.sock", DaemonConfig: "/etc/d.json"},
 			units:  fakeUnits{"x.service": unit("x.service", "/bin/dockerd", "--config-file", cfg, "--host=unix:///h.sock")},
-			want:   Target{Kind: Docker, Unit: "x.service", Systemd: "system", Endpoint: "unix:///e.sock", DaemonConfig: "/etc/d.json"},
+			want:   plan.Target{Kind: plan.Docker, Unit: "x.service", Systemd: "system", Endpoint: "unix:///e.sock", DaemonConfig: "/etc/d.json"},
 			binary: "/bin/dockerd",
 		},
 		{
 			name:   "liveswapd kind inferred from ExecStart",
 			flags:  Flags{Unit: "rt.service"},
 			units:  fakeUnits{"rt.service": unit("rt.service", "/usr/local/bin/liveswapd", "--config-file", noHosts, "-Hunix:///run/rt.sock")},
-			want:   Target{Kind: Liveswapd, Unit: "rt.service", Systemd: "system", Endpoint: "unix:///run/rt.sock", DaemonConfig: noHosts},
+			want:   plan.Target{Kind: plan.Liveswapd, Unit: "rt.service", Systemd: "system", Endpoint: "unix:///run/rt.sock", DaemonConfig: noHosts},
 			binary: "/usr/local/bin/liveswapd",
 		},
 		{
 			name:   "liveswapd defaults",
-			flags:  Flags{Target: Liveswapd},
+			flags:  Flags{Target: plan.Liveswapd},
 			units:  fakeUnits{},
-			want:   Target{Kind: Liveswapd, Unit: "liveswapd.service", Systemd: "system", Endpoint: "unix:///run/liveswapd.sock", DaemonConfig: "/etc/liveswap/daemon.json"},
+			want:   plan.Target{Kind: plan.Liveswapd, Unit: "liveswapd.service", Systemd: "system", Endpoint: "unix:///run/liveswapd.sock", DaemonConfig: "/etc/liveswap/daemon.json"},
 			binary: "/usr/local/bin/liveswapd",
 		},
 		{name: "bad target", flags: Flags{Target: "podman"}, wantErr: `--target "podman"`},
@@ -136,13 +138,5 @@ func TestFromFlagsNewBinary(t *testing.T) {
 	// Without a sha256 the plan is valid only when the checksum is waived.
 	if _, err := FromFlags(context.Background(), Flags{NewBinary: "/opt/dockerd", InsecureSkipChecksum: true}, nil); err != nil {
 		t.Errorf("--insecure-skip-checksum: %v", err)
-	}
-}
-
-func TestFlagValues(t *testing.T) {
-	argv := []string{"/usr/bin/dockerd", "-H", "fd://", "--host=unix:///a", "-Hunix:///b", "-H=unix:///c", "--host", "unix:///d", "--hosts", "x"}
-	got := strings.Join(flagValues(argv, "--host", "-H"), " ")
-	if want := "fd:// unix:///a unix:///b unix:///c unix:///d"; got != want {
-		t.Errorf("flagValues = %q, want %q", got, want)
 	}
 }

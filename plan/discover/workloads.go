@@ -1,4 +1,4 @@
-package plan
+package discover
 
 import (
 	"bufio"
@@ -16,20 +16,21 @@ import (
 
 	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/internal/host/probe"
+	"github.com/liveswap/liveswap/plan"
 )
 
-// DiscoverWorkloads proposes a probe for every TCP port a running
+// Workloads proposes a probe for every TCP port a running
 // container's processes listen on: HTTP for nginx, Redis for redis-server,
 // a TCP connect for anything else. It reads the listening sockets of each
 // container's process tree from /proc, so it sees what a port scan would
 // not: which container owns which port.
-func DiscoverWorkloads(ctx context.Context, c *engine.Client) ([]Workload, error) {
+func Workloads(ctx context.Context, c *engine.Client) ([]plan.Workload, error) {
 	list, err := c.Running(ctx)
 	if err != nil {
 		return nil, err
 	}
 	procs := processTable()
-	var out []Workload
+	var out []plan.Workload
 	for _, sum := range list {
 		in, err := c.Inspect(ctx, sum.ID)
 		if err != nil || in.State == nil || in.State.Pid == 0 {
@@ -61,7 +62,7 @@ type listener struct {
 	comm string
 }
 
-func proposeProbe(container string, l listener) Workload {
+func proposeProbe(container string, l listener) plan.Workload {
 	host := l.ip.String()
 	if l.ip.IsUnspecified() {
 		host = "127.0.0.1"
@@ -70,7 +71,7 @@ func proposeProbe(container string, l listener) Workload {
 		}
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(l.port))
-	w := Workload{Container: container, Probe: probe.TCP, Address: addr, Interval: Duration(20 * time.Millisecond)}
+	w := plan.Workload{Container: container, Probe: probe.TCP, Address: addr, Interval: plan.Duration(20 * time.Millisecond)}
 	switch l.comm {
 	case "nginx", "httpd", "apache2", "caddy":
 		w.Probe, w.Address = probe.HTTP, "http://"+addr+"/"
