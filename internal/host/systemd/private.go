@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	sdbus "github.com/coreos/go-systemd/v22/dbus"
 )
 
 // systemdBin is systemd's manager binary on Debian.
@@ -103,11 +105,13 @@ func (m *PrivateManager) PrivateSocket() string {
 
 // Connect opens a go-systemd connection to it.
 func (m *PrivateManager) Connect(ctx context.Context) (*Manager, error) {
-	c, err := DialPrivate(ctx, m.PrivateSocket())
+	socket := m.PrivateSocket()
+	dial := func() (*sdbus.Conn, error) { return DialPrivate(ctx, socket) }
+	c, err := dial()
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", m.PrivateSocket(), err)
+		return nil, fmt.Errorf("connecting to %s: %w", socket, err)
 	}
-	return NewManager(User, c), nil
+	return NewManager(User, c, dial), nil
 }
 
 // Env is what another process needs to reach it as `--systemd user`.

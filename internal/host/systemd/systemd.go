@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
 	godbus "github.com/godbus/dbus/v5"
@@ -34,44 +36,56 @@ func ParseScope(s string) (Scope, error) {
 	return "", fmt.Errorf("--systemd %q: use system or user", s)
 }
 
-// Manager is a connection to one systemd manager.
+// Manager is a connection to one systemd manager. A connection that drops
+// (the bus daemon restarted, the manager re-executed) is dialled again on
+// the next call, and a job whose result was lost with it is judged by the
+// unit's state: an upgrade must not fail, or leave a host half-changed,
+// because a socket closed.
 type Manager struct {
 	Scope Scope
-	conn  *sdbus.Conn
+
+	mu   sync.Mutex
+	conn *sdbus.Conn
+	dial func() (*sdbus.Conn, error) // nil: the connection cannot be re-made
 }
 
 // Connect reaches the manager of scope. For the user scope it uses
 // DBUS_SESSION_BUS_ADDRESS when set, else the manager's private socket
 // $XDG_RUNTIME_DIR/systemd/private (which needs no bus daemon).
 func Connect(ctx context.Context, scope Scope) (*Manager, error) {
-	var (
-		conn *sdbus.Conn
-		err  error
-	)
+	// The connection outlives the call that dials it: go-systemd's
+	// ...Context dialers close it when their context ends.
+	life := context.WithoutCancel(ctx)
+	var dial func() (*sdbus.Conn, error)
 	switch scope {
 	case System:
-		conn, err = sdbus.NewSystemConnectionContext(ctx)
-		if err != nil {
-			// Root can use the private socket when the system bus is down.
-			if c, perr := sdbus.NewSystemdConnectionContext(ctx); perr == nil {
-				conn, err = c, nil
+		dial = func() (*sdbus.Conn, error) {
+			conn, err := sdbus.NewSystemConnectionContext(life)
+			if err != nil {
+				// Root can use the private socket when the system bus is down.
+				if c, perr := sdbus.NewSystemdConnectionContext(life); perr == nil {
+					return c, nil
+				}
 			}
+			return conn, err
 		}
 	case User:
 		if os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
-			conn, err = sdbus.NewUserConnectionContext(ctx)
+			dial = func() (*sdbus.Conn, error) { return sdbus.NewUserConnectionContext(life) }
 		} else if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" {
-			conn, err = DialPrivate(ctx, filepath.Join(rt, "systemd", "private"))
+			socket := filepath.Join(rt, "systemd", "private")
+			dial = func() (*sdbus.Conn, error) { return DialPrivate(life, socket) }
 		} else {
-			err = errors.New("neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set")
+			return nil, fmt.Errorf("connecting to the systemd user manager: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set")
 		}
 	default:
 		return nil, fmt.Errorf("unknown systemd scope %q (use system or user)", scope)
 	}
+	conn, err := dial()
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the systemd %s manager over D-Bus: %w (is systemd running? for a user manager set DBUS_SESSION_BUS_ADDRESS or XDG_RUNTIME_DIR)", scope, err)
 	}
-	return &Manager{Scope: scope, conn: conn}, nil
+	return &Manager{Scope: scope, conn: conn, dial: dial}, nil
 }
 
 // DialPrivate connects to a manager's private socket: EXTERNAL auth and no
@@ -92,14 +106,65 @@ func DialPrivate(ctx context.Context, socket string) (*sdbus.Conn, error) {
 	})
 }
 
-// NewManager wraps an existing connection.
-func NewManager(scope Scope, conn *sdbus.Conn) *Manager { return &Manager{Scope: scope, conn: conn} }
+// NewManager wraps an existing connection; dial, when not nil, makes a new
+// one after it drops.
+func NewManager(scope Scope, conn *sdbus.Conn, dial func() (*sdbus.Conn, error)) *Manager {
+	return &Manager{Scope: scope, conn: conn, dial: dial}
+}
 
-// Conn is the underlying go-systemd connection.
-func (m *Manager) Conn() *sdbus.Conn { return m.conn }
+// Conn is the current go-systemd connection.
+func (m *Manager) Conn() *sdbus.Conn {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.conn
+}
 
-// Close closes the connection.
-func (m *Manager) Close() { m.conn.Close() }
+// Close closes the connection; the Manager is not to be used after it.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.conn.Close()
+	m.dial = nil
+}
+
+// closed reports whether err, or the state of c, says the connection is gone.
+func closed(c *sdbus.Conn, err error) bool {
+	return errors.Is(err, godbus.ErrClosed) || !c.Connected()
+}
+
+// redial replaces the connection old with a new one, unless another call
+// already did.
+func (m *Manager) redial(old *sdbus.Conn) (*sdbus.Conn, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conn != old {
+		return m.conn, nil
+	}
+	if m.dial == nil {
+		return nil, fmt.Errorf("the D-Bus connection to the systemd %s manager was lost", m.Scope)
+	}
+	c, err := m.dial()
+	if err != nil {
+		return nil, fmt.Errorf("the D-Bus connection to the systemd %s manager was lost and could not be made again: %w", m.Scope, err)
+	}
+	old.Close()
+	m.conn = c
+	return c, nil
+}
+
+// call runs f on the connection, once more on a new connection when the
+// first one turns out to be gone.
+func (m *Manager) call(f func(c *sdbus.Conn) error) error {
+	c := m.Conn()
+	err := f(c)
+	if err == nil || !closed(c, err) {
+		return err
+	}
+	if c, err = m.redial(c); err != nil {
+		return err
+	}
+	return f(c)
+}
 
 // Exec is one command line of ExecStart or ExecReload.
 type Exec struct {
@@ -127,7 +192,11 @@ type Unit struct {
 
 // Unit reads a service unit's properties.
 func (m *Manager) Unit(ctx context.Context, name string) (*Unit, error) {
-	up, err := m.conn.GetUnitPropertiesContext(ctx, name)
+	var up, sp map[string]any
+	err := m.call(func(c *sdbus.Conn) (err error) {
+		up, err = c.GetUnitPropertiesContext(ctx, name)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading unit %s: %w", name, err)
 	}
@@ -142,7 +211,10 @@ func (m *Manager) Unit(ctx context.Context, name string) (*Unit, error) {
 	if u.LoadState != "loaded" {
 		return u, nil
 	}
-	sp, err := m.conn.GetUnitTypePropertiesContext(ctx, name, "Service")
+	err = m.call(func(c *sdbus.Conn) (err error) {
+		sp, err = c.GetUnitTypePropertiesContext(ctx, name, "Service")
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading service properties of %s: %w", name, err)
 	}
@@ -193,59 +265,132 @@ func (e *JobError) Error() string {
 	return fmt.Sprintf("%s of %s ended %q", e.Verb, e.Unit, e.Result)
 }
 
-type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
+type jobFunc func(c *sdbus.Conn) func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
 
 // run queues a job and waits for its result, always reading the channel as
-// go-systemd requires. Anything but "done" is an error.
+// go-systemd requires. Anything but "done" is an error. When the
+// connection drops while the job runs, its result signal is lost with it:
+// the unit's state, once its job is gone, says how the job ended.
 func (m *Manager) run(ctx context.Context, verb, unit string, f jobFunc) error {
 	ch := make(chan string, 1)
-	if _, err := f(ctx, unit, "replace", ch); err != nil {
+	var conn *sdbus.Conn
+	err := m.call(func(c *sdbus.Conn) error {
+		conn = c
+		_, err := f(c)(ctx, unit, "replace", ch)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("%s %s: %w", verb, unit, err)
 	}
-	select {
-	case res := <-ch:
-		if res != "done" {
-			return &JobError{Unit: unit, Verb: verb, Result: res}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case res := <-ch:
+			if res != "done" {
+				return &JobError{Unit: unit, Verb: verb, Result: res}
+			}
+			return nil
+		case <-tick.C:
+			if conn.Connected() {
+				continue
+			}
+			if _, err := m.redial(conn); err != nil {
+				return fmt.Errorf("%s %s: %w", verb, unit, err)
+			}
+			return m.settle(ctx, verb, unit)
+		case <-ctx.Done():
+			return fmt.Errorf("%s %s: waiting for the job: %w", verb, unit, ctx.Err())
 		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("%s %s: waiting for the job: %w", verb, unit, ctx.Err())
 	}
+}
+
+// settle waits until unit has no job queued and judges the job verb by
+// the state it left: active after a start, restart or reload; inactive
+// after a stop.
+func (m *Manager) settle(ctx context.Context, verb, unit string) error {
+	for {
+		var props map[string]any
+		err := m.call(func(c *sdbus.Conn) (err error) {
+			props, err = c.GetUnitPropertiesContext(ctx, unit)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s %s: reading its state after the connection was lost: %w", verb, unit, err)
+		}
+		if !jobPending(props["Job"]) {
+			state := str(props["ActiveState"])
+			want := "active"
+			if verb == "stop" {
+				want = "inactive"
+			}
+			if state != want {
+				return &JobError{Unit: unit, Verb: verb, Result: "failed (unit " + state + ")"}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s %s: waiting for the job: %w", verb, unit, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// jobPending reads a unit's Job property, (id, path): id 0 means none.
+func jobPending(v any) bool {
+	if job, ok := v.([]any); ok && len(job) > 0 {
+		id, _ := job[0].(uint32)
+		return id != 0
+	}
+	return false
 }
 
 // Restart restarts unit (stop, then start) and waits for the job.
 func (m *Manager) Restart(ctx context.Context, unit string) error {
-	return m.run(ctx, "restart", unit, m.conn.RestartUnitContext)
+	return m.run(ctx, "restart", unit, func(c *sdbus.Conn) func(context.Context, string, string, chan<- string) (int, error) {
+		return c.RestartUnitContext
+	})
 }
 
 // Reload asks unit to reload its configuration (ExecReload) and waits.
 func (m *Manager) Reload(ctx context.Context, unit string) error {
-	return m.run(ctx, "reload", unit, m.conn.ReloadUnitContext)
+	return m.run(ctx, "reload", unit, func(c *sdbus.Conn) func(context.Context, string, string, chan<- string) (int, error) {
+		return c.ReloadUnitContext
+	})
 }
 
 // Start starts unit and waits.
 func (m *Manager) Start(ctx context.Context, unit string) error {
-	return m.run(ctx, "start", unit, m.conn.StartUnitContext)
+	return m.run(ctx, "start", unit, func(c *sdbus.Conn) func(context.Context, string, string, chan<- string) (int, error) {
+		return c.StartUnitContext
+	})
 }
 
 // Stop stops unit and waits.
 func (m *Manager) Stop(ctx context.Context, unit string) error {
-	return m.run(ctx, "stop", unit, m.conn.StopUnitContext)
+	return m.run(ctx, "stop", unit, func(c *sdbus.Conn) func(context.Context, string, string, chan<- string) (int, error) {
+		return c.StopUnitContext
+	})
 }
 
 // ResetFailed clears a failed state so the unit can be started again.
 func (m *Manager) ResetFailed(ctx context.Context, unit string) error {
-	return m.conn.ResetFailedUnitContext(ctx, unit)
+	return m.call(func(c *sdbus.Conn) error { return c.ResetFailedUnitContext(ctx, unit) })
 }
 
 // DaemonReload makes the manager re-read unit files.
 func (m *Manager) DaemonReload(ctx context.Context) error {
-	return m.conn.ReloadContext(ctx)
+	return m.call(func(c *sdbus.Conn) error { return c.ReloadContext(ctx) })
 }
 
 // UnitOfPID names the unit whose cgroup holds pid (a service or a scope).
 func (m *Manager) UnitOfPID(ctx context.Context, pid int) (string, error) {
-	name, err := m.conn.GetUnitNameByPID(ctx, uint32(pid))
+	var name string
+	err := m.call(func(c *sdbus.Conn) (err error) {
+		name, err = c.GetUnitNameByPID(ctx, uint32(pid))
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("unit of pid %d: %w", pid, err)
 	}

@@ -26,6 +26,17 @@ TimeoutStopSec=7
 Type=oneshot
 ExecStart=/bin/false
 `)
+	sd.InstallUnit(t, "slow.service", `[Service]
+Type=simple
+ExecStartPre=/bin/sleep 1
+ExecStart=/bin/sleep 1000
+KillMode=process
+`)
+	sd.InstallUnit(t, "slowbroken.service", `[Service]
+Type=oneshot
+ExecStartPre=/bin/sleep 1
+ExecStart=/bin/false
+`)
 	sd.StartUnit(t, "sleeper.service")
 
 	for _, env := range []string{"private", "bus"} {
@@ -38,11 +49,14 @@ ExecStart=/bin/false
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			m, err := systemd.Connect(ctx, systemd.User)
+			// The connection outlives the context that dialled it.
+			dctx, dcancel := context.WithCancel(ctx)
+			m, err := systemd.Connect(dctx, systemd.User)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer m.Close()
+			dcancel()
 
 			u, err := m.Unit(ctx, "sleeper.service")
 			if err != nil {
@@ -71,6 +85,34 @@ ExecStart=/bin/false
 			u, err = m.Unit(ctx, "missing.service")
 			if err != nil || u.LoadState != "not-found" {
 				t.Fatalf("missing unit: %+v %v", u, err)
+			}
+
+			// A dropped connection is dialled again on the next call.
+			m.Conn().Close()
+			if u, err := m.Unit(ctx, "sleeper.service"); err != nil || u.ActiveState != "active" {
+				t.Fatalf("after the connection dropped: %+v %v", u, err)
+			}
+			// A drop while a job runs loses its result signal: the unit's
+			// state gives the verdict instead, done or failed.
+			for _, tc := range []struct {
+				unit, verb string
+				wantErr    bool
+			}{{"slow.service", "restart", false}, {"slowbroken.service", "start", true}} {
+				old := m.Conn()
+				go func() { time.Sleep(300 * time.Millisecond); old.Close() }()
+				var err error
+				if tc.verb == "restart" {
+					err = m.Restart(ctx, tc.unit)
+				} else {
+					err = m.Start(ctx, tc.unit)
+				}
+				if (err != nil) != tc.wantErr || (tc.wantErr && !errors.As(err, &je)) {
+					t.Fatalf("%s of %s with the connection dropped during the job: %v (want error %v)", tc.verb, tc.unit, err, tc.wantErr)
+				}
+				if m.Conn() == old {
+					t.Fatalf("%s of %s: the connection was not made again", tc.verb, tc.unit)
+				}
+				m.ResetFailed(ctx, tc.unit)
 			}
 		})
 	}
