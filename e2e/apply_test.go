@@ -136,7 +136,7 @@ func TestApply(t *testing.T) {
 		liveRestore bool
 		args        []string
 		wantCode    int
-		wantResult  string
+		wantResult  upgrade.Result
 	}{
 		{"live-restore on", true, nil, 0, upgrade.Upgraded},
 		{"live-restore off forced", false, []string{"--force"}, 4, upgrade.Failed},

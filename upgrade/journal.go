@@ -32,7 +32,7 @@ type Entry struct {
 	Phase  string     `json:"phase"`
 	Status string     `json:"status"` // begin, started, done, failed, end
 	Error  string     `json:"error,omitempty"`
-	Result string     `json:"result,omitempty"` // on "end"
+	Result Result     `json:"result,omitempty"` // on "end"
 	Plan   *plan.Plan `json:"plan,omitempty"`   // on "begin"
 	Swaps  []Swap     `json:"swaps,omitempty"`
 	From   string     `json:"from_version,omitempty"`
@@ -86,7 +86,7 @@ type RunState struct {
 	LastPhase string
 	LastState string
 	Error     string
-	Result    string // set when the run ended
+	Result    Result // set when the run ended
 	Started   time.Time
 	Updated   time.Time
 }

@@ -14,7 +14,7 @@ import (
 // Results lists every run result, so the result metric carries one series
 // per result (1 for the last run's, 0 for the others) and an alert can
 // match on the value instead of a label that appears and disappears.
-var Results = []string{Upgraded, Refused, RolledBack, Failed, Planned}
+var Results = []Result{Upgraded, Refused, RolledBack, Failed, Planned}
 
 // WriteMetrics renders the report in the Prometheus text exposition format
 // for node_exporter's textfile collector. Every series carries the unit, so
@@ -34,7 +34,7 @@ func (r *Report) WriteMetrics(w io.Writer, now time.Time) error {
 
 	family("liveswap_last_run_info", "gauge", "The last run: target kind, run id and versions (always 1).")
 	sample("liveswap_last_run_info", join(unit, label("target", r.Target), label("run", r.Run),
-		label("from_version", r.FromVersion), label("to_version", r.ToVersion), label("result", r.Result)), 1)
+		label("from_version", r.FromVersion), label("to_version", r.ToVersion), label("result", string(r.Result))), 1)
 
 	family("liveswap_last_run_result", "gauge", "1 for the last run's result, 0 for the other results.")
 	for _, res := range Results {
@@ -42,7 +42,7 @@ func (r *Report) WriteMetrics(w io.Writer, now time.Time) error {
 		if r.Result == res {
 			v = 1
 		}
-		sample("liveswap_last_run_result", join(unit, label("result", res)), v)
+		sample("liveswap_last_run_result", join(unit, label("result", string(res))), v)
 	}
 
 	family("liveswap_last_run_exit_code", "gauge", "Exit status of the last run (0 upgraded, 1 refused, 3 rolled back, 4 failed).")

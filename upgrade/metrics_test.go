@@ -95,12 +95,12 @@ func TestMetricsFileParses(t *testing.T) {
 				if res == tt.report.Result {
 					want = 1
 				}
-				if got := value(t, fams, "liveswap_last_run_result", map[string]string{"unit": tt.report.Unit, "result": res}); got != want {
+				if got := value(t, fams, "liveswap_last_run_result", map[string]string{"unit": tt.report.Unit, "result": string(res)}); got != want {
 					t.Errorf("result %s = %v, want %v", res, got, want)
 				}
 			}
 			value(t, fams, "liveswap_last_run_info", map[string]string{"unit": tt.report.Unit,
-				"from_version": tt.report.FromVersion, "to_version": tt.report.ToVersion, "result": tt.report.Result})
+				"from_version": tt.report.FromVersion, "to_version": tt.report.ToVersion, "result": string(tt.report.Result)})
 			if got := value(t, fams, "liveswap_last_run_daemon_downtime_seconds", unit); got != tt.report.DaemonDowntimeMS/1000 {
 				t.Errorf("downtime %v", got)
 			}

@@ -6,19 +6,40 @@ import (
 	"github.com/liveswap/liveswap/internal/host/probe"
 )
 
+// Result is how a run of apply, rollback or enable-live-restore ended.
+type Result string
+
 // Results of a run.
 const (
-	Upgraded   = "upgraded"    // new binary running, workloads verified
-	Refused    = "refused"     // stopped before anything was touched
-	RolledBack = "rolled-back" // old binary running again, workloads verified
-	Failed     = "failed"      // operator needed
-	Planned    = "planned"     // dry run
+	Upgraded       Result = "upgraded"        // new binary running, workloads verified
+	Enabled        Result = "enabled"         // live restore on by a reload, workloads verified
+	AlreadyEnabled Result = "already-enabled" // live restore was on: nothing touched
+	Planned        Result = "planned"         // dry run: nothing touched
+	Refused        Result = "refused"         // stopped before anything was touched
+	RolledBack     Result = "rolled-back"     // the previous binary runs again, workloads verified
+	Restored       Result = "restored"        // the previous daemon.json is back and reloaded
+	Failed         Result = "failed"          // workloads interrupted, or the undo failed: operator needed
 )
+
+// ExitCode is liveswap's exit status for a result: 0 done (or nothing to
+// do), 1 refused before touching anything, 3 undone, 4 operator needed.
+// Usage errors exit 2 before any run.
+func (r Result) ExitCode() int {
+	switch r {
+	case Upgraded, Enabled, AlreadyEnabled, Planned:
+		return 0
+	case Refused:
+		return 1
+	case RolledBack, Restored:
+		return 3
+	}
+	return 4
+}
 
 // Report is the outcome of apply, rollback or resume. Its JSON field names
 // are a stable interface (pinned by a test).
 type Report struct {
-	Result           string        `json:"result"`
+	Result           Result        `json:"result"`
 	Run              string        `json:"run"`
 	Target           string        `json:"target"`
 	Unit             string        `json:"unit"`
@@ -45,14 +66,6 @@ type ProbeReport struct {
 	P99MS    float64    `json:"p99_ms"`
 }
 
-// PhaseReport is one phase's outcome.
-type PhaseReport struct {
-	Name       string  `json:"name"`
-	Status     string  `json:"status"` // done, failed, skipped
-	DurationMS float64 `json:"duration_ms"`
-	Error      string  `json:"error,omitempty"`
-}
-
 // CheckResult is a preflight verdict as the report carries it.
 type CheckResult struct {
 	ID      string `json:"id"`
@@ -61,19 +74,8 @@ type CheckResult struct {
 	Remedy  string `json:"remedy,omitempty"`
 }
 
-// ExitCode maps a result to liveswap's exit status.
-func (r *Report) ExitCode() int {
-	switch r.Result {
-	case Upgraded, Planned:
-		return 0
-	case Refused:
-		return 1
-	case RolledBack:
-		return 3
-	default:
-		return 4
-	}
-}
+// ExitCode is the exit status of the report's result.
+func (r *Report) ExitCode() int { return r.Result.ExitCode() }
 
 func probeReport(s probe.Stats) ProbeReport {
 	return ProbeReport{Name: s.Name, Kind: s.Kind, Target: s.Target, Sent: s.Sent, Failed: s.Failed,

@@ -34,23 +34,24 @@ func Rollback(ctx context.Context, opts Options) (*Report, error) {
 	r.report.Run, r.report.FromVersion, r.swaps, r.state = st.Run, st.From, st.Swaps, st
 	r.probeCtx, r.stopAll = context.WithCancel(context.WithoutCancel(ctx))
 	defer r.cleanup()
-	for _, ph := range []phase{
-		{"lock", "take the host's upgrade lock", r.takeLock},
-		{"snapshot", "record every running container and start the probes", r.snapshotNow},
-	} {
-		if err := r.runPhase(ctx, ph); err != nil {
-			r.report.Error = err.Error()
-			r.end(Failed)
-			return r.report, nil
-		}
-	}
-	if err := r.rollback(ctx); err != nil {
+	r.rn = r.newRunner(nil)
+	err = r.rn.Run(ctx, []Phase{
+		{Name: "lock", Desc: "take the host's upgrade lock", Run: noDetail(r.takeLock)},
+		{Name: "snapshot", Desc: "record every running container and start the probes", Run: noDetail(r.snapshotNow)},
+		r.rollbackPhase(),
+	})
+	var pe *PhaseError
+	switch {
+	case err == nil:
+		r.end(RolledBack)
+	case errors.As(err, &pe) && pe.Phase.Undo:
 		r.report.Error = err.Error()
 		r.report.Remedy = "restore the backups listed by `liveswap status` by hand and restart the unit."
 		r.end(Failed)
-		return r.report, nil
+	default:
+		r.report.Error = err.Error()
+		r.end(Failed)
 	}
-	r.end(RolledBack)
 	return r.report, nil
 }
 
@@ -79,7 +80,7 @@ type FileState struct {
 // Status is what `liveswap status` shows.
 type Status struct {
 	Run       string      `json:"run,omitempty"`
-	Result    string      `json:"result,omitempty"` // empty while unfinished
+	Result    Result      `json:"result,omitempty"` // empty while unfinished
 	LastPhase string      `json:"last_phase,omitempty"`
 	LastState string      `json:"last_state,omitempty"`
 	Error     string      `json:"error,omitempty"`

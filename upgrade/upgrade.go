@@ -58,6 +58,7 @@ type run struct {
 	eng     *engine.Client
 	report  *Report
 	state   *RunState // the journal's view, for resume
+	rn      *runner
 
 	before   *Snapshot
 	probers  []*probe.Prober
@@ -69,25 +70,47 @@ type run struct {
 	stopAll  context.CancelFunc
 }
 
-type phase struct {
-	name string
-	desc string
-	fn   func(ctx context.Context) error
+// phases are apply's steps, in order. Before swap nothing on the host has
+// changed (a staged file is removed on failure); from swap on, a failure is
+// rolled back, except verify's, which is a verdict on the workloads.
+func (r *run) phases() []Phase {
+	return []Phase{
+		{Name: "preflight", Desc: "run the pre-flight checks", Resume: SkipOnResume, Run: noDetail(r.preflight)},
+		{Name: "lock", Desc: "take the host's upgrade lock", Resume: RunAgain, Run: noDetail(r.takeLock)},
+		{Name: "snapshot", Desc: "record every running container and start the probes", Resume: RunAgain, Run: noDetail(r.snapshot)},
+		{Name: "stage", Desc: "copy each new binary beside its target, fsync, verify sha256", JournalSwaps: true, Run: noDetail(r.stage)},
+		{Name: "swap", Desc: "keep each old binary as a backup and rename the new one in place", ChangesHost: true, JournalSwaps: true, Run: noDetail(r.swap)},
+		{Name: "restart", Desc: "restart the unit through systemd and wait for the job", ChangesHost: true, Run: noDetail(r.restart)},
+		{Name: "ready", Desc: "wait for the API, the expected version and live restore", ChangesHost: true, Run: noDetail(r.ready)},
+		{Name: "canary", Desc: "create, start and remove a short-lived container", ChangesHost: true, Run: noDetail(r.canary)},
+		{Name: "verify", Desc: "compare containers with the snapshot and read the probes", ChangesHost: true, Judges: true, Run: noDetail(r.verify)},
+		{Name: "commit", Desc: "remove staging files and prune old backups", ChangesHost: true, Run: noDetail(r.commit)},
+	}
 }
 
-func (r *run) phases() []phase {
-	return []phase{
-		{"preflight", "run the pre-flight checks", r.preflight},
-		{"lock", "take the host's upgrade lock", r.takeLock},
-		{"snapshot", "record every running container and start the probes", r.snapshot},
-		{"stage", "copy each new binary beside its target, fsync, verify sha256", r.stage},
-		{"swap", "keep each old binary as a backup and rename the new one in place", r.swap},
-		{"restart", "restart the unit through systemd and wait for the job", r.restart},
-		{"ready", "wait for the API, the expected version and live restore", r.ready},
-		{"canary", "create, start and remove a short-lived container", r.canary},
-		{"verify", "compare containers with the snapshot and read the probes", r.verify},
-		{"commit", "remove staging files and prune old backups", r.commit},
+// rollbackPhase puts every backup back, restarts the unit and checks the
+// previous daemon and the workloads again.
+func (r *run) rollbackPhase() Phase {
+	return Phase{Name: "rollback", Desc: fmt.Sprintf("restore %d binaries, restart the unit and check again", len(r.swaps)),
+		ChangesHost: true, Undo: true, Run: noDetail(r.rollback)}
+}
+
+func noDetail(f func(context.Context) error) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) { return "", f(ctx) }
+}
+
+// newRunner runs this run's phases; resume holds what an interrupted
+// process already did.
+func (r *run) newRunner(resume *RunState) *runner {
+	x := &runner{run: r.report.Run, journal: r.journal, logf: r.logf, reports: &r.report.Phases,
+		swaps: func() []Swap { return r.swaps }}
+	if resume != nil {
+		x.resumed = map[string]bool{}
+		for k, v := range resume.Done {
+			x.resumed[k] = v
+		}
 	}
+	return x
 }
 
 // Apply runs plan p and returns its report; err is only for failures to
@@ -156,64 +179,22 @@ func (r *run) apply(ctx context.Context, resume *RunState) *Report {
 	r.state = resume
 	r.probeCtx, r.stopAll = context.WithCancel(context.WithoutCancel(ctx))
 	defer r.cleanup()
-
-	for _, ph := range r.phases() {
-		if resume != nil && r.skipOnResume(ph.name) {
-			r.report.Phases = append(r.report.Phases, PhaseReport{Name: ph.name, Status: "skipped"})
-			continue
-		}
-		if err := r.runPhase(ctx, ph); err != nil {
-			return r.fail(ctx, ph.name, err)
-		}
+	r.rn = r.newRunner(resume)
+	if err := r.rn.Run(ctx, r.phases()); err != nil {
+		return r.fail(ctx, err)
 	}
 	r.end(Upgraded)
 	return r.report
 }
 
-// skipOnResume: phases that already changed the host are not redone; the
-// snapshot is reloaded and the probes restarted.
-func (r *run) skipOnResume(name string) bool {
-	switch name {
-	case "preflight":
-		return true
-	case "snapshot", "lock":
-		return false
-	}
-	return r.state.Done[name]
-}
-
-func (r *run) runPhase(ctx context.Context, ph phase) error {
-	begin := time.Now()
-	r.logf("[%s] %s", ph.name, ph.desc)
-	if r.journal != nil {
-		r.journal.Append(Entry{Run: r.report.Run, Phase: ph.name, Status: "started"})
-	}
-	err := ph.fn(ctx)
-	pr := PhaseReport{Name: ph.name, Status: "done", DurationMS: msSince(begin)}
-	if err != nil {
-		pr.Status, pr.Error = "failed", err.Error()
-		r.logf("[%s] failed: %v", ph.name, err)
-	}
-	r.report.Phases = append(r.report.Phases, pr)
-	if r.journal != nil {
-		e := Entry{Run: r.report.Run, Phase: ph.name, Status: pr.Status, Error: pr.Error}
-		if ph.name == "stage" || ph.name == "swap" {
-			e.Swaps = r.swaps
-		}
-		if jerr := r.journal.Append(e); jerr != nil && err == nil {
-			err = jerr
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", ph.name, err)
-	}
-	return nil
-}
-
-func (r *run) end(result string) {
+func (r *run) end(result Result) {
 	r.report.Result = result
 	if r.journal != nil {
-		r.journal.Append(Entry{Run: r.report.Run, Phase: "end", Status: "end", Result: result, Error: r.report.Error})
+		if err := r.journal.Append(Entry{Run: r.report.Run, Phase: "end", Status: "end", Result: result, Error: r.report.Error}); err != nil {
+			// The host is as the result says; only the record is missing.
+			r.report.Error = strings.TrimPrefix(r.report.Error+"; ", "; ") + "the journal does not record the end of this run: " + err.Error()
+			r.report.Remedy = strings.TrimPrefix(r.report.Remedy+" ", " ") + "Free space or fix permissions in " + r.journal.Dir + ": until then `liveswap status` shows this run as unfinished."
+		}
 	}
 	r.logf("[result] %s", result)
 }
@@ -243,23 +224,27 @@ func (r *run) stopProbes() {
 	}
 }
 
-// fail decides what a failure in phase means: before the swap nothing was
+// fail decides what a failed phase means: before the swap nothing was
 // touched (refused); after it the old binary comes back (rolled-back) unless
 // the workloads were already hurt or the policy says never (failed).
-func (r *run) fail(ctx context.Context, phaseName string, err error) *Report {
+func (r *run) fail(ctx context.Context, err error) *Report {
 	r.report.Error = err.Error()
+	var pe *PhaseError
+	if !errors.As(err, &pe) {
+		pe = &PhaseError{Phase: &Phase{Name: "?", ChangesHost: true}, Err: err}
+	}
 	if !r.swapped {
 		for _, s := range r.swaps {
 			r.opts.Files.Remove(s.Staged)
 		}
-		if phaseName != "preflight" && phaseName != "lock" && phaseName != "stage" && phaseName != "snapshot" {
+		if pe.Phase.ChangesHost {
 			r.end(Failed)
 			return r.report
 		}
 		r.end(Refused)
 		return r.report
 	}
-	if phaseName == "verify" {
+	if pe.Phase.Judges {
 		r.report.Remedy = "workloads were interrupted while the new daemon started; it is running now. " +
 			"Inspect the containers named above; `liveswap rollback` restores the previous binary."
 		r.end(Failed)
@@ -270,8 +255,8 @@ func (r *run) fail(ctx context.Context, phaseName string, err error) *Report {
 		r.end(Failed)
 		return r.report
 	}
-	if rerr := r.rollback(ctx); rerr != nil {
-		r.report.Error = errors.Join(err, fmt.Errorf("rollback: %w", rerr)).Error()
+	if rerr := r.rn.Run(ctx, []Phase{r.rollbackPhase()}); rerr != nil {
+		r.report.Error = errors.Join(err, rerr).Error()
 		r.report.Remedy = "the rollback failed: restore the backups listed by `liveswap status` and restart the unit."
 		r.end(Failed)
 		return r.report
@@ -315,6 +300,7 @@ func (r *run) takeLock(ctx context.Context) error {
 	if r.journal, err = OpenJournal(r.opts.StateDir); err != nil {
 		return err
 	}
+	r.rn.journal = r.journal
 	if r.state == nil {
 		if last, _ := r.journal.Last(); last != nil && !last.Ended() && last.Done["swap"] {
 			return fmt.Errorf("run %s stopped after swapping binaries (phase %s): finish it with `liveswap apply --resume` or undo it with `liveswap rollback` first", last.Run, last.LastPhase)
@@ -367,7 +353,9 @@ func (r *run) snapshot(ctx context.Context) error {
 		if err := s.WriteFile(r.snapshotPath()); err != nil {
 			return err
 		}
-		r.journal.Append(Entry{Run: r.report.Run, Phase: "snapshot", Status: "info", From: s.Version})
+		if err := r.journal.Append(Entry{Run: r.report.Run, Phase: "snapshot", Status: "info", From: s.Version}); err != nil {
+			return err
+		}
 	}
 	for _, w := range r.plan.Workloads {
 		p, err := probe.Start(r.probeCtx, w.Spec())
@@ -407,7 +395,9 @@ func (r *run) swap(ctx context.Context) error {
 		r.swapped = true
 	}
 	if r.opts.HoldAfterSwap != nil {
-		r.journal.Append(Entry{Run: r.report.Run, Phase: "swap", Status: "done", Swaps: r.swaps})
+		if err := r.journal.Append(Entry{Run: r.report.Run, Phase: "swap", Status: "done", Swaps: r.swaps}); err != nil {
+			return err
+		}
 		r.opts.HoldAfterSwap()
 	}
 	return nil
@@ -570,8 +560,6 @@ func (r *run) commit(ctx context.Context) error {
 // the workloads again.
 func (r *run) rollback(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx) // an interrupted liveswap must still finish a rollback
-	r.logf("[rollback] restoring %d binaries", len(r.swaps))
-	begin := time.Now()
 	var errs []error
 	for _, s := range r.swaps {
 		if err := swapBack(r.opts.Files, s); err != nil {
@@ -579,19 +567,13 @@ func (r *run) rollback(ctx context.Context) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		r.report.Phases = append(r.report.Phases, PhaseReport{Name: "rollback", Status: "failed", DurationMS: msSince(begin), Error: err.Error()})
 		return err
 	}
-	err := r.restartAndCheck(ctx, r.report.FromVersion)
-	pr := PhaseReport{Name: "rollback", Status: "done", DurationMS: msSince(begin)}
-	if err != nil {
-		pr.Status, pr.Error = "failed", err.Error()
+	if err := r.restartAndCheck(ctx, r.report.FromVersion); err != nil {
+		return err
 	}
-	r.report.Phases = append(r.report.Phases, pr)
-	if err == nil {
-		r.report.ToVersion = r.report.FromVersion
-	}
-	return err
+	r.report.ToVersion = r.report.FromVersion
+	return nil
 }
 
 func (r *run) restartAndCheck(ctx context.Context, version string) error {
@@ -631,7 +613,7 @@ func (r *run) dryRun(ctx context.Context) *Report {
 		}
 	}
 	for _, ph := range r.phases() {
-		r.report.Steps = append(r.report.Steps, ph.name+": "+ph.desc)
+		r.report.Steps = append(r.report.Steps, ph.Name+": "+ph.Desc)
 	}
 	for _, b := range r.plan.Binaries {
 		r.report.Steps = append(r.report.Steps, fmt.Sprintf("swap %s <- %s (old kept as %s)", b.Path, b.NewFile, backupName(b.Path, "<running version>")))

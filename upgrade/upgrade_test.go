@@ -215,7 +215,7 @@ func TestReportJSONFields(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
-	for result, code := range map[string]int{Upgraded: 0, Planned: 0, Refused: 1, RolledBack: 3, Failed: 4} {
+	for result, code := range map[Result]int{Upgraded: 0, Enabled: 0, AlreadyEnabled: 0, Planned: 0, Refused: 1, RolledBack: 3, Restored: 3, Failed: 4} {
 		if got := (&Report{Result: result}).ExitCode(); got != code {
 			t.Errorf("%s -> %d, want %d", result, got, code)
 		}

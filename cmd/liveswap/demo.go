@@ -134,7 +134,7 @@ func demoRun(ctx context.Context, o *demoOptions) (err error) {
 	}
 
 	var problems []string
-	expect := func(step string, rep *upgrade.Report, want string) {
+	expect := func(step string, rep *upgrade.Report, want upgrade.Result) {
 		writeReport(o.Out, "table", rep)
 		if rep.Result != want {
 			problems = append(problems, fmt.Sprintf("%s ended %s, expected %s", step, rep.Result, want))

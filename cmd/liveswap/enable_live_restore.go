@@ -154,7 +154,7 @@ func finishEnable(o *enableLiveRestoreOptions, res *liverestore.Result) error {
 	if err := writeEnableResult(o.Out, o.Output, res); err != nil {
 		return err
 	}
-	if code := liverestore.ExitCode(res.Result); code != 0 {
+	if code := res.Result.ExitCode(); code != 0 {
 		return &exitError{code: code, err: errSilent}
 	}
 	return nil
@@ -191,7 +191,11 @@ func writeEnableResult(w io.Writer, format string, r *liverestore.Result) error 
 	if len(r.Steps) > 0 {
 		fmt.Fprintln(tw, "\nSTEP\tSTATUS\tTIME\tDETAIL")
 		for _, s := range r.Steps {
-			fmt.Fprintf(tw, "%s\t%s\t%.0f ms\t%s\n", s.Name, s.Status, s.DurationMS, s.Detail)
+			detail := s.Detail
+			if s.Error != "" {
+				detail = s.Error
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.0f ms\t%s\n", s.Name, s.Status, s.DurationMS, detail)
 		}
 	}
 	if len(r.Containers) > 0 {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/liveswap/liveswap/internal/host/systemd"
+	"github.com/liveswap/liveswap/upgrade"
 	"github.com/liveswap/liveswap/upgrade/liverestore"
 )
 
@@ -126,7 +127,7 @@ func TestWriteEnableResult(t *testing.T) {
 }
 
 func TestEnableExitStatus(t *testing.T) {
-	for result, want := range map[string]int{liverestore.Enabled: 0, liverestore.Refused: 1, liverestore.Restored: 3, liverestore.Failed: 4} {
+	for result, want := range map[upgrade.Result]int{liverestore.Enabled: 0, liverestore.Refused: 1, liverestore.Restored: 3, liverestore.Failed: 4} {
 		var b bytes.Buffer
 		err := finishEnable(&enableLiveRestoreOptions{Out: &b, Output: "json"}, &liverestore.Result{Result: result})
 		if got := exitCode(err); got != want {

@@ -39,7 +39,7 @@ EXIT STATUS
 			} else {
 				if st.Run != "" {
 					fmt.Fprintf(out, "run:        %s (unit %s)\n", st.Run, st.Unit)
-					fmt.Fprintf(out, "result:     %s\n", orDash(st.Result))
+					fmt.Fprintf(out, "result:     %s\n", orDash(string(st.Result)))
 					fmt.Fprintf(out, "last phase: %s (%s)\n", st.LastPhase, st.LastState)
 					if st.Error != "" {
 						fmt.Fprintf(out, "error:      %s\n", st.Error)

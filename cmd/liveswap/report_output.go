@@ -141,7 +141,7 @@ func writeReportJUnit(w io.Writer, r *upgrade.Report) error {
 		add("liveswap.probe", p.Name+" "+string(p.Kind), 0, fail, false)
 	}
 	if r.Result != upgrade.Upgraded && r.Result != upgrade.Planned {
-		add("liveswap.result", r.Result, 0, strings.TrimSpace(r.Result+": "+r.Error), false)
+		add("liveswap.result", string(r.Result), 0, strings.TrimSpace(string(r.Result)+": "+r.Error), false)
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/internal/host/atomicfile"
 	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/internal/host/probe"
 	"github.com/liveswap/liveswap/internal/host/systemd"
@@ -28,33 +29,20 @@ import (
 	"github.com/liveswap/liveswap/upgrade"
 )
 
-// Results of a run.
+// Results of a run (their exit codes are upgrade.Result's).
 const (
-	Enabled        = "enabled"         // file written, daemon reloaded, live restore confirmed on
-	AlreadyEnabled = "already-enabled" // the running daemon has it on; nothing touched
-	Planned        = "planned"         // dry run: nothing touched
-	Refused        = "refused"         // a check or the validation failed; nothing touched
-	Restored       = "restored"        // a step failed; the old file is back and reloaded
-	Failed         = "failed"          // a container was interrupted or the restore failed
+	Enabled        = upgrade.Enabled        // file written, daemon reloaded, live restore confirmed on
+	AlreadyEnabled = upgrade.AlreadyEnabled // the running daemon has it on; nothing touched
+	Planned        = upgrade.Planned        // dry run: nothing touched
+	Refused        = upgrade.Refused        // a check or the validation failed; nothing touched
+	Restored       = upgrade.Restored       // a step failed; the old file is back and reloaded
+	Failed         = upgrade.Failed         // a container was interrupted or the restore failed
 )
-
-// ExitCode maps a result to liveswap's exit status.
-func ExitCode(result string) int {
-	switch result {
-	case Enabled, AlreadyEnabled, Planned:
-		return 0
-	case Refused:
-		return 1
-	case Restored:
-		return 3
-	}
-	return 4
-}
 
 // Result is the outcome of Enable. Its JSON field names are a stable
 // interface (pinned by a test).
 type Result struct {
-	Result            string                `json:"result"`
+	Result            upgrade.Result        `json:"result"`
 	Target            string                `json:"target"`
 	Unit              string                `json:"unit"`
 	DaemonConfig      string                `json:"daemon_config"`
@@ -66,21 +54,13 @@ type Result struct {
 	Diff              string                `json:"diff,omitempty"`
 	Rules             string                `json:"rules,omitempty"`
 	Findings          []Finding             `json:"findings"`
-	Steps             []Step                `json:"steps"`
+	Steps             []upgrade.PhaseReport `json:"steps"`
 	Containers        []upgrade.Change      `json:"containers"`
 	Probes            []upgrade.ProbeReport `json:"probes"`
 	Audit             []AuditItem           `json:"audit"`
 	BeforeUpgrade     []string              `json:"before_upgrade"`
 	Error             string                `json:"error,omitempty"`
 	Remedy            string                `json:"remedy,omitempty"`
-}
-
-// Step is one step of the run.
-type Step struct {
-	Name       string  `json:"name"`
-	Status     string  `json:"status"` // done, failed
-	DurationMS float64 `json:"duration_ms"`
-	Detail     string  `json:"detail,omitempty"`
 }
 
 // AuditItem is one pre-flight check's verdict on the daemon and its unit.
@@ -134,6 +114,7 @@ type run struct {
 	o   Options
 	r   *Result
 	env *checks.Env
+	rn  *upgrade.Runner
 }
 
 func (x *run) logf(format string, a ...any) {
@@ -142,19 +123,11 @@ func (x *run) logf(format string, a ...any) {
 	}
 }
 
-// step runs fn as a named step and records it.
-func (x *run) step(name string, fn func() (string, error)) error {
-	begin := time.Now()
-	detail, err := fn()
-	s := Step{Name: name, Status: "done", DurationMS: float64(time.Since(begin).Microseconds()) / 1000, Detail: detail}
-	if err != nil {
-		s.Status, s.Detail = "failed", err.Error()
-		x.logf("[%s] failed: %v", name, err)
-	} else if detail != "" {
-		x.logf("[%s] %s", name, detail)
-	}
-	x.r.Steps = append(x.r.Steps, s)
-	return err
+// step runs fn as one phase of the run. Once the file is written every
+// step counts as an undo step: an interrupt must not stop the way back.
+func (x *run) step(ctx context.Context, name, desc string, fn func() (string, error)) error {
+	return x.rn.Run(ctx, []upgrade.Phase{{Name: name, Desc: desc, ChangesHost: true, Undo: true,
+		Run: func(context.Context) (string, error) { return fn() }}})
 }
 
 // Enable turns live restore on for the target of p (its workloads, if any,
@@ -168,21 +141,22 @@ func Enable(ctx context.Context, p *plan.Plan, o Options) *Result {
 		o.Now = time.Now
 	}
 	x := &run{p: p, o: o, r: &Result{Target: p.Target.Kind, Unit: p.Target.Unit, DaemonConfig: p.Target.DaemonConfig,
-		Findings: []Finding{}, Steps: []Step{}, Containers: []upgrade.Change{}, Probes: []upgrade.ProbeReport{},
+		Findings: []Finding{}, Steps: []upgrade.PhaseReport{}, Containers: []upgrade.Change{}, Probes: []upgrade.ProbeReport{},
 		Audit: []AuditItem{}, BeforeUpgrade: []string{}}}
 	x.env = checks.NewEnv(p, checks.Options{Manager: o.Manager, Connect: o.Connect})
+	x.rn = upgrade.NewRunner(x.logf, &x.r.Steps)
 	defer x.env.Close()
 	x.r.Result = x.enable(ctx)
 	x.logf("[result] %s", x.r.Result)
 	return x.r
 }
 
-func (x *run) refuse(err error, remedy string) string {
+func (x *run) refuse(err error, remedy string) upgrade.Result {
 	x.r.Error, x.r.Remedy = err.Error(), remedy
 	return Refused
 }
 
-func (x *run) enable(ctx context.Context) string {
+func (x *run) enable(ctx context.Context) upgrade.Result {
 	p, r := x.p, x.r
 	path := p.Target.DaemonConfig
 
@@ -266,7 +240,7 @@ func (x *run) enable(ctx context.Context) string {
 
 // apply writes, reloads, confirms and verifies; any failure restores the
 // old file and reloads again.
-func (x *run) apply(ctx context.Context, unit string, old, cand []byte, existed, changed bool) string {
+func (x *run) apply(ctx context.Context, unit string, old, cand []byte, existed, changed bool) upgrade.Result {
 	p, r := x.p, x.r
 	path := p.Target.DaemonConfig
 	ctx = context.WithoutCancel(ctx) // once the file is written, finish or restore
@@ -279,7 +253,7 @@ func (x *run) apply(ctx context.Context, unit string, old, cand []byte, existed,
 		return x.refuse(err, "")
 	}
 	var before *upgrade.Snapshot
-	if err := x.step("snapshot", func() (string, error) {
+	if err := x.step(ctx, "snapshot", "record every running container", func() (string, error) {
 		before, err = upgrade.TakeSnapshot(ctx, eng, p.Workloads)
 		if err != nil {
 			return "", err
@@ -298,7 +272,7 @@ func (x *run) apply(ctx context.Context, unit string, old, cand []byte, existed,
 	}
 	if existed {
 		backup := path + ".liveswap-backup-" + x.o.Now().UTC().Format("20060102T150405Z")
-		if err := x.step("backup", func() (string, error) {
+		if err := x.step(ctx, "backup", "copy "+path+" beside it", func() (string, error) {
 			return "copied to " + backup, writeAtomic(backup, old, mode, uid, gid)
 		}); err != nil {
 			return x.refuse(fmt.Errorf("backing up %s: %w (nothing was changed)", path, err), "free space in "+filepath.Dir(path))
@@ -316,7 +290,7 @@ func (x *run) apply(ctx context.Context, unit string, old, cand []byte, existed,
 	}
 	defer stopProbes()
 
-	failed := func(err error) string {
+	failed := func(err error) upgrade.Result {
 		r.Error = err.Error()
 		rerr := x.restore(ctx, mgr, unit, old, existed, mode, uid, gid)
 		stopProbes()
@@ -336,20 +310,20 @@ func (x *run) apply(ctx context.Context, unit string, old, cand []byte, existed,
 	}
 
 	if changed {
-		if err := x.step("write", func() (string, error) {
+		if err := x.step(ctx, "write", "write the new "+path+" atomically", func() (string, error) {
 			return fmt.Sprintf(`%s now has "live-restore": true`, path), writeAtomic(path, cand, mode, uid, gid)
 		}); err != nil {
 			return failed(err)
 		}
 	}
-	if err := x.step("reload", func() (string, error) {
+	if err := x.step(ctx, "reload", "reload "+unit+" through systemd", func() (string, error) {
 		rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
 		return "reload job of " + unit + " done (SIGHUP)", mgr.Reload(rctx, unit)
 	}); err != nil {
 		return failed(err)
 	}
-	if err := x.step("confirm", func() (string, error) {
+	if err := x.step(ctx, "confirm", "wait for the Engine API to report live restore on", func() (string, error) {
 		return x.confirm(ctx, eng, mgr, unit)
 	}); err != nil {
 		return failed(err)
@@ -359,7 +333,7 @@ func (x *run) apply(ctx context.Context, unit string, old, cand []byte, existed,
 	// be seen.
 	time.Sleep(500 * time.Millisecond)
 	stopProbes()
-	if err := x.step("verify", func() (string, error) {
+	if err := x.step(ctx, "verify", "compare containers with the snapshot and read the probes", func() (string, error) {
 		if err := x.verify(ctx, eng, before); err != nil {
 			return "", err
 		}
@@ -432,7 +406,7 @@ func (x *run) startProbes(ctx context.Context) []*probe.Prober {
 // restore puts the old file back (or removes the new one) and reloads.
 func (x *run) restore(ctx context.Context, mgr *systemd.Manager, unit string, old []byte, existed bool, mode os.FileMode, uid, gid int) error {
 	path := x.p.Target.DaemonConfig
-	return x.step("restore", func() (string, error) {
+	return x.step(ctx, "restore", "put the previous "+path+" back and reload", func() (string, error) {
 		var err error
 		if existed {
 			err = writeAtomic(path, old, mode, uid, gid)
@@ -451,42 +425,10 @@ func (x *run) restore(ctx context.Context, mgr *systemd.Manager, unit string, ol
 	})
 }
 
-// writeAtomic writes data beside path, fsyncs, keeps mode and owner, and
-// renames it over path: the daemon reads the old file or the new one,
-// never half of one.
+// writeAtomic replaces path keeping its mode and owner: the daemon reads
+// the old file or the new one, never half of one.
 func writeAtomic(path string, data []byte, mode os.FileMode, uid, gid int) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil && uid >= 0 {
-		err = f.Chown(uid, gid)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.WriteFileOwned(path, data, mode, atomicfile.Owner{UID: uid, GID: gid})
 }
 
 func orDefault(s, d string) string {

@@ -101,11 +101,3 @@ func TestAuditChecks(t *testing.T) {
 		}
 	}
 }
-
-func TestExitCode(t *testing.T) {
-	for result, want := range map[string]int{Enabled: 0, AlreadyEnabled: 0, Planned: 0, Refused: 1, Restored: 3, Failed: 4} {
-		if got := ExitCode(result); got != want {
-			t.Errorf("ExitCode(%s) = %d, want %d", result, got, want)
-		}
-	}
-}

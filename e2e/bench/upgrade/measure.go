@@ -186,7 +186,7 @@ func (b *bed) apply(a *Apply) error {
 		a.Stderr = tailOf(errb.String(), 2000)
 		return fmt.Errorf("liveswap apply exit %d, report is not JSON (%v): %s", a.Exit, jerr, tailOf(out.String()+errb.String(), 2000))
 	}
-	a.Result, a.DaemonDowntimeMS = rep.Result, rep.DaemonDowntimeMS
+	a.Result, a.DaemonDowntimeMS = string(rep.Result), rep.DaemonDowntimeMS
 	a.Phases = map[string]float64{}
 	for _, p := range rep.Phases {
 		a.Phases[p.Name] = p.DurationMS
