@@ -193,12 +193,7 @@ func (e *Env) Swarm(ctx context.Context) (bool, error) {
 	if _, err := e.Status(ctx); err != nil {
 		return false, err
 	}
-	info, err := c.API().Info(ctx)
-	if err != nil {
-		return false, err
-	}
-	s := string(info.Swarm.LocalNodeState)
-	return s != "" && s != "inactive", nil
+	return c.Swarm(ctx)
 }
 
 func validateDockerd(path string, data []byte, argv []string, version string, swarm bool) *Validation {

@@ -44,7 +44,7 @@ type Options struct {
 	// Manager and Engine reuse the caller's connections; when nil the run
 	// opens its own (and closes them when it ends).
 	Manager *systemd.Manager
-	Engine  *engine.Client
+	Engine  engine.Engine
 	// Connect opens the systemd connection when Manager is nil; default
 	// systemd.Connect. Tests replace it.
 	Connect func(ctx context.Context, scope systemd.Scope) (*systemd.Manager, error)
@@ -79,7 +79,7 @@ type Env struct {
 
 	mgr        memo[*systemd.Manager]
 	unit       memo[*systemd.Unit]
-	eng        memo[*engine.Client]
+	eng        memo[engine.Engine]
 	status     memo[engine.Status]
 	containers memo[[]container.InspectResponse]
 	versions   map[string]memo[BinaryVersion] // by new file
@@ -193,8 +193,8 @@ func (e *Env) LoadedUnit(ctx context.Context) (*systemd.Unit, error) {
 }
 
 // Engine is the client of the target's engine endpoint.
-func (e *Env) Engine(ctx context.Context) (*engine.Client, error) {
-	return e.eng.get(&e.mu, func() (*engine.Client, error) {
+func (e *Env) Engine(ctx context.Context) (engine.Engine, error) {
+	return e.eng.get(&e.mu, func() (engine.Engine, error) {
 		if e.Options.Engine != nil {
 			return e.Options.Engine, nil
 		}

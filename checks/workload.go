@@ -154,7 +154,7 @@ func checkLogRate(ctx context.Context, env *Env) Result {
 	down := env.Options.Downtime
 	var risky, details []string
 	for _, ctr := range ctrs {
-		rate, window, err := logRate(ctx, c.API(), ctr)
+		rate, window, err := logRate(ctx, c, ctr)
 		name := containerName(ctr)
 		if err != nil {
 			details = append(details, fmt.Sprintf("%s: rate unknown: %v", name, err))
@@ -181,9 +181,9 @@ func checkLogRate(ctx context.Context, env *Env) Result {
 	return r
 }
 
-// logsAPI is the part of the Docker SDK the log-rate estimate uses.
+// logsAPI is the part of the engine the log-rate estimate uses.
 type logsAPI interface {
-	ContainerLogs(ctx context.Context, id string, o container.LogsOptions) (io.ReadCloser, error)
+	Logs(ctx context.Context, id string, since time.Time) (io.ReadCloser, error)
 }
 
 // logRate estimates the bytes per second a container wrote to stdout and
@@ -209,8 +209,7 @@ func logRate(ctx context.Context, api logsAPI, c container.InspectResponse) (flo
 		return 0, window, fmt.Errorf("started less than a second ago")
 	}
 	since := now.Add(-window)
-	rc, err := api.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true,
-		Since: fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond())})
+	rc, err := api.Logs(ctx, c.ID, since)
 	if err != nil {
 		return 0, window, err
 	}

@@ -3,6 +3,7 @@ package checks
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -42,8 +43,8 @@ type fakeLogs struct {
 	since string
 }
 
-func (f *fakeLogs) ContainerLogs(_ context.Context, _ string, o container.LogsOptions) (io.ReadCloser, error) {
-	f.since = o.Since
+func (f *fakeLogs) Logs(_ context.Context, _ string, since time.Time) (io.ReadCloser, error) {
+	f.since = fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond())
 	return io.NopCloser(bytes.NewReader(f.data)), nil
 }
 

@@ -20,7 +20,7 @@ type downtimeWatch struct {
 	max    time.Duration
 }
 
-func watchDowntime(ctx context.Context, c *engine.Client, interval time.Duration) *downtimeWatch {
+func watchDowntime(ctx context.Context, c engine.Engine, interval time.Duration) *downtimeWatch {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &downtimeWatch{cancel: cancel, done: make(chan struct{}), last: time.Now()}
 	go func() {

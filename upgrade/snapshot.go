@@ -43,7 +43,7 @@ type Container struct {
 
 // TakeSnapshot records every running container at c, plus workload
 // identity for the workloads given (redis run_id through the probe address).
-func TakeSnapshot(ctx context.Context, c *engine.Client, workloads []plan.Workload) (*Snapshot, error) {
+func TakeSnapshot(ctx context.Context, c engine.Engine, workloads []plan.Workload) (*Snapshot, error) {
 	st, err := c.Status(ctx)
 	if err != nil {
 		return nil, err
@@ -52,7 +52,7 @@ func TakeSnapshot(ctx context.Context, c *engine.Client, workloads []plan.Worklo
 	if err != nil {
 		return nil, err
 	}
-	s := &Snapshot{Taken: time.Now().UTC(), Endpoint: c.Endpoint, Version: st.Version}
+	s := &Snapshot{Taken: time.Now().UTC(), Endpoint: c.Address(), Version: st.Version}
 	s.Containers, err = inspectAll(ctx, c, list)
 	if err != nil {
 		return nil, err
@@ -86,7 +86,7 @@ const inspectLimit = 8
 
 // inspectAll inspects every listed container, inspectLimit at a time, and
 // returns those still running, in list order. The first error ends it.
-func inspectAll(ctx context.Context, c *engine.Client, list []container.Summary) ([]Container, error) {
+func inspectAll(ctx context.Context, c engine.Engine, list []container.Summary) ([]Container, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	out := make([]Container, len(list))

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-
 	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/internal/host/probe"
 	"github.com/liveswap/liveswap/internal/host/state"
@@ -55,7 +53,7 @@ type run struct {
 	journal *Journal
 	lock    *state.Lock
 	sd      *systemd.Manager
-	eng     *engine.Client
+	eng     engine.Engine
 	report  *Report
 	state   *RunState // the journal's view, for resume
 	rn      *runner
@@ -479,27 +477,7 @@ func (r *run) canary(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	api := r.eng.API()
-	name := "liveswap-canary-" + strings.ToLower(r.report.Run)
-	created, err := api.ContainerCreate(ctx, &container.Config{Image: c.Image, Cmd: c.Command, Labels: map[string]string{"io.liveswap.canary": "1"}},
-		&container.HostConfig{NetworkMode: "host"}, nil, nil, name)
-	if err != nil {
-		return fmt.Errorf("creating canary %s from %s: %w", name, c.Image, err)
-	}
-	defer api.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
-	waitC, errC := api.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
-	if err := api.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		return fmt.Errorf("starting canary %s: %w", name, err)
-	}
-	select {
-	case w := <-waitC:
-		if w.StatusCode != 0 {
-			return fmt.Errorf("canary %s (%s %s) exited %d", name, c.Image, strings.Join(c.Command, " "), w.StatusCode)
-		}
-	case err := <-errC:
-		return fmt.Errorf("waiting for canary %s: %w", name, err)
-	}
-	return nil
+	return r.eng.RunCanary(ctx, engine.Canary{Name: "liveswap-canary-" + strings.ToLower(r.report.Run), Image: c.Image, Command: c.Command})
 }
 
 func (r *run) verify(ctx context.Context) error {

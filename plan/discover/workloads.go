@@ -24,7 +24,7 @@ import (
 // a TCP connect for anything else. It reads the listening sockets of each
 // container's process tree from /proc, so it sees what a port scan would
 // not: which container owns which port.
-func Workloads(ctx context.Context, c *engine.Client) ([]plan.Workload, error) {
+func Workloads(ctx context.Context, c engine.Engine) ([]plan.Workload, error) {
 	list, err := c.Running(ctx)
 	if err != nil {
 		return nil, err

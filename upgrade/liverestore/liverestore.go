@@ -347,7 +347,7 @@ func (x *run) apply(ctx context.Context, unit string, old, cand []byte, existed,
 
 // confirm waits until the daemon reports live restore on and the unit is
 // still active.
-func (x *run) confirm(ctx context.Context, eng *engine.Client, mgr *systemd.Manager, unit string) (string, error) {
+func (x *run) confirm(ctx context.Context, eng engine.Engine, mgr *systemd.Manager, unit string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, x.o.Timeout)
 	defer cancel()
 	begin := time.Now()
@@ -378,7 +378,7 @@ func (x *run) confirm(ctx context.Context, eng *engine.Client, mgr *systemd.Mana
 }
 
 // verify compares the running containers with before and records it.
-func (x *run) verify(ctx context.Context, eng *engine.Client, before *upgrade.Snapshot) error {
+func (x *run) verify(ctx context.Context, eng engine.Engine, before *upgrade.Snapshot) error {
 	if before == nil {
 		return nil
 	}

@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+)
+
+// Engine is what liveswap asks of a daemon. dockerd and liveswapd both
+// speak the Docker Engine API, so *Client serves every target kind; the
+// interface is the seam where a kind that speaks another API would plug in.
+type Engine interface {
+	Status(ctx context.Context) (Status, error)
+	Ping(ctx context.Context) error
+	WaitReady(ctx context.Context, every time.Duration) (Status, time.Duration, error)
+	Running(ctx context.Context) ([]container.Summary, error)
+	Inspect(ctx context.Context, id string) (container.InspectResponse, error)
+	Swarm(ctx context.Context) (bool, error)
+	Logs(ctx context.Context, id string, since time.Time) (io.ReadCloser, error)
+	RunCanary(ctx context.Context, c Canary) error
+	// Address is the endpoint it talks to (unix:///run/x.sock).
+	Address() string
+	Close() error
+}
+
+var _ Engine = (*Client)(nil)
+
+// Canary is a short-lived container the daemon must be able to run.
+type Canary struct {
+	Name    string
+	Image   string
+	Command []string
+}
+
+// Address is the endpoint the client talks to.
+func (c *Client) Address() string { return c.Endpoint }
+
+// Swarm reports whether the daemon is a swarm node.
+func (c *Client) Swarm(ctx context.Context) (bool, error) {
+	info, err := c.api.Info(ctx)
+	if err != nil {
+		return false, fmt.Errorf("engine %s: %w", c.Endpoint, err)
+	}
+	s := string(info.Swarm.LocalNodeState)
+	return s != "" && s != "inactive", nil
+}
+
+// Logs returns a container's stdout and stderr since a time, in the
+// Engine API's multiplexed form.
+func (c *Client) Logs(ctx context.Context, id string, since time.Time) (io.ReadCloser, error) {
+	return c.api.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true,
+		Since: fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond())})
+}
+
+// RunCanary creates, starts and waits for a container and removes it,
+// whatever happened; an exit status other than 0 is an error.
+func (c *Client) RunCanary(ctx context.Context, k Canary) error {
+	created, err := c.api.ContainerCreate(ctx, &container.Config{Image: k.Image, Cmd: k.Command, Labels: map[string]string{"io.liveswap.canary": "1"}},
+		&container.HostConfig{NetworkMode: "host"}, nil, nil, k.Name)
+	if err != nil {
+		return fmt.Errorf("creating canary %s from %s: %w", k.Name, k.Image, err)
+	}
+	defer c.api.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
+	waitC, errC := c.api.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
+	if err := c.api.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		return fmt.Errorf("starting canary %s: %w", k.Name, err)
+	}
+	select {
+	case w := <-waitC:
+		if w.StatusCode != 0 {
+			return fmt.Errorf("canary %s (%s %s) exited %d", k.Name, k.Image, strings.Join(k.Command, " "), w.StatusCode)
+		}
+	case err := <-errC:
+		return fmt.Errorf("waiting for canary %s: %w", k.Name, err)
+	}
+	return nil
+}
