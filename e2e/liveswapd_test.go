@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveswap/liveswap/e2e/testbed"
 	"github.com/liveswap/liveswap/internal/host/probe"
+	"github.com/liveswap/liveswap/internal/testbed"
 )
 
 func requireLiveswapd(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -14,7 +13,7 @@ import (
 // working directory lies inside it — together with their descendants. It is
 // the last line of cleanup: a test that stopped what it started finds
 // nothing here.
-func sweep(t testing.TB, dir string) {
+func sweep(t T, dir string) {
 	t.Helper()
 	for round := 0; round < 3; round++ {
 		pids := tiedTo(dir)

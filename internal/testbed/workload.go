@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/liveswap/liveswap/internal/host/probe"
@@ -37,11 +36,11 @@ func (w *Workload) Spec(interval time.Duration) probe.Spec {
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
+func FreePort(t T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
@@ -73,14 +72,14 @@ http {
 // RunNginx runs nginx in a container of the daemon at host. With image
 // "host" (liveswapd) the container sees the host's files; with a built image
 // the config folder is bind-mounted.
-func RunNginx(t testing.TB, host, image string) *Workload {
+func RunNginx(t T, host, image string) *Workload {
 	t.Helper()
 	port := FreePort(t)
 	dir := shortDir(t, "lsn-")
 	os.Chmod(dir, 0o755)
 	conf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(conf, []byte(NginxConf(dir, port)), 0o644); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	name := fmt.Sprintf("nginx-%04d", rand.IntN(1e4))
 	args := []string{"run", "-d", "--name", name, "--network", "host"}
@@ -92,7 +91,7 @@ func RunNginx(t testing.TB, host, image string) *Workload {
 }
 
 // RunRedis runs redis-server in a container of the daemon at host.
-func RunRedis(t testing.TB, host, image string) *Workload {
+func RunRedis(t T, host, image string) *Workload {
 	t.Helper()
 	port := FreePort(t)
 	name := fmt.Sprintf("redis-%04d", rand.IntN(1e4))
@@ -102,7 +101,7 @@ func RunRedis(t testing.TB, host, image string) *Workload {
 	return run(t, host, name, probe.Redis, port, args)
 }
 
-func run(t testing.TB, host, name string, kind probe.Kind, port int, args []string) *Workload {
+func run(t T, host, name string, kind probe.Kind, port int, args []string) *Workload {
 	t.Helper()
 	out := DockerCLI(t, host, args...)
 	w := &Workload{Name: name, ID: strings.TrimSpace(out), Kind: kind, Addr: "127.0.0.1:" + strconv.Itoa(port)}
@@ -131,7 +130,7 @@ func WaitServing(w *Workload, timeout time.Duration) error {
 
 // RedisRunID returns the run_id Redis picks at start: a restarted redis has
 // a new one.
-func RedisRunID(t testing.TB, w *Workload) string {
+func RedisRunID(t T, w *Workload) string {
 	t.Helper()
 	info, err := probe.RedisInfo(context.Background(), w.Addr, "server")
 	if err != nil {

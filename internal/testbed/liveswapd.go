@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
 )
 
 // LiveswapdOptions choose the daemon.json and unit settings of a test
@@ -31,7 +30,7 @@ type Liveswapd struct {
 // StartLiveswapd writes the config and unit and starts it (Type=notify: the
 // job ends when the daemon is ready); every container is removed before the
 // unit stops.
-func StartLiveswapd(t testing.TB, sd *Systemd, o LiveswapdOptions) *Liveswapd {
+func StartLiveswapd(t T, sd *Systemd, o LiveswapdOptions) *Liveswapd {
 	t.Helper()
 	dir := o.Dir
 	if dir == "" {
@@ -81,7 +80,7 @@ StandardError=append:%s
 }
 
 // WriteConfig writes daemon.json (a reload or restart applies it).
-func (l *Liveswapd) WriteConfig(t testing.TB, liveRestore bool) {
+func (l *Liveswapd) WriteConfig(t T, liveRestore bool) {
 	t.Helper()
 	cfg := map[string]any{
 		"live-restore":     liveRestore,
@@ -93,7 +92,7 @@ func (l *Liveswapd) WriteConfig(t testing.TB, liveRestore bool) {
 	}
 	b, _ := json.MarshalIndent(cfg, "", "  ")
 	if err := os.WriteFile(l.ConfigPath, b, 0o644); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 }
 
