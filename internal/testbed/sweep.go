@@ -2,11 +2,11 @@ package testbed
 
 import (
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/liveswap/liveswap/internal/host/procfs"
 )
 
 // sweep kills every process still tied to dir — its command line, root or
@@ -30,23 +30,17 @@ func sweep(t T, dir string) {
 
 // tiedTo lists processes inside dir and all their descendants.
 func tiedTo(dir string) []int {
-	procs := listProcs()
+	parents := procfs.Parents()
 	hit := map[int]bool{}
-	for pid := range procs {
-		if pid == os.Getpid() {
+	for pid := range parents {
+		if pid == os.Getpid() || hit[pid] {
 			continue
 		}
 		if strings.Contains(cmdline(pid), dir) || linkIn(pid, "root", dir) || linkIn(pid, "cwd", dir) {
-			hit[pid] = true
-		}
-	}
-	// Descendants too: container processes started by a shim name no path.
-	for changed := true; changed; {
-		changed = false
-		for pid, ppid := range procs {
-			if !hit[pid] && hit[ppid] {
-				hit[pid] = true
-				changed = true
+			// Descendants too: container processes started by a shim name
+			// no path.
+			for d := range procfs.Descendants(pid, parents) {
+				hit[d] = true
 			}
 		}
 	}
@@ -57,55 +51,9 @@ func tiedTo(dir string) []int {
 	return out
 }
 
-// listProcs maps every pid to its parent pid.
-func listProcs() map[int]int {
-	ents, _ := os.ReadDir("/proc")
-	out := map[int]int{}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		out[pid] = parentPID(pid)
-	}
-	return out
-}
-
-func parentPID(pid int) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return ppid
-}
-
-func cmdline(pid int) string {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
-}
+func cmdline(pid int) string { return strings.Join(procfs.Cmdline(pid), " ") }
 
 func linkIn(pid int, name, dir string) bool {
-	l, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), name))
+	l, err := procfs.Link(pid, name)
 	return err == nil && (l == dir || strings.HasPrefix(l, dir+"/"))
-}
-
-// Alive reports whether pid exists and is not a zombie.
-func Alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
 }
