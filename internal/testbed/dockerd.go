@@ -1,7 +1,6 @@
 package testbed
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -66,8 +65,7 @@ func StartDockerd(t T, sd *Systemd, o DockerdOptions) *Dockerd {
 	for k, v := range o.Extra {
 		cfg[k] = v
 	}
-	b, _ := json.MarshalIndent(cfg, "", "  ")
-	if err := os.WriteFile(d.ConfigPath, b, 0o644); err != nil {
+	if err := writeJSON(d.ConfigPath, cfg); err != nil {
 		t.Fatalf("%v", err)
 	}
 	bin := o.Binary

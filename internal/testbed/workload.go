@@ -38,12 +38,20 @@ func (w *Workload) Spec(interval time.Duration) probe.Spec {
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freePort()
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
+	return port
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // NginxConf renders an nginx.conf serving "ok" on port, with every path it
@@ -77,8 +85,8 @@ func RunNginx(t T, host, image string) *Workload {
 	port := FreePort(t)
 	dir := shortDir(t, "lsn-")
 	os.Chmod(dir, 0o755)
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(NginxConf(dir, port)), 0o644); err != nil {
+	cmd, err := nginxCommand(dir, port)
+	if err != nil {
 		t.Fatalf("%v", err)
 	}
 	name := fmt.Sprintf("nginx-%04d", rand.IntN(1e4))
@@ -86,8 +94,18 @@ func RunNginx(t T, host, image string) *Workload {
 	if image != "host" {
 		args = append(args, "-v", dir+":"+dir)
 	}
-	args = append(args, image, NginxBin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf)
+	args = append(append(args, image), cmd...)
 	return run(t, host, name, probe.HTTP, port, args)
+}
+
+// nginxCommand writes dir/nginx.conf for port and returns the command line
+// that serves it.
+func nginxCommand(dir string, port int) ([]string, error) {
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(NginxConf(dir, port)), 0o644); err != nil {
+		return nil, err
+	}
+	return []string{NginxBin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf}, nil
 }
 
 // RunRedis runs redis-server in a container of the daemon at host.
@@ -95,10 +113,14 @@ func RunRedis(t T, host, image string) *Workload {
 	t.Helper()
 	port := FreePort(t)
 	name := fmt.Sprintf("redis-%04d", rand.IntN(1e4))
-	args := []string{"run", "-d", "--name", name, "--network", "host", image,
-		RedisBin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--protected-mode", "no", "--daemonize", "no", "--dir", "/tmp"}
+	args := append([]string{"run", "-d", "--name", name, "--network", "host", image}, redisCommand(port)...)
 	return run(t, host, name, probe.Redis, port, args)
+}
+
+// redisCommand is a redis-server on loopback port that keeps nothing on disk.
+func redisCommand(port int) []string {
+	return []string{RedisBin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--protected-mode", "no", "--daemonize", "no", "--dir", "/tmp"}
 }
 
 func run(t T, host, name string, kind probe.Kind, port int, args []string) *Workload {
@@ -115,13 +137,14 @@ func run(t T, host, name string, kind probe.Kind, port int, args []string) *Work
 
 // WaitServing waits until a single probe of w succeeds.
 func WaitServing(w *Workload, timeout time.Duration) error {
+	return waitServing(context.Background(), w.Spec(0), timeout)
+}
+
+func waitServing(ctx context.Context, spec probe.Spec, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		err := probe.Check(context.Background(), w.Spec(0))
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
+		err := probe.Check(ctx, spec)
+		if err == nil || time.Now().After(deadline) {
 			return err
 		}
 		time.Sleep(100 * time.Millisecond)
