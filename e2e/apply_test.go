@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/liveswap/liveswap/checks"
-	"github.com/liveswap/liveswap/e2e/testbed"
+	"github.com/liveswap/liveswap/internal/testbed"
 	"github.com/liveswap/liveswap/plan"
 	"github.com/liveswap/liveswap/upgrade"
 )

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liveswap/liveswap/e2e/testbed"
+	"github.com/liveswap/liveswap/internal/testbed"
 )
 
 // TestDemo runs `liveswap demo` as `make demo` does: it must tell its whole

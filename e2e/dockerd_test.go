@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveswap/liveswap/e2e/testbed"
 	"github.com/liveswap/liveswap/internal/host/probe"
+	"github.com/liveswap/liveswap/internal/testbed"
 )
 
 // TestDockerdRestartUnderSystemd reproduces what FACTS.md measured: with

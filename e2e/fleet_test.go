@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/liveswap/liveswap/e2e/testbed"
+	"github.com/liveswap/liveswap/internal/testbed"
 )
 
 // fleetHost is one "host" of the fleet test: its own liveswapd unit under

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liveswap/liveswap/e2e/testbed"
+	"github.com/liveswap/liveswap/internal/testbed"
 	"github.com/liveswap/liveswap/upgrade/liverestore"
 )
 

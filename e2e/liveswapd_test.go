@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveswap/liveswap/e2e/testbed"
 	"github.com/liveswap/liveswap/internal/host/probe"
+	"github.com/liveswap/liveswap/internal/host/procfs"
+	"github.com/liveswap/liveswap/internal/testbed"
 )
 
 func requireLiveswapd(t *testing.T) {
@@ -273,7 +274,7 @@ func unixSignalName(sig syscall.Signal) string {
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for testbed.Alive(pid) {
+	for procfs.Alive(pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("pid %d still alive", pid)
 		}
@@ -295,11 +296,11 @@ func TestLiveswapdLogsWhileDown(t *testing.T) {
 	st := testbed.Inspect(t, l.Host, "chatty")
 
 	sd.StopUnit(t, l.Unit)
-	if !testbed.Alive(st.Pid) {
+	if !procfs.Alive(st.Pid) {
 		t.Fatal("the container died with the daemon")
 	}
 	deadline := time.Now().Add(60 * time.Second)
-	for testbed.Alive(st.Pid) {
+	for procfs.Alive(st.Pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the container is still running 60 s later: blocked on its output?")
 		}

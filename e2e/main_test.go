@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/liveswap/liveswap/e2e/testbed"
+	"github.com/liveswap/liveswap/internal/testbed"
 )
 
 func TestMain(m *testing.M) {

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liveswap/liveswap/e2e/testbed"
 	"github.com/liveswap/liveswap/internal/host/probe"
+	"github.com/liveswap/liveswap/internal/testbed"
 	"github.com/liveswap/liveswap/plan"
 	"github.com/liveswap/liveswap/upgrade"
 )

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/liveswap/liveswap/e2e/testbed"
+	"github.com/liveswap/liveswap/internal/testbed"
 )
 
 // TestValidateReadsUnitOverDBus: `validate --unit` takes the ExecStart flags

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,8 +17,9 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/liveswap/liveswap/checks"
-	"github.com/liveswap/liveswap/e2e/testbed"
 	"github.com/liveswap/liveswap/internal/host/engine"
+	"github.com/liveswap/liveswap/internal/host/procfs"
+	"github.com/liveswap/liveswap/internal/testbed"
 	"github.com/liveswap/liveswap/plan"
 )
 
@@ -227,7 +229,7 @@ func (b *bed) removeSleepers() {
 	// its containers; their processes are then killed here by PID, since
 	// orphaned ones no longer descend from anything the testbed sweeps.
 	for _, pid := range b.sleeperPIDs {
-		if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && string(cmd) == "/bin/sleep\x00infinity\x00" {
+		if slices.Equal(procfs.Cmdline(pid), []string{"/bin/sleep", "infinity"}) {
 			b.t.progress("%s: killing sleeper pid %d left by a daemon that could not remove it", b.label, pid)
 			syscall.Kill(pid, syscall.SIGKILL)
 		}

@@ -42,7 +42,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/liveswap/liveswap/e2e/testbed"
+	"github.com/liveswap/liveswap/internal/testbed"
 	"github.com/liveswap/liveswap/plan"
 	"github.com/liveswap/liveswap/upgrade"
 )
@@ -134,7 +134,7 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	defer testbed.CleanupBuilds()
-	global, err := newBenchTB(ctx, "bench", o.verbose)
+	global, err := newBenchTB(o.verbose)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
@@ -209,7 +209,7 @@ func runTarget(ctx context.Context, kind string, o options) *TargetResult {
 	if kind == plan.Docker {
 		r.Target = "dockerd"
 	}
-	t, err := newBenchTB(ctx, kind, o.verbose)
+	t, err := newBenchTB(o.verbose)
 	if err != nil {
 		r.Error = err.Error()
 		return r

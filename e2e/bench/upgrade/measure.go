@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/liveswap/liveswap/internal/host/probe"
+	"github.com/liveswap/liveswap/internal/host/procfs"
 	"github.com/liveswap/liveswap/upgrade"
 )
 
@@ -207,8 +208,8 @@ func sampleProc(pid int, stop <-chan struct{}, a *Apply) {
 		if hwm := vmHWM(pid); hwm > a.OwnHWMKiB {
 			a.OwnHWMKiB = hwm
 		}
-		if c := cpuTicks(pid); c > 0 {
-			a.OwnCPUMS = float64(c) * 10 // USER_HZ is 100 on Linux
+		if p, _ := procfs.Stat(pid); p.Ticks > 0 {
+			a.OwnCPUMS = float64(p.Ticks) * 10 // USER_HZ is 100 on Linux
 		}
 		select {
 		case <-stop:
@@ -233,25 +234,6 @@ func vmHWM(pid int) int64 {
 		}
 	}
 	return 0
-}
-
-func cpuTicks(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + st
 }
 
 func tailOf(s string, n int) string {

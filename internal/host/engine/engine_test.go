@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveswap/liveswap/e2e/testbed"
 	"github.com/liveswap/liveswap/internal/host/engine"
+	"github.com/liveswap/liveswap/internal/testbed"
 )
 
 func TestNewRejectsBadEndpoint(t *testing.T) {

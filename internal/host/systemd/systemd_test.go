@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveswap/liveswap/e2e/testbed"
 	"github.com/liveswap/liveswap/internal/host/systemd"
+	"github.com/liveswap/liveswap/internal/testbed"
 )
 
 // TestManagerAgainstRealSystemd reads unit properties and runs jobs on a real

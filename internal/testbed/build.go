@@ -1,14 +1,13 @@
 package testbed
 
 import (
+	"crypto/sha256"
 	"fmt"
-	"github.com/liveswap/liveswap/checks"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 )
 
 var (
@@ -29,14 +28,14 @@ func moduleRoot() (string, error) {
 // Build compiles one of liveswap's commands ("liveswap", "liveswapd") with
 // version stamped in, once per test process, and returns a fresh copy the
 // caller may move or replace. The copy lives in the test's temp folder.
-func Build(t testing.TB, command, version string) string {
+func Build(t T, command, version string) string {
 	t.Helper()
 	return BuildPackage(t, "./cmd/"+command, command, "-X main.version="+version)
 }
 
 // BuildPackage compiles the main package pkg (relative to the module root)
 // with ldflags, once per process, and returns a copy named name.
-func BuildPackage(t testing.TB, pkg, name, ldflags string) string {
+func BuildPackage(t T, pkg, name, ldflags string) string {
 	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -46,7 +45,7 @@ func BuildPackage(t testing.TB, pkg, name, ldflags string) string {
 		if buildDir == "" {
 			d, err := os.MkdirTemp("", "lsbuild-")
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%v", err)
 			}
 			buildDir = d
 		}
@@ -64,30 +63,30 @@ func BuildPackage(t testing.TB, pkg, name, ldflags string) string {
 	}
 	dst := filepath.Join(t.TempDir(), name)
 	if err := copyFile(bin, dst); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	return dst
 }
 
 // CopyBinary copies src (for example /usr/sbin/dockerd) into a folder of
 // the test, so a test may swap it without touching the system's.
-func CopyBinary(t testing.TB, src string) string {
+func CopyBinary(t T, src string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), filepath.Base(src))
 	if err := copyFile(src, dst); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	return dst
 }
 
 // SHA256 hashes a file for plans and checks.
-func SHA256(t testing.TB, path string) string {
+func SHA256(t T, path string) string {
 	t.Helper()
-	sum, err := checks.FileSHA256(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
-	return sum
+	return fmt.Sprintf("%x", sha256.Sum256(b))
 }
 
 // CleanupBuilds removes the shared build folder; call it from TestMain.

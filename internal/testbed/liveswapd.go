@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
 )
 
 // LiveswapdOptions choose the daemon.json and unit settings of a test
@@ -31,7 +30,7 @@ type Liveswapd struct {
 // StartLiveswapd writes the config and unit and starts it (Type=notify: the
 // job ends when the daemon is ready); every container is removed before the
 // unit stops.
-func StartLiveswapd(t testing.TB, sd *Systemd, o LiveswapdOptions) *Liveswapd {
+func StartLiveswapd(t T, sd *Systemd, o LiveswapdOptions) *Liveswapd {
 	t.Helper()
 	dir := o.Dir
 	if dir == "" {
@@ -54,21 +53,9 @@ func StartLiveswapd(t testing.TB, sd *Systemd, o LiveswapdOptions) *Liveswapd {
 	if kill == "" {
 		kill = "process"
 	}
-	// The settings of runtime/liveswapd.service that matter, with KillMode
-	// chosen by the test and no Restart= (tests restart it themselves).
-	sd.InstallUnit(t, l.Unit, fmt.Sprintf(`[Unit]
-Description=liveswapd for a liveswap test
-
-[Service]
-Type=notify
-ExecStart=%s --config-file %s
-ExecReload=/bin/kill -s HUP $MAINPID
-KillMode=%s
-TimeoutStartSec=90
-TimeoutStopSec=30
-StandardOutput=append:%s
-StandardError=append:%s
-`, l.Bin, l.ConfigPath, kill, l.LogPath, l.LogPath))
+	// No Restart=: tests restart it themselves.
+	sd.InstallUnit(t, l.Unit, liveswapdUnit("a liveswap test", l.Bin, l.ConfigPath, kill,
+		fmt.Sprintf("StandardOutput=append:%s\nStandardError=append:%s\n", l.LogPath, l.LogPath)))
 	t.Cleanup(func() {
 		if out, err := Docker(l.Host, "ps", "-aq"); err == nil {
 			if ids := strings.Fields(out); len(ids) > 0 {
@@ -80,21 +67,52 @@ StandardError=append:%s
 	return l
 }
 
+// liveswapdUnit renders the settings of runtime/liveswapd.service that
+// matter here, with KillMode chosen by the caller; extra holds more
+// [Service] lines.
+func liveswapdUnit(purpose, bin, config, killMode, extra string) string {
+	return fmt.Sprintf(`[Unit]
+Description=liveswapd for %s
+
+[Service]
+Type=notify
+ExecStart=%s --config-file %s
+ExecReload=/bin/kill -s HUP $MAINPID
+KillMode=%s
+TimeoutStartSec=90
+TimeoutStopSec=30
+%s`, purpose, bin, config, killMode, extra)
+}
+
 // WriteConfig writes daemon.json (a reload or restart applies it).
-func (l *Liveswapd) WriteConfig(t testing.TB, liveRestore bool) {
+func (l *Liveswapd) WriteConfig(t T, liveRestore bool) {
 	t.Helper()
-	cfg := map[string]any{
-		"live-restore":     liveRestore,
-		"hosts":            []string{l.Host},
-		"data-root":        filepath.Join(l.Dir, "data"),
-		"exec-root":        filepath.Join(l.Dir, "exec"),
-		"pidfile":          filepath.Join(l.Dir, "liveswapd.pid"),
-		"shutdown-timeout": 5,
+	cfg := liveswapdConfig(l.Dir, l.Host, liveRestore)
+	cfg["shutdown-timeout"] = 5 // tests stop daemons often
+	if err := writeJSON(l.ConfigPath, cfg); err != nil {
+		t.Fatalf("%v", err)
 	}
-	b, _ := json.MarshalIndent(cfg, "", "  ")
-	if err := os.WriteFile(l.ConfigPath, b, 0o644); err != nil {
-		t.Fatal(err)
+}
+
+// liveswapdConfig is the daemon.json of a liveswapd serving host with its
+// state, runtime files and pidfile inside dir.
+func liveswapdConfig(dir, host string, liveRestore bool) map[string]any {
+	return map[string]any{
+		"live-restore": liveRestore,
+		"hosts":        []string{host},
+		"data-root":    filepath.Join(dir, "data"),
+		"exec-root":    filepath.Join(dir, "exec"),
+		"pidfile":      filepath.Join(dir, "liveswapd.pid"),
 	}
+}
+
+// writeJSON writes v indented, as an operator's daemon.json would be.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // Log returns the tail of the daemon's output.

@@ -1,14 +1,32 @@
-// Package testbed starts the real components liveswap's end-to-end tests run
-// against — a private systemd user manager, isolated dockerd instances,
+// Package testbed starts the real components liveswap runs against — a
+// private systemd user manager, isolated dockerd and liveswapd instances,
 // nginx and redis containers — and guarantees they are all stopped when a
-// test ends, even when it fails.
+// test ends, even when it fails. The end-to-end tests, the upgrade benchmark
+// and `liveswap demo` share it, so it takes a T rather than *testing.T, as
+// moby's testutil/daemon does; the demo's scene (Demo) returns errors.
 package testbed
 
 import (
+	"flag"
 	"os"
 	"os/exec"
-	"testing"
 )
+
+// T is what the testbed needs of a test; testing.TB satisfies it. Fatalf
+// must not return, as a test's does not.
+type T interface {
+	Helper()
+	Logf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+}
+
+// Skipper is a T that can skip, as a test can.
+type Skipper interface {
+	T
+	Skipf(format string, args ...any)
+}
 
 // Paths of the real components; the docker.io CLI is the witness, not a
 // newer client that may sit earlier on PATH.
@@ -24,14 +42,14 @@ const (
 // binary (absolute paths or names on PATH). With LIVESWAP_E2E=require (as
 // `make test` sets) a missing prerequisite fails the test instead, so CI can
 // never pass by skipping; LIVESWAP_E2E=off skips every end-to-end test.
-func Require(t testing.TB, bins ...string) {
+func Require(t Skipper, bins ...string) {
 	t.Helper()
 	mode := os.Getenv("LIVESWAP_E2E")
 	if mode == "off" {
-		t.Skip("end-to-end tests disabled by LIVESWAP_E2E=off")
+		t.Skipf("end-to-end tests disabled by LIVESWAP_E2E=off")
 	}
-	if testing.Short() && mode != "require" {
-		t.Skip("end-to-end test skipped in -short mode")
+	if short() && mode != "require" {
+		t.Skipf("end-to-end test skipped in -short mode")
 	}
 	var missing []string
 	if os.Geteuid() != 0 {
@@ -50,4 +68,11 @@ func Require(t testing.TB, bins ...string) {
 		t.Fatalf(msg, missing)
 	}
 	t.Skipf(msg, missing)
+}
+
+// short is testing.Short read through the flag it registers: the package
+// stays free of "testing", which would otherwise be linked into liveswap.
+func short() bool {
+	f := flag.Lookup("test.short")
+	return f != nil && f.Value.String() == "true"
 }

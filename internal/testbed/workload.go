@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/liveswap/liveswap/internal/host/probe"
@@ -37,14 +36,22 @@ func (w *Workload) Spec(interval time.Duration) probe.Spec {
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
+func FreePort(t T) int {
 	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	return port
+}
+
+func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // NginxConf renders an nginx.conf serving "ok" on port, with every path it
@@ -73,36 +80,50 @@ http {
 // RunNginx runs nginx in a container of the daemon at host. With image
 // "host" (liveswapd) the container sees the host's files; with a built image
 // the config folder is bind-mounted.
-func RunNginx(t testing.TB, host, image string) *Workload {
+func RunNginx(t T, host, image string) *Workload {
 	t.Helper()
 	port := FreePort(t)
 	dir := shortDir(t, "lsn-")
 	os.Chmod(dir, 0o755)
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(NginxConf(dir, port)), 0o644); err != nil {
-		t.Fatal(err)
+	cmd, err := nginxCommand(dir, port)
+	if err != nil {
+		t.Fatalf("%v", err)
 	}
 	name := fmt.Sprintf("nginx-%04d", rand.IntN(1e4))
 	args := []string{"run", "-d", "--name", name, "--network", "host"}
 	if image != "host" {
 		args = append(args, "-v", dir+":"+dir)
 	}
-	args = append(args, image, NginxBin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf)
+	args = append(append(args, image), cmd...)
 	return run(t, host, name, probe.HTTP, port, args)
 }
 
+// nginxCommand writes dir/nginx.conf for port and returns the command line
+// that serves it.
+func nginxCommand(dir string, port int) ([]string, error) {
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(NginxConf(dir, port)), 0o644); err != nil {
+		return nil, err
+	}
+	return []string{NginxBin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf}, nil
+}
+
 // RunRedis runs redis-server in a container of the daemon at host.
-func RunRedis(t testing.TB, host, image string) *Workload {
+func RunRedis(t T, host, image string) *Workload {
 	t.Helper()
 	port := FreePort(t)
 	name := fmt.Sprintf("redis-%04d", rand.IntN(1e4))
-	args := []string{"run", "-d", "--name", name, "--network", "host", image,
-		RedisBin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--protected-mode", "no", "--daemonize", "no", "--dir", "/tmp"}
+	args := append([]string{"run", "-d", "--name", name, "--network", "host", image}, redisCommand(port)...)
 	return run(t, host, name, probe.Redis, port, args)
 }
 
-func run(t testing.TB, host, name string, kind probe.Kind, port int, args []string) *Workload {
+// redisCommand is a redis-server on loopback port that keeps nothing on disk.
+func redisCommand(port int) []string {
+	return []string{RedisBin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--protected-mode", "no", "--daemonize", "no", "--dir", "/tmp"}
+}
+
+func run(t T, host, name string, kind probe.Kind, port int, args []string) *Workload {
 	t.Helper()
 	out := DockerCLI(t, host, args...)
 	w := &Workload{Name: name, ID: strings.TrimSpace(out), Kind: kind, Addr: "127.0.0.1:" + strconv.Itoa(port)}
@@ -116,13 +137,14 @@ func run(t testing.TB, host, name string, kind probe.Kind, port int, args []stri
 
 // WaitServing waits until a single probe of w succeeds.
 func WaitServing(w *Workload, timeout time.Duration) error {
+	return waitServing(context.Background(), w.Spec(0), timeout)
+}
+
+func waitServing(ctx context.Context, spec probe.Spec, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		err := probe.Check(context.Background(), w.Spec(0))
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
+		err := probe.Check(ctx, spec)
+		if err == nil || time.Now().After(deadline) {
 			return err
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -131,7 +153,7 @@ func WaitServing(w *Workload, timeout time.Duration) error {
 
 // RedisRunID returns the run_id Redis picks at start: a restarted redis has
 // a new one.
-func RedisRunID(t testing.TB, w *Workload) string {
+func RedisRunID(t T, w *Workload) string {
 	t.Helper()
 	info, err := probe.RedisInfo(context.Background(), w.Addr, "server")
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 )
 
 // ImageName is the local image BuildImage imports.
@@ -21,7 +20,7 @@ var imageBins = []string{NginxBin, RedisBin, "/bin/sh", "/bin/true", "/bin/sleep
 // BuildImage makes an image from the host's nginx and redis-server binaries
 // and the libraries they load (no registry is reachable here) and imports it
 // into d. It returns the image name.
-func BuildImage(t testing.TB, d *Dockerd) string {
+func BuildImage(t T, d *Dockerd) string {
 	t.Helper()
 	root := filepath.Join(d.Dir, "rootfs")
 	if err := BuildRootfs(root); err != nil {
@@ -32,13 +31,13 @@ func BuildImage(t testing.TB, d *Dockerd) string {
 	imp.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(d.Dir, "cli"))
 	pipe, err := tar.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	imp.Stdin = pipe
 	var out bytes.Buffer
 	imp.Stdout, imp.Stderr = &out, &out
 	if err := tar.Start(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	if err := imp.Run(); err != nil {
 		t.Fatalf("testbed: docker import: %v\n%s", err, out.String())

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -39,7 +38,7 @@ func Docker(host string, args ...string) (string, error) {
 }
 
 // DockerCLI is Docker that fails the test on error.
-func DockerCLI(t testing.TB, host string, args ...string) string {
+func DockerCLI(t T, host string, args ...string) string {
 	t.Helper()
 	out, err := Docker(host, args...)
 	if err != nil {
@@ -62,7 +61,7 @@ type State struct {
 }
 
 // Inspect reads a container's state through the CLI.
-func Inspect(t testing.TB, host, name string) State {
+func Inspect(t T, host, name string) State {
 	t.Helper()
 	out := DockerCLI(t, host, "inspect", name)
 	var v []struct {

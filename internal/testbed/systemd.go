@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
@@ -25,7 +24,7 @@ type Systemd struct {
 
 // StartSystemd starts a manager and registers its stop as a cleanup; because
 // it is started before the units and containers of a test, it stops last.
-func StartSystemd(t testing.TB) *Systemd {
+func StartSystemd(t T) *Systemd {
 	t.Helper()
 	dir := shortDir(t, "lss-")
 	pm, err := systemd.StartPrivateManager(dir)
@@ -61,11 +60,11 @@ func (s *Systemd) PrivateSocket() string { return s.pm.PrivateSocket() }
 
 // InstallUnit writes a unit file and reloads the manager. The unit is
 // stopped and removed when the test ends.
-func (s *Systemd) InstallUnit(t testing.TB, name, content string) {
+func (s *Systemd) InstallUnit(t T, name, content string) {
 	t.Helper()
 	path := filepath.Join(s.UnitDir, name)
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	s.Reload(t)
 	t.Cleanup(func() {
@@ -79,7 +78,7 @@ func (s *Systemd) InstallUnit(t testing.TB, name, content string) {
 }
 
 // Reload runs daemon-reload.
-func (s *Systemd) Reload(t testing.TB) {
+func (s *Systemd) Reload(t T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -106,21 +105,21 @@ func (s *Systemd) job(ctx context.Context, name string, f jobFunc) (string, erro
 }
 
 // StartUnit starts name and fails the test unless the job ends "done".
-func (s *Systemd) StartUnit(t testing.TB, name string) {
+func (s *Systemd) StartUnit(t T, name string) {
 	s.mustJob(t, name, "start", s.Conn.StartUnitContext)
 }
 
 // StopUnit stops name and fails the test unless the job ends "done".
-func (s *Systemd) StopUnit(t testing.TB, name string) {
+func (s *Systemd) StopUnit(t T, name string) {
 	s.mustJob(t, name, "stop", s.Conn.StopUnitContext)
 }
 
 // RestartUnit restarts name and fails the test unless the job ends "done".
-func (s *Systemd) RestartUnit(t testing.TB, name string) {
+func (s *Systemd) RestartUnit(t T, name string) {
 	s.mustJob(t, name, "restart", s.Conn.RestartUnitContext)
 }
 
-func (s *Systemd) mustJob(t testing.TB, name, verb string, f jobFunc) {
+func (s *Systemd) mustJob(t T, name, verb string, f jobFunc) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -131,7 +130,7 @@ func (s *Systemd) mustJob(t testing.TB, name, verb string, f jobFunc) {
 }
 
 // MainPID returns the unit's main process, 0 when it has none.
-func (s *Systemd) MainPID(t testing.TB, name string) int {
+func (s *Systemd) MainPID(t T, name string) int {
 	t.Helper()
 	p, err := s.Conn.GetServicePropertyContext(context.Background(), name, "MainPID")
 	if err != nil {
@@ -142,7 +141,7 @@ func (s *Systemd) MainPID(t testing.TB, name string) int {
 }
 
 // ActiveState returns the unit's ActiveState ("active", "failed", ...).
-func (s *Systemd) ActiveState(t testing.TB, name string) string {
+func (s *Systemd) ActiveState(t T, name string) string {
 	t.Helper()
 	p, err := s.Conn.GetUnitPropertyContext(context.Background(), name, "ActiveState")
 	if err != nil {

@@ -2,17 +2,16 @@ package testbed
 
 import (
 	"os"
-	"testing"
 )
 
 // shortDir makes a folder under /tmp with a short name: unix socket paths
 // inside it must stay under 108 bytes, which t.TempDir's names can exceed.
 // It is removed when the test ends, after everything started in it stopped.
-func shortDir(t testing.TB, prefix string) string {
+func shortDir(t T, prefix string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", prefix)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	t.Cleanup(func() {
 		sweep(t, dir)
@@ -25,7 +24,7 @@ func shortDir(t testing.TB, prefix string) string {
 
 // ShortDir is shortDir for tests: a /tmp folder whose leftover processes are
 // killed and which is removed when the test ends.
-func ShortDir(t testing.TB, prefix string) string {
+func ShortDir(t T, prefix string) string {
 	t.Helper()
 	return shortDir(t, prefix)
 }

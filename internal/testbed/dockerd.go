@@ -1,13 +1,11 @@
 package testbed
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
 )
 
 // DockerdOptions choose the daemon.json and unit settings of a test dockerd.
@@ -52,7 +50,7 @@ func DaemonJSON(dir string, liveRestore bool) map[string]any {
 // StartDockerd writes the config and unit, starts it (Type=notify: the start
 // job ends when dockerd is ready) and registers cleanup: every container is
 // removed before the unit stops, so nothing outlives the test.
-func StartDockerd(t testing.TB, sd *Systemd, o DockerdOptions) *Dockerd {
+func StartDockerd(t T, sd *Systemd, o DockerdOptions) *Dockerd {
 	t.Helper()
 	dir := shortDir(t, "lsd-")
 	d := &Dockerd{
@@ -67,9 +65,8 @@ func StartDockerd(t testing.TB, sd *Systemd, o DockerdOptions) *Dockerd {
 	for k, v := range o.Extra {
 		cfg[k] = v
 	}
-	b, _ := json.MarshalIndent(cfg, "", "  ")
-	if err := os.WriteFile(d.ConfigPath, b, 0o644); err != nil {
-		t.Fatal(err)
+	if err := writeJSON(d.ConfigPath, cfg); err != nil {
+		t.Fatalf("%v", err)
 	}
 	bin := o.Binary
 	if bin == "" {
@@ -109,7 +106,7 @@ StandardError=append:%s
 }
 
 // removeAll force-removes every container while the daemon still runs.
-func (d *Dockerd) removeAll(t testing.TB) {
+func (d *Dockerd) removeAll(t T) {
 	out, err := Docker(d.Host, "ps", "-aq")
 	if err != nil {
 		return // daemon already gone; the sweep catches what is left
