@@ -22,6 +22,8 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/pkg/namesgenerator"
 	"golang.org/x/sys/unix"
+
+	"github.com/liveswap/liveswap/internal/host/procfs"
 )
 
 // Options are what a Daemon needs besides its Config.
@@ -1052,7 +1054,7 @@ func observeShim(runDir string) ShimObservation {
 	var rec ShimRecord
 	if err := readJSON(filepath.Join(runDir, shimFile), &rec); err == nil {
 		o.Record = &rec
-		o.Proc, _ = readProc(rec.ShimPid)
+		o.Proc, _ = procfs.Stat(rec.ShimPid)
 	}
 	var ex ExitRecord
 	if err := readJSON(filepath.Join(runDir, exitFile), &ex); err == nil {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/liveswap/liveswap/internal/host/procfs"
 )
 
 // Run is the daemon: it takes the pidfile, restores containers, serves the
@@ -110,7 +112,7 @@ func monotonicUsec() string {
 func writePidfile(path string) error {
 	if b, err := os.ReadFile(path); err == nil {
 		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid != os.Getpid() {
-			if info, _ := readProc(pid); info.Exists && info.State != 'Z' {
+			if procfs.Alive(pid) {
 				return fmt.Errorf("pid file found, ensure liveswapd is not running or delete %s (pid %d is alive)", path, pid)
 			}
 		}

@@ -134,3 +134,29 @@ func TestSelfReaders(t *testing.T) {
 		}
 	}
 }
+
+func TestChildrenSeesEveryThreadsChildren(t *testing.T) {
+	var procs []*os.Process
+	for i := 0; i < 3; i++ {
+		p, err := os.StartProcess("/bin/sleep", []string{"sleep", "5"}, &os.ProcAttr{})
+		if err != nil {
+			t.Skip("no /bin/sleep")
+		}
+		procs = append(procs, p)
+	}
+	defer func() {
+		for _, p := range procs {
+			p.Kill()
+			p.Wait()
+		}
+	}()
+	kids := map[int]bool{}
+	for _, k := range Children(os.Getpid()) {
+		kids[k] = true
+	}
+	for _, p := range procs {
+		if !kids[p.Pid] {
+			t.Errorf("child %d not listed by Children: %v", p.Pid, kids)
+		}
+	}
+}
