@@ -7,9 +7,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
+	"github.com/liveswap/liveswap/internal/host/procfs"
 	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
 )
@@ -114,7 +114,7 @@ func containersInUnit(ctx context.Context, env *Env, u *systemd.Unit) (inUnit, o
 			continue
 		}
 		pids := []int{c.State.Pid}
-		if pp := parentPID(c.State.Pid); pp > 1 {
+		if pp := procfs.PPID(c.State.Pid); pp > 1 {
 			pids = append(pids, pp)
 		}
 		for i, pid := range pids {
@@ -140,60 +140,11 @@ func unitOfPID(ctx context.Context, m *systemd.Manager, pid int) string {
 	if name, err := m.UnitOfPID(ctx, pid); err == nil && name != "" {
 		return name
 	}
-	cg := cgroupOf(procRoot, pid)
+	cg := procfs.Cgroup(pid)
 	if cg == "" {
 		return "?"
 	}
 	return filepath.Base(cg)
-}
-
-// procRoot is /proc; tests point it elsewhere.
-var procRoot = "/proc"
-
-// cgroupOf returns a process's cgroup v2 path (or the first v1 one).
-func cgroupOf(proc string, pid int) string {
-	f, err := os.Open(filepath.Join(proc, pidDir(pid), "cgroup"))
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	first := ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if parts[0] == "0" && parts[1] == "" {
-			return parts[2]
-		}
-		if first == "" || strings.Contains(parts[1], "name=systemd") {
-			first = parts[2]
-		}
-	}
-	return first
-}
-
-func pidDir(pid int) string {
-	if pid == 0 {
-		return "self"
-	}
-	return strconv.Itoa(pid)
-}
-
-// parentPID reads PPid from /proc/PID/status (0 when unknown).
-func parentPID(pid int) int {
-	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "status"))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, found := strings.CutPrefix(line, "PPid:"); found {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
-	}
-	return 0
 }
 
 func checkUnitType(ctx context.Context, env *Env) Result {
