@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/liveswap/liveswap/internal/host/atomicfile"
 	"github.com/liveswap/liveswap/internal/host/procfs"
 )
 
@@ -43,7 +44,7 @@ type shim struct {
 func (s *shim) path(name string) string { return filepath.Join(s.dir, name) }
 
 func (s *shim) writeExit(code, sig int, msg string) error {
-	return writeJSONAtomic(s.path(exitFile), ExitRecord{Version: ProtoVersion, ExitCode: code, Signal: sig, Error: msg, FinishedAt: time.Now().UTC()})
+	return atomicfile.WriteJSON(s.path(exitFile), ExitRecord{Version: ProtoVersion, ExitCode: code, Signal: sig, Error: msg, FinishedAt: time.Now().UTC()}, 0o600)
 }
 
 func (s *shim) run() error {
@@ -135,7 +136,7 @@ func (s *shim) run() error {
 	self, _ := procfs.Stat(os.Getpid())
 	child, _ := procfs.Stat(pid)
 	rec := ShimRecord{Version: ProtoVersion, ShimPid: os.Getpid(), ShimStart: self.Start, Pid: pid, PidStart: child.Start, StartedAt: time.Now().UTC()}
-	if err := writeJSONAtomic(s.path(shimFile), rec); err != nil {
+	if err := atomicfile.WriteJSON(s.path(shimFile), rec, 0o600); err != nil {
 		syscall.Kill(-pid, syscall.SIGKILL)
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
+	"github.com/liveswap/liveswap/internal/host/atomicfile"
 	"github.com/liveswap/liveswap/internal/host/procfs"
 )
 
@@ -74,10 +75,10 @@ func TestRestartPolicy(t *testing.T) {
 func TestAtomicFilesAndHiddenRemoval(t *testing.T) {
 	dir := t.TempDir()
 	p := dir + "/state.json"
-	if err := writeJSONAtomic(p, map[string]int{"a": 1}); err != nil {
+	if err := atomicfile.WriteJSON(p, map[string]int{"a": 1}, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeJSONAtomic(p, map[string]int{"a": 2}); err != nil {
+	if err := atomicfile.WriteJSON(p, map[string]int{"a": 2}, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var got map[string]int
