@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/liveswap/liveswap/checks/daemonjson"
+	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
 )
@@ -39,8 +38,6 @@ type ValidateOptions struct {
 	// replace it).
 	versionOf func(ctx context.Context, endpoint string) (string, error)
 }
-
-const defaultEndpoint = "unix:///var/run/docker.sock"
 
 func newValidateCmd() *cobra.Command { return newValidateCmdWith(nil) }
 
@@ -100,7 +97,7 @@ EXIT STATUS
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.DockerVersion, "docker-version", "", "dockerd release whose rules apply, e.g. 20.10 or 24.0 (default: the version the daemon at --endpoint reports, else 20.10)")
-	f.StringVar(&opts.Endpoint, "endpoint", defaultEndpoint, "engine API to ask for the running version when --docker-version is not given")
+	f.StringVar(&opts.Endpoint, "endpoint", engine.DefaultEndpoint, "engine API (unix:///path.sock or tcp://host:port) to ask for the running version when --docker-version is not given")
 	f.StringVar(&opts.UnitFile, "unit-file", "", "systemd unit file whose ExecStart flags dockerd runs with (flag/file conflicts)")
 	f.StringVar(&opts.Unit, "unit", "", "read ExecStart from this loaded unit over D-Bus instead (drop-ins applied)")
 	f.StringVar(&opts.Systemd, "systemd", "system", "systemd manager of --unit: system or user")
@@ -247,40 +244,17 @@ func printValidateTable(w io.Writer, file string, rep *daemonjson.Report) {
 	}
 }
 
-// engineVersion asks GET /version of an engine API endpoint.
+// engineVersion asks the daemon at endpoint for its version, briefly: the
+// answer only picks the rules, and no answer means 20.10's.
 func engineVersion(ctx context.Context, endpoint string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	tr := &http.Transport{}
-	base := ""
-	switch {
-	case strings.HasPrefix(endpoint, "unix://"):
-		path := strings.TrimPrefix(endpoint, "unix://")
-		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", path)
-		}
-		base = "http://docker"
-	case strings.HasPrefix(endpoint, "tcp://"):
-		base = "http://" + strings.TrimPrefix(endpoint, "tcp://")
-	case strings.HasPrefix(endpoint, "http://"), strings.HasPrefix(endpoint, "https://"):
-		base = endpoint
-	default:
-		return "", fmt.Errorf("endpoint %q: want unix://, tcp:// or http(s)://", endpoint)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/version", nil)
+	c, err := engine.New(endpoint)
 	if err != nil {
 		return "", err
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return "", fmt.Errorf("engine version: %w", err)
-	}
-	defer resp.Body.Close()
-	var v struct{ Version string }
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || v.Version == "" {
-		return "", fmt.Errorf("engine version: unexpected answer (%d)", resp.StatusCode)
-	}
-	return v.Version, nil
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return c.Version(ctx)
 }
 
 // unitExecStart reads the effective ExecStart of a unit file: the last

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/liveswap/liveswap/internal/host/engine"
 )
 
 func runValidate(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -134,7 +136,7 @@ func TestValidateDefaultsFromUnitAndEndpoint(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if got.File != "" || got.Endpoint != defaultEndpoint || got.Output != "table" {
+	if got.File != "" || got.Endpoint != engine.DefaultEndpoint || got.Output != "table" {
 		t.Errorf("options %+v", got)
 	}
 	var out bytes.Buffer
