@@ -1,12 +1,11 @@
 package checks
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/liveswap/liveswap/internal/host/procfs"
@@ -232,24 +231,14 @@ func checkDropIns(ctx context.Context, env *Env) Result {
 
 // dropInSettings lists the audited KEY=VALUE lines a drop-in file sets.
 func dropInSettings(path string) []string {
-	f, err := os.Open(path)
+	sets, err := systemd.ReadSettings(path)
 	if err != nil {
 		return []string{"unreadable: " + err.Error()}
 	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		k, v, found := strings.Cut(line, "=")
-		if !found || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";") {
-			continue
-		}
-		k = strings.TrimSpace(k)
-		for _, a := range auditedKeys {
-			if k == a {
-				out = append(out, k+"="+strings.TrimSpace(v))
-			}
+	for _, s := range sets {
+		if slices.Contains(auditedKeys, s.Key) {
+			out = append(out, s.Key+"="+s.Value)
 		}
 	}
 	return out

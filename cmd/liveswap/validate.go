@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -134,7 +132,7 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 		return usageError("--unit-file and --unit both name the unit: give one")
 	case opts.UnitFile != "":
 		var err error
-		if execStart, err = unitExecStart(opts.UnitFile); err != nil {
+		if execStart, err = systemd.ReadExecStart(opts.UnitFile); err != nil {
 			return &exitError{code: 2, err: err}
 		}
 	case opts.Unit != "":
@@ -257,94 +255,6 @@ func engineVersion(ctx context.Context, endpoint string) (string, error) {
 	return c.Version(ctx)
 }
 
-// unitExecStart reads the effective ExecStart of a unit file: the last
-// non-empty one ("ExecStart=" alone resets the list), with line
-// continuations joined, systemd's prefixes (-@:+!) removed and words split
-// with systemd's quoting.
-func unitExecStart(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read unit file: %w", err)
-	}
-	defer f.Close()
-	var cmdline string
-	var pending strings.Builder
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if pending.Len() > 0 {
-			line = pending.String() + " " + strings.TrimSpace(line)
-			pending.Reset()
-		}
-		if strings.HasSuffix(line, `\`) {
-			pending.WriteString(strings.TrimSuffix(line, `\`))
-			continue
-		}
-		t := strings.TrimSpace(line)
-		if strings.HasPrefix(t, "#") || strings.HasPrefix(t, ";") {
-			continue
-		}
-		if k, v, ok := strings.Cut(t, "="); ok && strings.TrimSpace(k) == "ExecStart" {
-			cmdline = strings.TrimSpace(v)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read unit file: %w", err)
-	}
-	if cmdline == "" {
-		return nil, fmt.Errorf("unit file %s: no ExecStart", path)
-	}
-	cmdline = strings.TrimLeft(cmdline, "-@:+!")
-	words, err := splitCommand(cmdline)
-	if err != nil {
-		return nil, fmt.Errorf("unit file %s: ExecStart: %w", path, err)
-	}
-	return words, nil
-}
-
-// splitCommand splits a command line on spaces, honouring single and
-// double quotes and backslash escapes.
-func splitCommand(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	var quote rune
-	esc := false
-	for _, r := range s {
-		switch {
-		case esc:
-			cur.WriteRune(r)
-			esc = false
-		case r == '\\':
-			esc, inWord = true, true
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			} else {
-				cur.WriteRune(r)
-			}
-		case r == '"' || r == '\'':
-			quote, inWord = r, true
-		case r == ' ' || r == '\t':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteRune(r)
-			inWord = true
-		}
-	}
-	if quote != 0 {
-		return nil, errors.New("unterminated quote")
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
-}
-
 // configFileFromArgs returns dockerd's --config-file, or its default.
 func configFileFromArgs(args []string) string {
 	if f := plan.ConfigFileFlag(args); f != "" {
@@ -360,17 +270,9 @@ func loadedExecStart(ctx context.Context, scope, unit string) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	m, err := systemd.Connect(ctx, sc)
+	argv, err := systemd.LoadedExecStart(ctx, sc, unit)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (check --unit and --systemd)", err)
 	}
-	defer m.Close()
-	u, err := m.Unit(ctx, unit)
-	if err != nil {
-		return nil, err
-	}
-	if u.LoadState != "loaded" || len(u.ExecStart) == 0 {
-		return nil, fmt.Errorf("unit %s is %s with no ExecStart (check --unit and --systemd)", unit, u.LoadState)
-	}
-	return u.ExecStart[0].Argv, nil
+	return argv, nil
 }

@@ -150,21 +150,6 @@ func TestValidateDefaultsFromUnitAndEndpoint(t *testing.T) {
 	}
 }
 
-func TestUnitExecStart(t *testing.T) {
-	unit := writeFile(t, "u.service", `[Service]
-# comment
-ExecStart=/usr/bin/old
-ExecStart=
-ExecStart=-/usr/bin/dockerd -H fd:// \
-    --label "env=prod a" --log-opt=max-size=10m
-`)
-	got, err := unitExecStart(unit)
-	want := []string{"/usr/bin/dockerd", "-H", "fd://", "--label", "env=prod a", "--log-opt=max-size=10m"}
-	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("got %q, %v; want %q", got, err, want)
-	}
-}
-
 func TestValidateHelp(t *testing.T) {
 	out, _, code := runValidate(t, "--help")
 	if code != 0 || !strings.Contains(out, "EXIT STATUS") || !strings.Contains(out, "liveswap validate --strict") {
