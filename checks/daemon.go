@@ -106,10 +106,7 @@ func (e *Env) execStartArgv(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(u.ExecStart) == 0 {
-		return nil, fmt.Errorf("unit %s has no ExecStart", u.Name)
-	}
-	return u.ExecStart[0].Argv, nil
+	return u.Command()
 }
 
 const (

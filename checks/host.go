@@ -10,9 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 
+	"github.com/liveswap/liveswap/internal/host/procfs"
 	"github.com/liveswap/liveswap/internal/host/state"
 )
 
@@ -32,23 +32,22 @@ type ctrProc struct {
 	Pid      int
 }
 
-// selfInside decides whether the process reading proc (as "self") runs in
-// one of ctrs: its cgroup or its mounts name the container (dockerd mounts
+// selfInside decides whether this process (procfs's "self") runs in one of
+// ctrs: its cgroup or its mounts name the container (dockerd mounts
 // <data-root>/containers/ID/hostname, resolv.conf and hosts into it), its
 // hostname is the container's short ID, it lies in the container's cgroup,
 // or it shares the container's PID namespace while the daemon does not.
 // Inside a container with private PID and cgroup namespaces only the mounts
 // and the hostname tell. daemonPID 0 means unknown. It returns the
 // container and the reason.
-func selfInside(proc string, ctrs []ctrProc, daemonPID int) (string, string) {
-	selfCG := cgroupOf(proc, 0)
-	selfNS := nsOf(proc, 0)
-	mounts, _ := os.ReadFile(filepath.Join(proc, "self", "mountinfo"))
-	host, _ := os.ReadFile(filepath.Join(proc, "sys", "kernel", "hostname"))
-	hostname := strings.TrimSpace(string(host))
+func selfInside(ctrs []ctrProc, daemonPID int) (string, string) {
+	selfCG := procfs.Cgroup(0)
+	selfNS := nsOf(0)
+	mounts, _ := procfs.ReadFile(0, "mountinfo")
+	hostname := procfs.Hostname()
 	daemonCG, daemonNS := "", ""
 	if daemonPID > 0 {
-		daemonCG, daemonNS = cgroupOf(proc, daemonPID), nsOf(proc, daemonPID)
+		daemonCG, daemonNS = procfs.Cgroup(daemonPID), nsOf(daemonPID)
 	}
 	for _, c := range ctrs {
 		if len(c.ID) >= 12 && strings.Contains(selfCG, c.ID) {
@@ -63,14 +62,14 @@ func selfInside(proc string, ctrs []ctrProc, daemonPID int) (string, string) {
 		if c.Pid <= 0 {
 			continue
 		}
-		cg := cgroupOf(proc, c.Pid)
+		cg := procfs.Cgroup(c.Pid)
 		// A container cgroup that also holds the daemon (or is the root)
 		// is not the container's own: no evidence.
 		own := cg != "" && cg != "/" && !within(daemonCG, cg)
 		if own && (selfCG == cg || within(selfCG, cg)) {
 			return c.Name, fmt.Sprintf("liveswap runs in the container's cgroup %s", cg)
 		}
-		if ns := nsOf(proc, c.Pid); ns != "" && ns == selfNS && daemonNS != "" && ns != daemonNS {
+		if ns := nsOf(c.Pid); ns != "" && ns == selfNS && daemonNS != "" && ns != daemonNS {
 			return c.Name, fmt.Sprintf("liveswap shares the container's PID namespace %s, the daemon does not", ns)
 		}
 	}
@@ -86,11 +85,8 @@ func within(p, dir string) bool {
 }
 
 // nsOf returns the PID namespace link of pid (0 for self), "" if unreadable.
-func nsOf(proc string, pid int) string {
-	l, err := os.Readlink(filepath.Join(proc, pidDir(pid), "ns", "pid"))
-	if err != nil {
-		return ""
-	}
+func nsOf(pid int) string {
+	l, _ := procfs.Link(pid, "ns/pid")
 	return l
 }
 
@@ -107,12 +103,12 @@ func checkSelfInContainer(ctx context.Context, env *Env) Result {
 	for _, c := range ctrs {
 		procs = append(procs, ctrProc{Name: containerName(c), ID: c.ID, Pid: pidOf(c)})
 	}
-	if name, why := selfInside(procRoot, procs, daemonPID); name != "" {
+	if name, why := selfInside(procs, daemonPID); name != "" {
 		return fail("run liveswap on the host (or in a container of another daemon): the upgrade stops the daemon this container belongs to and would cut liveswap off halfway",
 			"liveswap runs inside container %s of the daemon it upgrades: %s", name, why)
 	}
 	if daemonPID > 0 {
-		if _, err := os.Stat(filepath.Join(procRoot, strconv.Itoa(daemonPID))); err != nil {
+		if !procfs.Exists(daemonPID) {
 			return warn("run liveswap in the host's PID namespace (on the host, or with --pid host)",
 				"the daemon's main process (pid %d) is not visible here: liveswap runs in another PID namespace and cannot tell whether it is inside one of the daemon's containers", daemonPID)
 		}

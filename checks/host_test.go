@@ -9,16 +9,25 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/liveswap/liveswap/internal/host/procfs"
 	"github.com/liveswap/liveswap/internal/host/state"
 	"github.com/liveswap/liveswap/plan"
 )
 
-// fakeProc writes a /proc with processes: pid (0 = self) -> cgroup, pidns.
+// fakeProc points procfs at a /proc with processes: pid (0 = self) ->
+// cgroup, pidns.
 func fakeProc(t *testing.T, procs map[int][2]string) string {
 	t.Helper()
 	root := t.TempDir()
+	old := procfs.Root
+	procfs.Root = root
+	t.Cleanup(func() { procfs.Root = old })
 	for pid, p := range procs {
-		dir := filepath.Join(root, pidDir(pid))
+		name := "self"
+		if pid != 0 {
+			name = strconv.Itoa(pid)
+		}
+		dir := filepath.Join(root, name)
 		os.MkdirAll(filepath.Join(dir, "ns"), 0o755)
 		os.WriteFile(filepath.Join(dir, "cgroup"), []byte("0::"+p[0]+"\n"), 0o644)
 		os.Symlink(p[1], filepath.Join(dir, "ns", "pid"))
@@ -90,7 +99,7 @@ func TestSelfInside(t *testing.T) {
 			os.WriteFile(filepath.Join(proc, "self", "mountinfo"), []byte(tt.mountinfo), 0o644)
 			os.MkdirAll(filepath.Join(proc, "sys", "kernel"), 0o755)
 			os.WriteFile(filepath.Join(proc, "sys", "kernel", "hostname"), []byte(tt.hostname+"\n"), 0o644)
-			name, why := selfInside(proc, []ctrProc{tt.ctr}, daemon)
+			name, why := selfInside([]ctrProc{tt.ctr}, daemon)
 			if tt.want == "" {
 				if name != "" {
 					t.Errorf("inside %s: %s; want outside", name, why)

@@ -1,15 +1,14 @@
 package checks
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 
+	"github.com/liveswap/liveswap/internal/host/procfs"
 	"github.com/liveswap/liveswap/internal/host/systemd"
 )
 
@@ -113,7 +112,7 @@ func containersInUnit(ctx context.Context, env *Env, u *systemd.Unit) (inUnit, o
 			continue
 		}
 		pids := []int{c.State.Pid}
-		if pp := parentPID(c.State.Pid); pp > 1 {
+		if pp := procfs.PPID(c.State.Pid); pp > 1 {
 			pids = append(pids, pp)
 		}
 		for i, pid := range pids {
@@ -139,60 +138,11 @@ func unitOfPID(ctx context.Context, m *systemd.Manager, pid int) string {
 	if name, err := m.UnitOfPID(ctx, pid); err == nil && name != "" {
 		return name
 	}
-	cg := cgroupOf(procRoot, pid)
+	cg := procfs.Cgroup(pid)
 	if cg == "" {
 		return "?"
 	}
 	return filepath.Base(cg)
-}
-
-// procRoot is /proc; tests point it elsewhere.
-var procRoot = "/proc"
-
-// cgroupOf returns a process's cgroup v2 path (or the first v1 one).
-func cgroupOf(proc string, pid int) string {
-	f, err := os.Open(filepath.Join(proc, pidDir(pid), "cgroup"))
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	first := ""
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if parts[0] == "0" && parts[1] == "" {
-			return parts[2]
-		}
-		if first == "" || strings.Contains(parts[1], "name=systemd") {
-			first = parts[2]
-		}
-	}
-	return first
-}
-
-func pidDir(pid int) string {
-	if pid == 0 {
-		return "self"
-	}
-	return strconv.Itoa(pid)
-}
-
-// parentPID reads PPid from /proc/PID/status (0 when unknown).
-func parentPID(pid int) int {
-	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "status"))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, found := strings.CutPrefix(line, "PPid:"); found {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
-	}
-	return 0
 }
 
 func checkUnitType(ctx context.Context, env *Env) Result {
@@ -280,24 +230,14 @@ func checkDropIns(ctx context.Context, env *Env) Result {
 
 // dropInSettings lists the audited KEY=VALUE lines a drop-in file sets.
 func dropInSettings(path string) []string {
-	f, err := os.Open(path)
+	sets, err := systemd.ReadSettings(path)
 	if err != nil {
 		return []string{"unreadable: " + err.Error()}
 	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		k, v, found := strings.Cut(line, "=")
-		if !found || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";") {
-			continue
-		}
-		k = strings.TrimSpace(k)
-		for _, a := range auditedKeys {
-			if k == a {
-				out = append(out, k+"="+strings.TrimSpace(v))
-			}
+	for _, s := range sets {
+		if slices.Contains(auditedKeys, s.Key) {
+			out = append(out, s.Key+"="+s.Value)
 		}
 	}
 	return out

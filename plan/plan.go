@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/internal/host/probe"
 )
 
@@ -217,6 +218,15 @@ var hexSHA = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // ValidSHA256 reports whether s is a sha256 as sha256sum prints it.
 func ValidSHA256(s string) bool { return hexSHA.MatchString(s) }
 
+// CheckEndpoint accepts the target's unix socket only: liveswap restarts
+// a daemon on this host, which a tcp:// endpoint need not be.
+func CheckEndpoint(s string) error {
+	if ep, err := engine.ParseEndpoint(s); err != nil || ep.Scheme != "unix" {
+		return fmt.Errorf("%q: use unix:///path/to/socket", s)
+	}
+	return nil
+}
+
 // Validate reports every problem at once, each naming its field.
 func (p *Plan) Validate() error {
 	var errs []string
@@ -238,8 +248,8 @@ func (p *Plan) Validate() error {
 	if !strings.HasSuffix(p.Target.Unit, ".service") {
 		add("target.unit", "%q is not a service unit name (example: docker.service)", p.Target.Unit)
 	}
-	if !strings.HasPrefix(p.Target.Endpoint, "unix://") {
-		add("target.endpoint", "%q: use unix:///path/to/socket", p.Target.Endpoint)
+	if err := CheckEndpoint(p.Target.Endpoint); err != nil {
+		add("target.endpoint", "%v", err)
 	}
 	if len(p.Binaries) == 0 {
 		add("binaries", "nothing to swap: list at least the daemon binary (path, newFile, sha256)")

@@ -74,6 +74,12 @@ func TestParseErrors(t *testing.T) {
 		{"bad probe address", func(s string) string {
 			return strings.Replace(s, "http://127.0.0.1:8080/", "127.0.0.1:8080", 1)
 		}, []string{"workloads[0]", "not an http(s) URL"}},
+		{"tcp endpoint", func(s string) string {
+			return strings.Replace(s, "  kind: liveswapd\n", "  kind: liveswapd\n  endpoint: tcp://127.0.0.1:2375\n", 1)
+		}, []string{"target.endpoint", `"tcp://127.0.0.1:2375": use unix:///path/to/socket`}},
+		{"relative socket", func(s string) string {
+			return strings.Replace(s, "  kind: liveswapd\n", "  kind: liveswapd\n  endpoint: unix://run/x.sock\n", 1)
+		}, []string{"target.endpoint", "unix:///path/to/socket"}},
 		{"rollback value", func(s string) string { return s + "policy:\n  rollback: maybe\n" }, []string{"policy.rollback"}},
 		{"empty", func(string) string { return "" }, []string{"empty"}},
 		{"two documents", func(s string) string { return s + "---\n" + s }, []string{"one UpgradePlan"}},

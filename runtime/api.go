@@ -25,6 +25,8 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 	units "github.com/docker/go-units"
 	"golang.org/x/sys/unix"
+
+	"github.com/liveswap/liveswap/internal/host/procfs"
 )
 
 // API versions: liveswapd speaks the Engine API of dockerd 20.10, which is
@@ -404,24 +406,19 @@ func (d *Daemon) top(w http.ResponseWriter, r *http.Request, c *Container) {
 	}
 	resp := container.TopResponse{Titles: []string{"UID", "PID", "PPID", "STAT", "CMD"}}
 	for _, pid := range descendants(st.Pid) {
-		info, err := readProc(pid)
+		info, err := procfs.Stat(pid)
 		if err != nil || !info.Exists {
 			continue
 		}
 		uid := ""
-		if fi, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
-			if s, ok := fi.Sys().(*unix.Stat_t); ok {
-				uid = strconv.Itoa(int(s.Uid))
-			} else if s, ok := fi.Sys().(interface{ Uid() uint32 }); ok {
-				uid = strconv.Itoa(int(s.Uid()))
-			}
+		if n, ok := procfs.UID(pid); ok {
+			uid = strconv.Itoa(n)
 		}
-		cmd, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-		line := strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))
+		line := strings.TrimSpace(strings.Join(procfs.Cmdline(pid), " "))
 		if line == "" {
 			line = "[" + info.Comm + "]"
 		}
-		resp.Processes = append(resp.Processes, []string{uid, strconv.Itoa(pid), strconv.Itoa(info.PPid), string(info.State), line})
+		resp.Processes = append(resp.Processes, []string{uid, strconv.Itoa(pid), strconv.Itoa(info.PPID), string(info.State), line})
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -430,7 +427,7 @@ func (d *Daemon) top(w http.ResponseWriter, r *http.Request, c *Container) {
 func descendants(pid int) []int {
 	out := []int{pid}
 	for i := 0; i < len(out) && i < 4096; i++ {
-		out = append(out, childrenOf(out[i])...)
+		out = append(out, procfs.Children(out[i])...)
 	}
 	return out
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/liveswap/liveswap/internal/host/procfs"
 )
 
 // TestMain lets the test binary act as the shim, as liveswapd's own binary
@@ -307,7 +309,7 @@ func TestRestoreAdoptsShims(t *testing.T) {
 	short := runHost(t, a, "short", nil, "sh", "-c", "sleep 0.5; exit 9")
 	before, _ := a.cli.ContainerInspect(ctx, long)
 	a.stop()
-	if !alive(before.State.Pid) {
+	if !procfs.Alive(before.State.Pid) {
 		t.Fatal("live-restore on: the container died with the daemon")
 	}
 	time.Sleep(time.Second)
@@ -343,14 +345,9 @@ func TestShutdownWithoutLiveRestoreStopsContainers(t *testing.T) {
 	id := runHost(t, td, "victim", nil, "sleep", "60")
 	ins, _ := td.cli.ContainerInspect(ctx, id)
 	td.d.Shutdown(ctx)
-	if alive(ins.State.Pid) {
+	if procfs.Alive(ins.State.Pid) {
 		t.Error("container still running after shutdown with live-restore off")
 	}
-}
-
-func alive(pid int) bool {
-	info, _ := readProc(pid)
-	return info.Exists && info.State != 'Z'
 }
 
 func TestLogsFollowEventsAndRestart(t *testing.T) {
@@ -410,7 +407,7 @@ func TestLogsFollowEventsAndRestart(t *testing.T) {
 	if !after.State.Running || after.State.Pid == before.State.Pid || after.RestartCount != 0 {
 		t.Errorf("restart: pid %d -> %d, running %v, RestartCount %d", before.State.Pid, after.State.Pid, after.State.Running, after.RestartCount)
 	}
-	if alive(before.State.Pid) {
+	if procfs.Alive(before.State.Pid) {
 		t.Errorf("old process %d still alive after restart", before.State.Pid)
 	}
 }

@@ -8,48 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/liveswap/liveswap/internal/host/atomicfile"
 )
-
-// writeFileAtomic replaces path with data so that a reader (or a daemon
-// restarted after a crash) sees either the old or the new content, never a
-// torn file: write a hidden temporary file, fsync it, rename it over path,
-// fsync the folder.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir, base := filepath.Split(path)
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("syncing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replacing %s: %w", path, err)
-	}
-	return syncDir(dir)
-}
-
-// writeJSONAtomic is writeFileAtomic of v's JSON encoding.
-func writeJSONAtomic(path string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encoding %s: %w", path, err)
-	}
-	return writeFileAtomic(path, append(b, '\n'), 0o600)
-}
 
 // readJSON decodes the file at path into v.
 func readJSON(path string, v any) error {
@@ -59,21 +20,6 @@ func readJSON(path string, v any) error {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("decoding %s: %w", path, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	if dir == "" {
-		dir = "."
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing folder %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing folder %s: %w", dir, err)
 	}
 	return nil
 }
@@ -90,7 +36,7 @@ func removeDirAtomic(dir string) error {
 		}
 		return fmt.Errorf("removing %s: %w", dir, err)
 	}
-	if err := syncDir(parent); err != nil {
+	if err := atomicfile.SyncDir(parent); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(hidden); err != nil {

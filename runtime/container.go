@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+
+	"github.com/liveswap/liveswap/internal/host/atomicfile"
 )
 
 // Error categories, mapped to HTTP status codes by the API.
@@ -107,7 +109,7 @@ func (c *Container) saveLocked() error {
 	if c.removed {
 		return nil
 	}
-	return writeJSONAtomic(filepath.Join(c.dataDir, "state.json"), c.st)
+	return atomicfile.WriteJSON(filepath.Join(c.dataDir, "state.json"), c.st, 0o600)
 }
 
 func (c *Container) logPath() string {

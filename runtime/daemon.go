@@ -22,6 +22,9 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/pkg/namesgenerator"
 	"golang.org/x/sys/unix"
+
+	"github.com/liveswap/liveswap/internal/host/atomicfile"
+	"github.com/liveswap/liveswap/internal/host/procfs"
 )
 
 // Options are what a Daemon needs besides its Config.
@@ -141,7 +144,7 @@ func (d *Daemon) engineID() (string, error) {
 		return strings.TrimSpace(string(b)), nil
 	}
 	id := newID()
-	if err := writeFileAtomic(p, []byte(id+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(p, []byte(id+"\n"), 0o600); err != nil {
 		return "", err
 	}
 	return id, nil
@@ -310,10 +313,10 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 		if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
 			return fmt.Errorf("creating %s: %w", c.dataDir, err)
 		}
-		if err := writeJSONAtomic(filepath.Join(c.dataDir, "config.json"), spec); err != nil {
+		if err := atomicfile.WriteJSON(filepath.Join(c.dataDir, "config.json"), spec, 0o600); err != nil {
 			return err
 		}
-		return writeJSONAtomic(filepath.Join(c.dataDir, "state.json"), c.st)
+		return atomicfile.WriteJSON(filepath.Join(c.dataDir, "state.json"), c.st, 0o600)
 	}()
 	d.mu.Lock()
 	if err != nil {
@@ -487,7 +490,7 @@ func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps ProcessSpec) (S
 	if err := os.MkdirAll(c.runDir, 0o700); err != nil {
 		return ShimRecord{}, nil, fmt.Errorf("creating run folder: %w", err)
 	}
-	if err := writeJSONAtomic(filepath.Join(c.runDir, processFile), ps); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(c.runDir, processFile), ps, 0o600); err != nil {
 		return ShimRecord{}, nil, err
 	}
 	shimLog, err := os.OpenFile(filepath.Join(c.runDir, shimLogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -1052,7 +1055,7 @@ func observeShim(runDir string) ShimObservation {
 	var rec ShimRecord
 	if err := readJSON(filepath.Join(runDir, shimFile), &rec); err == nil {
 		o.Record = &rec
-		o.Proc, _ = readProc(rec.ShimPid)
+		o.Proc, _ = procfs.Stat(rec.ShimPid)
 	}
 	var ex ExitRecord
 	if err := readJSON(filepath.Join(runDir, exitFile), &ex); err == nil {

@@ -4,61 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/liveswap/liveswap/internal/host/procfs"
 )
 
-// ProcInfo is what /proc says about a pid right now.
-type ProcInfo struct {
-	Start  uint64 // start time in clock ticks since boot; 0 = no such process
-	State  byte   // R, S, Z, ...
-	PPid   int
-	Pgrp   int
-	Comm   string
-	Uid    int
-	Ticks  uint64 // utime+stime
-	Exists bool
-}
-
-// readProc reads /proc/PID/stat. A missing process is not an error.
-func readProc(pid int) (ProcInfo, error) {
-	if pid <= 0 {
-		return ProcInfo{}, nil
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
-			return ProcInfo{}, nil
-		}
-		return ProcInfo{}, fmt.Errorf("reading /proc/%d/stat: %w", pid, err)
-	}
-	return parseStat(string(b))
-}
-
-func parseStat(s string) (ProcInfo, error) {
-	open := strings.IndexByte(s, '(')
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || open < 0 || open > i {
-		return ProcInfo{}, fmt.Errorf("malformed /proc stat line %q", s)
-	}
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); starttime is field 22.
-	if len(f) < 20 {
-		return ProcInfo{}, fmt.Errorf("short /proc stat line %q", s)
-	}
-	start, err := strconv.ParseUint(f[19], 10, 64)
-	if err != nil {
-		return ProcInfo{}, fmt.Errorf("bad start time in /proc stat line: %w", err)
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	pgrp, _ := strconv.Atoi(f[2])
-	ut, _ := strconv.ParseUint(f[11], 10, 64)
-	st, _ := strconv.ParseUint(f[12], 10, 64)
-	return ProcInfo{Start: start, State: f[0][0], PPid: ppid, Pgrp: pgrp, Comm: s[open+1 : i], Ticks: ut + st, Exists: true}, nil
-}
+// ProcInfo is what /proc says about a pid right now; Start 0 means no
+// such process.
+type ProcInfo = procfs.Proc
 
 // openGuarded opens a pidfd on pid and checks, after opening it, that the
 // process is the one started at start: a pidfd pins the process, so once
@@ -71,7 +26,7 @@ func openGuarded(pid int, start uint64) (int, error) {
 		}
 		return -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
 	}
-	info, err := readProc(pid)
+	info, err := procfs.Stat(pid)
 	if err != nil {
 		unix.Close(fd)
 		return -1, err

@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/liveswap/liveswap/internal/host/atomicfile"
+	"github.com/liveswap/liveswap/internal/host/procfs"
 )
 
 // Run is the daemon: it takes the pidfile, restores containers, serves the
@@ -110,7 +113,7 @@ func monotonicUsec() string {
 func writePidfile(path string) error {
 	if b, err := os.ReadFile(path); err == nil {
 		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid != os.Getpid() {
-			if info, _ := readProc(pid); info.Exists && info.State != 'Z' {
+			if procfs.Alive(pid) {
 				return fmt.Errorf("pid file found, ensure liveswapd is not running or delete %s (pid %d is alive)", path, pid)
 			}
 		}
@@ -118,7 +121,7 @@ func writePidfile(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("creating pidfile folder: %w", err)
 	}
-	return writeFileAtomic(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	return atomicfile.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
 }
 
 // listenUnix listens on a unix socket with mode 0660, replacing a stale

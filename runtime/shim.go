@@ -9,13 +9,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/liveswap/liveswap/internal/host/atomicfile"
+	"github.com/liveswap/liveswap/internal/host/procfs"
 )
 
 // ShimMain runs `liveswapd shim RUNDIR` and returns the process exit code.
@@ -42,7 +44,7 @@ type shim struct {
 func (s *shim) path(name string) string { return filepath.Join(s.dir, name) }
 
 func (s *shim) writeExit(code, sig int, msg string) error {
-	return writeJSONAtomic(s.path(exitFile), ExitRecord{Version: ProtoVersion, ExitCode: code, Signal: sig, Error: msg, FinishedAt: time.Now().UTC()})
+	return atomicfile.WriteJSON(s.path(exitFile), ExitRecord{Version: ProtoVersion, ExitCode: code, Signal: sig, Error: msg, FinishedAt: time.Now().UTC()}, 0o600)
 }
 
 func (s *shim) run() error {
@@ -131,10 +133,10 @@ func (s *shim) run() error {
 		lw.write("stderr", []byte(msg+"\n"))
 		return s.writeExit(code, 0, msg)
 	}
-	self, _ := readProc(os.Getpid())
-	child, _ := readProc(pid)
+	self, _ := procfs.Stat(os.Getpid())
+	child, _ := procfs.Stat(pid)
 	rec := ShimRecord{Version: ProtoVersion, ShimPid: os.Getpid(), ShimStart: self.Start, Pid: pid, PidStart: child.Start, StartedAt: time.Now().UTC()}
-	if err := writeJSONAtomic(s.path(shimFile), rec); err != nil {
+	if err := atomicfile.WriteJSON(s.path(shimFile), rec, 0o600); err != nil {
 		syscall.Kill(-pid, syscall.SIGKILL)
 		return err
 	}
@@ -224,7 +226,7 @@ func (s *shim) killRest(pid int) {
 	syscall.Kill(-pid, syscall.SIGKILL)
 	me := os.Getpid()
 	for i := 0; i < 50; i++ {
-		kids := childrenOf(me)
+		kids := procfs.Children(me)
 		if len(kids) == 0 {
 			return
 		}
@@ -234,46 +236,6 @@ func (s *shim) killRest(pid int) {
 		time.Sleep(20 * time.Millisecond)
 		reapAll(0)
 	}
-}
-
-// childrenOf lists the pids whose parent is ppid. The kernel lists
-// children per thread (a child belongs to the thread that forked it, and an
-// orphan to whichever thread of the subreaper adopted it), so every thread's
-// list is read.
-func childrenOf(ppid int) []int {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", ppid))
-	if err == nil {
-		var out []int
-		ok := true
-		for _, t := range tasks {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", ppid, t.Name()))
-			if err != nil {
-				ok = false
-				break
-			}
-			for _, f := range strings.Fields(string(b)) {
-				if n, err := strconv.Atoi(f); err == nil {
-					out = append(out, n)
-				}
-			}
-		}
-		if ok {
-			return out
-		}
-	}
-	// No children files (kernel without CONFIG_PROC_CHILDREN): scan /proc.
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if info, _ := readProc(n); info.Exists && info.PPid == ppid {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // lookPath resolves name the way execvp would, inside root.

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+
+	"github.com/liveswap/liveswap/internal/host/atomicfile"
+	"github.com/liveswap/liveswap/internal/host/procfs"
 )
 
 func TestDecideShim(t *testing.T) {
@@ -69,32 +72,13 @@ func TestRestartPolicy(t *testing.T) {
 	}
 }
 
-func TestParseStat(t *testing.T) {
-	// A comm with spaces and parentheses must not shift the fields.
-	line := "1234 (we(ird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 987654 1000 100 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0"
-	info, err := parseStat(line)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.Start != 987654 || info.PPid != 1 || info.State != 'S' || info.Comm != "we(ird) name" || info.Ticks != 10 {
-		t.Errorf("parseStat = %+v", info)
-	}
-	self, err := readProc(os.Getpid())
-	if err != nil || !self.Exists || self.Start == 0 {
-		t.Errorf("readProc(self) = %+v, %v", self, err)
-	}
-	if gone, err := readProc(1 << 30); err != nil || gone.Exists {
-		t.Errorf("readProc(absent) = %+v, %v", gone, err)
-	}
-}
-
 func TestAtomicFilesAndHiddenRemoval(t *testing.T) {
 	dir := t.TempDir()
 	p := dir + "/state.json"
-	if err := writeJSONAtomic(p, map[string]int{"a": 1}); err != nil {
+	if err := atomicfile.WriteJSON(p, map[string]int{"a": 1}, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeJSONAtomic(p, map[string]int{"a": 2}); err != nil {
+	if err := atomicfile.WriteJSON(p, map[string]int{"a": 2}, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var got map[string]int
@@ -127,7 +111,7 @@ func TestWaitPidfdSeesExit(t *testing.T) {
 	if err != nil {
 		t.Skip("no /bin/sleep")
 	}
-	info, _ := readProc(p.Pid)
+	info, _ := procfs.Stat(p.Pid)
 	fd, err := openGuarded(p.Pid, info.Start)
 	if err != nil {
 		t.Fatal(err)
@@ -171,31 +155,5 @@ func TestManagerSelection(t *testing.T) {
 				t.Errorf("managerSocket = %q %v, want %q %v", addr, private, tt.addr, tt.wantPrivate)
 			}
 		})
-	}
-}
-
-func TestChildrenOfSeesEveryThreadsChildren(t *testing.T) {
-	var procs []*os.Process
-	for i := 0; i < 3; i++ {
-		p, err := os.StartProcess("/bin/sleep", []string{"sleep", "5"}, &os.ProcAttr{})
-		if err != nil {
-			t.Skip("no /bin/sleep")
-		}
-		procs = append(procs, p)
-	}
-	defer func() {
-		for _, p := range procs {
-			p.Kill()
-			p.Wait()
-		}
-	}()
-	kids := map[int]bool{}
-	for _, k := range childrenOf(os.Getpid()) {
-		kids[k] = true
-	}
-	for _, p := range procs {
-		if !kids[p.Pid] {
-			t.Errorf("child %d not listed by childrenOf: %v", p.Pid, kids)
-		}
 	}
 }

@@ -2,13 +2,14 @@ package upgrade
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/liveswap/liveswap/internal/host/atomicfile"
 )
 
 // Results lists every run result, so the result metric carries one series
@@ -103,32 +104,14 @@ func (r *Report) WriteMetrics(w io.Writer, now time.Time) error {
 // textfile collector reads whole files only, and it skips the temporary
 // file because its name does not end in .prom.
 func (r *Report) WriteMetricsFile(path string, now time.Time) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("metrics file %s: %w (does the folder exist and is it writable?)", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := r.WriteMetrics(f, now); err != nil {
-		f.Close()
+	var b bytes.Buffer
+	if err := r.WriteMetrics(&b, now); err != nil {
 		return fmt.Errorf("metrics file %s: %w", path, err)
 	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("metrics file %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("metrics file: %w (does the folder exist and is it writable?)", err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("metrics file %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("metrics file %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("metrics file %s: %w", path, err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 func label(name, value string) string {

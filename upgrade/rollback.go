@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/internal/host/state"
 )
 
@@ -65,7 +66,7 @@ func (r *run) snapshotNow(ctx context.Context) error {
 	if s, err := TakeSnapshot(ctx, r.eng, r.plan.Workloads); err == nil {
 		r.before = s
 	}
-	r.downtime = watchDowntime(r.probeCtx, r.eng, 10*time.Millisecond)
+	r.downtime = engine.WatchDowntime(r.probeCtx, r.eng, 10*time.Millisecond)
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
+	"github.com/liveswap/liveswap/internal/host/atomicfile"
 	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/internal/host/probe"
 	"github.com/liveswap/liveswap/plan"
@@ -163,7 +164,7 @@ func (s *Snapshot) WriteFile(path string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'), 0o644)
+	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // ReadSnapshot loads a snapshot written by WriteFile.

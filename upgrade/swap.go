@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/internal/host/atomicfile"
 )
 
 // backupName is where the old binary is kept: <path>.liveswap-backup-<version>.
@@ -66,7 +67,7 @@ func (OSFiles) Stage(ctx context.Context, src, dst, sha string, progress func(in
 		err = cerr
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(dst))
+		err = atomicfile.SyncDir(filepath.Dir(dst))
 	}
 	if err != nil {
 		os.Remove(dst)
@@ -95,7 +96,7 @@ func (OSFiles) Rename(old, new string) error {
 	if err := os.Rename(old, new); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(new))
+	return atomicfile.SyncDir(filepath.Dir(new))
 }
 
 // Remove deletes a file; a missing file is not an error.

@@ -60,7 +60,7 @@ type run struct {
 
 	before   *Snapshot
 	probers  []*probe.Prober
-	downtime *downtimeWatch
+	downtime *engine.Downtime
 	swaps    []Swap
 	swapped  bool
 	readyAt  time.Time
@@ -362,7 +362,7 @@ func (r *run) snapshot(ctx context.Context) error {
 		}
 		r.probers = append(r.probers, p)
 	}
-	r.downtime = watchDowntime(r.probeCtx, r.eng, 10*time.Millisecond)
+	r.downtime = engine.WatchDowntime(r.probeCtx, r.eng, 10*time.Millisecond)
 	return nil
 }
 

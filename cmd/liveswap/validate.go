@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -16,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/liveswap/liveswap/checks/daemonjson"
+	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
 )
@@ -39,8 +36,6 @@ type ValidateOptions struct {
 	// replace it).
 	versionOf func(ctx context.Context, endpoint string) (string, error)
 }
-
-const defaultEndpoint = "unix:///var/run/docker.sock"
 
 func newValidateCmd() *cobra.Command { return newValidateCmdWith(nil) }
 
@@ -100,7 +95,7 @@ EXIT STATUS
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.DockerVersion, "docker-version", "", "dockerd release whose rules apply, e.g. 20.10 or 24.0 (default: the version the daemon at --endpoint reports, else 20.10)")
-	f.StringVar(&opts.Endpoint, "endpoint", defaultEndpoint, "engine API to ask for the running version when --docker-version is not given")
+	f.StringVar(&opts.Endpoint, "endpoint", engine.DefaultEndpoint, "engine API (unix:///path.sock or tcp://host:port) to ask for the running version when --docker-version is not given")
 	f.StringVar(&opts.UnitFile, "unit-file", "", "systemd unit file whose ExecStart flags dockerd runs with (flag/file conflicts)")
 	f.StringVar(&opts.Unit, "unit", "", "read ExecStart from this loaded unit over D-Bus instead (drop-ins applied)")
 	f.StringVar(&opts.Systemd, "systemd", "system", "systemd manager of --unit: system or user")
@@ -137,7 +132,7 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 		return usageError("--unit-file and --unit both name the unit: give one")
 	case opts.UnitFile != "":
 		var err error
-		if execStart, err = unitExecStart(opts.UnitFile); err != nil {
+		if execStart, err = systemd.ReadExecStart(opts.UnitFile); err != nil {
 			return &exitError{code: 2, err: err}
 		}
 	case opts.Unit != "":
@@ -247,128 +242,17 @@ func printValidateTable(w io.Writer, file string, rep *daemonjson.Report) {
 	}
 }
 
-// engineVersion asks GET /version of an engine API endpoint.
+// engineVersion asks the daemon at endpoint for its version, briefly: the
+// answer only picks the rules, and no answer means 20.10's.
 func engineVersion(ctx context.Context, endpoint string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	tr := &http.Transport{}
-	base := ""
-	switch {
-	case strings.HasPrefix(endpoint, "unix://"):
-		path := strings.TrimPrefix(endpoint, "unix://")
-		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", path)
-		}
-		base = "http://docker"
-	case strings.HasPrefix(endpoint, "tcp://"):
-		base = "http://" + strings.TrimPrefix(endpoint, "tcp://")
-	case strings.HasPrefix(endpoint, "http://"), strings.HasPrefix(endpoint, "https://"):
-		base = endpoint
-	default:
-		return "", fmt.Errorf("endpoint %q: want unix://, tcp:// or http(s)://", endpoint)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/version", nil)
+	c, err := engine.New(endpoint)
 	if err != nil {
 		return "", err
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return "", fmt.Errorf("engine version: %w", err)
-	}
-	defer resp.Body.Close()
-	var v struct{ Version string }
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || v.Version == "" {
-		return "", fmt.Errorf("engine version: unexpected answer (%d)", resp.StatusCode)
-	}
-	return v.Version, nil
-}
-
-// unitExecStart reads the effective ExecStart of a unit file: the last
-// non-empty one ("ExecStart=" alone resets the list), with line
-// continuations joined, systemd's prefixes (-@:+!) removed and words split
-// with systemd's quoting.
-func unitExecStart(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read unit file: %w", err)
-	}
-	defer f.Close()
-	var cmdline string
-	var pending strings.Builder
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if pending.Len() > 0 {
-			line = pending.String() + " " + strings.TrimSpace(line)
-			pending.Reset()
-		}
-		if strings.HasSuffix(line, `\`) {
-			pending.WriteString(strings.TrimSuffix(line, `\`))
-			continue
-		}
-		t := strings.TrimSpace(line)
-		if strings.HasPrefix(t, "#") || strings.HasPrefix(t, ";") {
-			continue
-		}
-		if k, v, ok := strings.Cut(t, "="); ok && strings.TrimSpace(k) == "ExecStart" {
-			cmdline = strings.TrimSpace(v)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read unit file: %w", err)
-	}
-	if cmdline == "" {
-		return nil, fmt.Errorf("unit file %s: no ExecStart", path)
-	}
-	cmdline = strings.TrimLeft(cmdline, "-@:+!")
-	words, err := splitCommand(cmdline)
-	if err != nil {
-		return nil, fmt.Errorf("unit file %s: ExecStart: %w", path, err)
-	}
-	return words, nil
-}
-
-// splitCommand splits a command line on spaces, honouring single and
-// double quotes and backslash escapes.
-func splitCommand(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	var quote rune
-	esc := false
-	for _, r := range s {
-		switch {
-		case esc:
-			cur.WriteRune(r)
-			esc = false
-		case r == '\\':
-			esc, inWord = true, true
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			} else {
-				cur.WriteRune(r)
-			}
-		case r == '"' || r == '\'':
-			quote, inWord = r, true
-		case r == ' ' || r == '\t':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteRune(r)
-			inWord = true
-		}
-	}
-	if quote != 0 {
-		return nil, errors.New("unterminated quote")
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return c.Version(ctx)
 }
 
 // configFileFromArgs returns dockerd's --config-file, or its default.
@@ -386,17 +270,9 @@ func loadedExecStart(ctx context.Context, scope, unit string) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	m, err := systemd.Connect(ctx, sc)
+	argv, err := systemd.LoadedExecStart(ctx, sc, unit)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (check --unit and --systemd)", err)
 	}
-	defer m.Close()
-	u, err := m.Unit(ctx, unit)
-	if err != nil {
-		return nil, err
-	}
-	if u.LoadState != "loaded" || len(u.ExecStart) == 0 {
-		return nil, fmt.Errorf("unit %s is %s with no ExecStart (check --unit and --systemd)", unit, u.LoadState)
-	}
-	return u.ExecStart[0].Argv, nil
+	return argv, nil
 }

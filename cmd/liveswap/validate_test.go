@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/liveswap/liveswap/internal/host/engine"
 )
 
 func runValidate(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -134,7 +136,7 @@ func TestValidateDefaultsFromUnitAndEndpoint(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if got.File != "" || got.Endpoint != defaultEndpoint || got.Output != "table" {
+	if got.File != "" || got.Endpoint != engine.DefaultEndpoint || got.Output != "table" {
 		t.Errorf("options %+v", got)
 	}
 	var out bytes.Buffer
@@ -145,21 +147,6 @@ func TestValidateDefaultsFromUnitAndEndpoint(t *testing.T) {
 	}
 	if got.File != cfg || !strings.Contains(out.String(), "dockerd 24.0 would start") {
 		t.Errorf("file %q, output:\n%s", got.File, out.String())
-	}
-}
-
-func TestUnitExecStart(t *testing.T) {
-	unit := writeFile(t, "u.service", `[Service]
-# comment
-ExecStart=/usr/bin/old
-ExecStart=
-ExecStart=-/usr/bin/dockerd -H fd:// \
-    --label "env=prod a" --log-opt=max-size=10m
-`)
-	got, err := unitExecStart(unit)
-	want := []string{"/usr/bin/dockerd", "-H", "fd://", "--label", "env=prod a", "--log-opt=max-size=10m"}
-	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("got %q, %v; want %q", got, err, want)
 	}
 }
 

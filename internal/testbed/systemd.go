@@ -8,6 +8,7 @@ import (
 	"time"
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
+
 	"github.com/liveswap/liveswap/internal/host/systemd"
 )
 

@@ -121,8 +121,8 @@ func (f Flags) check() error {
 	if f.Systemd != "" && f.Systemd != "system" && f.Systemd != "user" {
 		errs = append(errs, fmt.Sprintf("--systemd %q: use system or user", f.Systemd))
 	}
-	if f.Endpoint != "" && !strings.HasPrefix(f.Endpoint, "unix:///") {
-		errs = append(errs, fmt.Sprintf("--endpoint %q: use unix:///path/to/socket", f.Endpoint))
+	if err := plan.CheckEndpoint(f.Endpoint); f.Endpoint != "" && err != nil {
+		errs = append(errs, "--endpoint "+err.Error())
 	}
 	if f.SHA256 != "" && !plan.ValidSHA256(strings.ToLower(strings.TrimSpace(f.SHA256))) {
 		errs = append(errs, fmt.Sprintf("--sha256 %q: want the 64 hex digits sha256sum prints", f.SHA256))

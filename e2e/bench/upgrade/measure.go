@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/internal/host/probe"
 	"github.com/liveswap/liveswap/internal/host/procfs"
 	"github.com/liveswap/liveswap/upgrade"
@@ -88,7 +87,7 @@ func (b *bed) window(kind string, round int, op func() error) Arm {
 	if err := errors.Join(err1, err2); err != nil {
 		b.t.Fatalf("probes: %v", err)
 	}
-	api := watchAPI(ctx, b.socket, 2*time.Millisecond)
+	api := engine.WatchDowntime(ctx, b.eng, 2*time.Millisecond)
 	begin := time.Now()
 	time.Sleep(settle)
 	arm.PIDBefore = b.sd.MainPID(b.t, b.unit)
@@ -241,76 +240,6 @@ func tailOf(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
-}
-
-// apiWatch pings GET /_ping on the daemon's socket over a fresh connection
-// every interval and keeps the longest window without an answer, from the
-// last answer before it to the first answer after it.
-type apiWatch struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	mu     sync.Mutex
-	last   time.Time
-	down   bool
-	max    time.Duration
-}
-
-func watchAPI(ctx context.Context, socket string, every time.Duration) *apiWatch {
-	ctx, cancel := context.WithCancel(ctx)
-	w := &apiWatch{cancel: cancel, done: make(chan struct{}), last: time.Now()}
-	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		}}}
-	go func() {
-		defer close(w.done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://daemon/_ping", nil)
-			resp, err := hc.Do(req)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					err = fmt.Errorf("HTTP %d", resp.StatusCode)
-				}
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			now := time.Now()
-			w.mu.Lock()
-			if err == nil {
-				if w.down {
-					w.max = max(w.max, now.Sub(w.last))
-					w.down = false
-				}
-				w.last = now
-			} else {
-				w.down = true
-			}
-			w.mu.Unlock()
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return w
-}
-
-// Stop ends the watch; a daemon still down counts until now.
-func (w *apiWatch) Stop() time.Duration {
-	w.cancel()
-	<-w.done
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.down {
-		w.max = max(w.max, time.Since(w.last))
-	}
-	return w.max
 }
 
 func ms(d time.Duration) float64  { return float64(d.Microseconds()) / 1000 }

@@ -64,8 +64,12 @@ func WriteJSON(path string, v any, perm os.FileMode) error {
 	return WriteFile(path, append(b, '\n'), perm)
 }
 
-// SyncDir fsyncs a folder, making the renames and creations in it durable.
+// SyncDir fsyncs a folder, making the renames and creations in it durable;
+// "" is the current folder, as filepath.Split gives it.
 func SyncDir(dir string) error {
+	if dir == "" {
+		dir = "."
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("syncing folder %s: %w", dir, err)

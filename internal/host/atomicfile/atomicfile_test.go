@@ -39,3 +39,41 @@ func TestWriteFile(t *testing.T) {
 		t.Error("writing into a missing folder succeeded")
 	}
 }
+
+func TestWriteJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	tests := []struct {
+		v    any
+		want string
+	}{
+		{map[string]int{"a": 1}, "{\"a\":1}\n"},
+		{[]string{"x"}, "[\"x\"]\n"},
+	}
+	for _, tt := range tests {
+		if err := WriteJSON(path, tt.v, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(path); string(b) != tt.want {
+			t.Errorf("WriteJSON(%v) wrote %q, want %q", tt.v, b, tt.want)
+		}
+	}
+	if err := WriteJSON(path, make(chan int), 0o600); err == nil {
+		t.Error("a value JSON cannot encode was written")
+	}
+}
+
+func TestSyncDir(t *testing.T) {
+	tests := []struct {
+		dir     string
+		wantErr bool
+	}{
+		{t.TempDir(), false},
+		{"", false}, // the current folder, as filepath.Split gives it
+		{filepath.Join(t.TempDir(), "missing"), true},
+	}
+	for _, tt := range tests {
+		if err := SyncDir(tt.dir); (err != nil) != tt.wantErr {
+			t.Errorf("SyncDir(%q) = %v, want error %v", tt.dir, err, tt.wantErr)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -22,21 +21,23 @@ type Client struct {
 	api      *client.Client
 }
 
-// New returns a client for endpoint (unix:///path.sock). The API version is
-// negotiated with the daemon, so a current SDK talks to dockerd 20.10.
+// New returns a client for endpoint (see ParseEndpoint; "" is
+// DefaultEndpoint). The API version is negotiated with the daemon, so a
+// current SDK talks to dockerd 20.10.
 func New(endpoint string) (*Client, error) {
 	if endpoint == "" {
 		endpoint = DefaultEndpoint
 	}
-	if !strings.HasPrefix(endpoint, "unix://") && !strings.HasPrefix(endpoint, "tcp://") {
-		return nil, fmt.Errorf("endpoint %q: use unix:///path/to/docker.sock", endpoint)
+	ep, err := ParseEndpoint(endpoint)
+	if err != nil {
+		return nil, err
 	}
 	api, err := client.NewClientWithOpts(
-		client.WithHost(endpoint),
+		client.WithHost(ep.String()),
 		client.WithAPIVersionNegotiation(),
 		// Fresh connections: a kept-alive one to a daemon that restarted
 		// fails on first use.
-		client.WithHTTPClient(&http.Client{Transport: unixTransport(endpoint)}),
+		client.WithHTTPClient(&http.Client{Transport: transport(ep)}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("engine client for %s: %w", endpoint, err)
@@ -44,11 +45,11 @@ func New(endpoint string) (*Client, error) {
 	return &Client{Endpoint: endpoint, api: api}, nil
 }
 
-func unixTransport(endpoint string) http.RoundTripper {
+func transport(ep Endpoint) http.RoundTripper {
 	t := &http.Transport{DisableKeepAlives: true}
-	if path, ok := strings.CutPrefix(endpoint, "unix://"); ok {
+	if ep.Scheme == "unix" {
 		t.DialContext = func(ctx context.Context, _, _ string) (netConn, error) {
-			return dialUnix(ctx, path)
+			return dialUnix(ctx, ep.Address)
 		}
 	}
 	return t
@@ -77,6 +78,19 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	}
 	return Status{Version: info.ServerVersion, APIVersion: c.api.ClientVersion(), LiveRestore: info.LiveRestoreEnabled,
 		Containers: info.Containers, Running: info.ContainersRunning}, nil
+}
+
+// Version is the daemon's version as GET /version reports it (e.g.
+// 20.10.24+dfsg1).
+func (c *Client) Version(ctx context.Context) (string, error) {
+	v, err := c.api.ServerVersion(ctx)
+	if err != nil {
+		return "", fmt.Errorf("engine %s: %w", c.Endpoint, err)
+	}
+	if v.Version == "" {
+		return "", fmt.Errorf("engine %s: /version names no version", c.Endpoint)
+	}
+	return v.Version, nil
 }
 
 // Ping reports whether the API answers.

@@ -1,6 +1,6 @@
 // Package procfs reads what liveswap needs from /proc: a process's stat
-// line (parent, start time, state), its cgroup, command line and status,
-// and the host's process table. A missing process is not an error: the
+// line (parent, start time, state), its cgroup, command line, children and
+// listening sockets, and the host's process table. A missing process is not an error: the
 // callers ask about processes that may have just exited.
 package procfs
 
@@ -30,12 +30,13 @@ type Proc struct {
 	Ticks  uint64 // utime+stime in clock ticks
 }
 
-// Stat reads /proc/PID/stat.
+// Stat reads /proc/PID/stat. Unlike the other readers, pid 0 is no
+// process (a record whose pid was never set), not this one.
 func Stat(pid int) (Proc, error) {
 	if pid <= 0 {
 		return Proc{}, nil
 	}
-	b, err := os.ReadFile(filepath.Join(Root, strconv.Itoa(pid), "stat"))
+	b, err := ReadFile(pid, "stat")
 	if err != nil {
 		if gone(err) {
 			return Proc{}, nil
@@ -92,7 +93,7 @@ func StartTime(pid int) uint64 {
 // Cmdline returns pid's arguments ("" words dropped at the end); nil when
 // the process is gone or a kernel thread.
 func Cmdline(pid int) []string {
-	b, err := os.ReadFile(filepath.Join(Root, strconv.Itoa(pid), "cmdline"))
+	b, err := ReadFile(pid, "cmdline")
 	if err != nil || len(b) == 0 {
 		return nil
 	}
@@ -102,11 +103,7 @@ func Cmdline(pid int) []string {
 // Cgroup returns pid's cgroup v2 path, or on a v1 host the name=systemd
 // path (the first v1 one when that is missing); pid 0 is this process.
 func Cgroup(pid int) string {
-	name := "self"
-	if pid != 0 {
-		name = strconv.Itoa(pid)
-	}
-	f, err := os.Open(filepath.Join(Root, name, "cgroup"))
+	f, err := os.Open(path(pid, "cgroup"))
 	if err != nil {
 		return ""
 	}
@@ -128,9 +125,84 @@ func Cgroup(pid int) string {
 	return first
 }
 
-// Link reads the symlink /proc/PID/NAME (exe, cwd, root, ns/pid, ...).
+// Link reads the symlink /proc/PID/NAME (exe, cwd, root, ns/pid, ...);
+// pid 0 is this process.
 func Link(pid int, name string) (string, error) {
-	return os.Readlink(filepath.Join(Root, strconv.Itoa(pid), name))
+	return os.Readlink(path(pid, name))
+}
+
+// ReadFile reads /proc/PID/NAME (mountinfo, status, ...); pid 0 is this
+// process.
+func ReadFile(pid int, name string) ([]byte, error) {
+	return os.ReadFile(path(pid, name))
+}
+
+// Hostname is the kernel's host name as this process's UTS namespace sees
+// it, "" when unreadable.
+func Hostname() string {
+	b, _ := os.ReadFile(filepath.Join(Root, "sys", "kernel", "hostname"))
+	return strings.TrimSpace(string(b))
+}
+
+// Exists reports whether /proc/PID is visible here, zombies included: a
+// process in another PID namespace is not.
+func Exists(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	_, err := os.Stat(path(pid))
+	return err == nil
+}
+
+// UID is the real user owning pid; false when the process is gone.
+func UID(pid int) (int, bool) {
+	fi, err := os.Stat(path(pid))
+	if err != nil {
+		return 0, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return int(st.Uid), true
+}
+
+// Children lists the processes whose parent is ppid. The kernel lists
+// children per thread (a child belongs to the thread that forked it, and an
+// orphan to whichever thread of a subreaper adopted it), so every thread's
+// list is read; without those files (no CONFIG_PROC_CHILDREN) the whole
+// table is scanned.
+func Children(ppid int) []int {
+	if kids, ok := taskChildren(ppid); ok {
+		return kids
+	}
+	var out []int
+	for _, pid := range PIDs() {
+		if p, _ := Stat(pid); p.Exists && p.PPID == ppid {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func taskChildren(ppid int) ([]int, bool) {
+	tasks, err := os.ReadDir(path(ppid, "task"))
+	if err != nil {
+		return nil, false
+	}
+	var out []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(path(ppid, "task", t.Name(), "children"))
+		if err != nil {
+			return nil, false
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out, true
 }
 
 // PIDs lists every process on the host.
@@ -172,6 +244,15 @@ func Descendants(root int, parents map[int]int) map[int]bool {
 		}
 	}
 	return tree
+}
+
+// path is Root/PID/elem...; pid 0 is "self".
+func path(pid int, elem ...string) string {
+	name := "self"
+	if pid != 0 {
+		name = strconv.Itoa(pid)
+	}
+	return filepath.Join(append([]string{Root, name}, elem...)...)
 }
 
 func gone(err error) bool {

@@ -1,6 +1,7 @@
 // Package systemd talks to a systemd manager over D-Bus (go-systemd): it
 // reads the properties of the daemon's unit and runs restart, reload, start
-// and stop jobs, waiting for their results. liveswap never runs systemctl.
+// and stop jobs, waiting for their results. It also reads unit files, for
+// a unit no manager has loaded. liveswap never runs systemctl.
 package systemd
 
 import (
