@@ -3,22 +3,19 @@ package checks
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/liveswap/liveswap/internal/host/systemd"
+	"github.com/liveswap/liveswap/internal/testbuild"
 	"github.com/liveswap/liveswap/plan"
 )
 
 // TestDaemonJSONByBinary: for liveswapd the binary's `--validate` is the
 // verdict of the daemon-json checks, with the unit's flags.
 func TestDaemonJSONByBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "liveswapd")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/liveswap/liveswap/cmd/liveswapd").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testbuild.Liveswapd(t)
 	type want struct {
 		status Status
 		substr string

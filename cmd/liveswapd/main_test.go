@@ -8,16 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/liveswap/liveswap/internal/testbuild"
 )
 
 // TestValidate builds liveswapd and runs `liveswapd --validate` the way
 // liveswap's pre-flight does: the exit status, the two output streams, and
 // that nothing a start would create appears.
 func TestValidate(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "liveswapd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testbuild.Liveswapd(t)
 	tests := []struct {
 		name    string
 		content string // "" writes no file

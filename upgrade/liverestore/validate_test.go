@@ -3,55 +3,17 @@ package liverestore
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/liveswap/liveswap/internal/host/systemd"
+	"github.com/liveswap/liveswap/internal/testbuild"
 	"github.com/liveswap/liveswap/plan"
 )
-
-var liveswapdBuild struct {
-	once sync.Once
-	bin  string
-	err  error
-}
-
-// liveswapdBinary builds liveswapd once: for that kind its --validate is
-// the verdict.
-func liveswapdBinary(t *testing.T) string {
-	t.Helper()
-	b := &liveswapdBuild
-	b.once.Do(func() {
-		dir, err := os.MkdirTemp("", "liverestore-test-")
-		if err != nil {
-			b.err = err
-			return
-		}
-		b.bin = filepath.Join(dir, "liveswapd")
-		if out, err := exec.Command("go", "build", "-o", b.bin, "github.com/liveswap/liveswap/cmd/liveswapd").CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.bin
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if liveswapdBuild.bin != "" {
-		os.RemoveAll(filepath.Dir(liveswapdBuild.bin))
-	}
-	os.Exit(code)
-}
 
 // fakeDockerd24 answers like dockerd 24: --validate refuses files that
 // contain "refuse-me".
@@ -68,7 +30,7 @@ func fakeDockerd24(t *testing.T) string {
 func TestValidateCandidate(t *testing.T) {
 	exe := func(argv ...string) []systemd.Exec { return []systemd.Exec{{Path: argv[0], Argv: argv}} }
 	dockerd := []string{"/usr/sbin/dockerd", "--config-file", "/etc/docker/daemon.json"}
-	liveswapd := []string{liveswapdBinary(t), "--config-file", "/etc/liveswap/daemon.json"}
+	liveswapd := []string{testbuild.Liveswapd(t), "--config-file", "/etc/liveswap/daemon.json"}
 	dockerd24 := []string{fakeDockerd24(t), "--config-file", "/etc/docker/daemon.json"}
 	tests := []struct {
 		name       string
@@ -123,7 +85,7 @@ func TestValidateCandidateNamesLine(t *testing.T) {
 		name, kind, binary, id, where, remedy string
 	}{
 		{"dockerd rules", plan.Docker, "/usr/sbin/dockerd", "daemon-json.unknown-key", path + ":3:3", "storage-driver"},
-		{"liveswapd --validate", plan.Liveswapd, liveswapdBinary(t), "daemon-json.valid", path + ":3", "fix " + path},
+		{"liveswapd --validate", plan.Liveswapd, testbuild.Liveswapd(t), "daemon-json.valid", path + ":3", "fix " + path},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
