@@ -2,6 +2,7 @@ package liverestore
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/liveswap/liveswap/checks/daemonjson"
 	"github.com/liveswap/liveswap/internal/host/systemd"
@@ -42,6 +43,12 @@ func ValidateCandidate(ctx context.Context, spec *plan.KindSpec, path string, da
 		}
 	}
 	if binary == "" || !spec.Config.Validated(version) {
+		if !spec.Config.DockerRules {
+			// Nothing else could judge the file: never apply it unjudged.
+			v.add(daemonjson.Finding{ID: daemonjson.IDValid, Severity: daemonjson.Fail,
+				Message: fmt.Sprintf("no %s binary can judge the file (ExecStart %q, version %q)", spec.Name, binary, version),
+				Remedy:  "check the unit's ExecStart"})
+		}
 		return v
 	}
 	var flags []string
@@ -52,7 +59,11 @@ func ValidateCandidate(ctx context.Context, spec *plan.KindSpec, path string, da
 	res, err := b.Validate(ctx, path, data, flags)
 	switch {
 	case err != nil:
-		v.add(daemonjson.Finding{ID: daemonjson.IDValid, Severity: daemonjson.Fail, Message: err.Error(),
+		id := daemonjson.IDValid
+		if spec.Config.DockerRules {
+			id = daemonjson.IDDockerdValidate
+		}
+		v.add(daemonjson.Finding{ID: id, Severity: daemonjson.Fail, Message: err.Error(),
 			Remedy: "check that " + binary + " runs on this host"})
 	case spec.Config.DockerRules:
 		// A second opinion: it can refuse, never accept what the rules refuse.

@@ -28,7 +28,12 @@ func fakeDockerd24(t *testing.T) string {
 }
 
 func TestValidateCandidate(t *testing.T) {
-	exe := func(argv ...string) []systemd.Exec { return []systemd.Exec{{Path: argv[0], Argv: argv}} }
+	exe := func(argv ...string) []systemd.Exec {
+		if len(argv) == 0 {
+			return nil
+		}
+		return []systemd.Exec{{Path: argv[0], Argv: argv}}
+	}
 	dockerd := []string{"/usr/sbin/dockerd", "--config-file", "/etc/docker/daemon.json"}
 	liveswapd := []string{testbuild.Liveswapd(t), "--config-file", "/etc/liveswap/daemon.json"}
 	dockerd24 := []string{fakeDockerd24(t), "--config-file", "/etc/docker/daemon.json"}
@@ -54,6 +59,7 @@ func TestValidateCandidate(t *testing.T) {
 		{"liveswapd ok", plan.Liveswapd, `{"live-restore": true, "hosts": ["unix:///tmp/x.sock"]}`, liveswapd, "1.0.0", false, true, "", "liveswapd rules, by " + liveswapd[0] + " --validate"},
 		{"liveswapd unknown key", plan.Liveswapd, "{\n  \"live-restore\": true,\n  \"bogus\": 1\n}", liveswapd, "1.0.0", false, false, "daemon-json.valid", ""},
 		{"liveswapd flag conflict", plan.Liveswapd, `{"live-restore": true}`, append(liveswapd, "--live-restore"), "1.0.0", false, false, "daemon-json.flag-conflict", ""},
+		{"liveswapd without ExecStart", plan.Liveswapd, `{"live-restore": true}`, nil, "1.0.0", false, false, "daemon-json.valid", ""},
 		{"liveswapd bad ExecStart flag", plan.Liveswapd, `{"live-restore": true}`, append(liveswapd, "--no-such-flag"), "1.0.0", false, false, "daemon-json.exec-start", ""},
 	}
 	for _, tt := range tests {
