@@ -3,15 +3,11 @@ package checks
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 
 	"github.com/liveswap/liveswap/checks/daemonjson"
 	"github.com/liveswap/liveswap/plan"
-	lsruntime "github.com/liveswap/liveswap/runtime"
 )
 
 // engineChecks ask the running daemon about itself.
@@ -28,7 +24,7 @@ func daemonJSONChecks() []Check {
 		{ID: "daemon-json.valid", Description: "the new daemon would start with the daemon.json (syntax, keys, types, values)", Func: checkDaemonJSONValid},
 		{ID: "daemon-json.flag-conflict", Description: "no setting is given both in daemon.json and as an ExecStart flag", Func: checkDaemonJSONConflicts},
 		{ID: "daemon-json.live-restore", Description: "live-restore is on in the configuration the new daemon reads", Func: checkDaemonJSONLiveRestore},
-		{ID: "daemon-json.dockerd-validate", Description: "the new dockerd accepts the daemon.json itself (dockerd --validate, 23 and newer)", Func: checkDockerdValidate},
+		{ID: "daemon-json.dockerd-validate", Description: "the dockerd that will read the daemon.json accepts it itself (dockerd --validate, 23 and newer)", Func: checkDockerdValidate},
 	}
 }
 
@@ -53,37 +49,42 @@ func checkEngineLiveRestore(ctx context.Context, env *Env) Result {
 	return ok("the running daemon has live restore on")
 }
 
-// Finding is one verdict of the daemon.json validator, in the checks'
-// terms.
-type Finding struct {
-	ID      string // the validator's finding ID, e.g. daemon-json.flag-conflict
-	Status  Status
-	Key     string
-	Line    int
-	Col     int
-	Message string
-	Remedy  string
-}
-
-func (f Finding) String(file string) string {
-	loc := file
-	if f.Line > 0 {
-		loc = fmt.Sprintf("%s:%d:%d", file, f.Line, f.Col)
-	}
-	return loc + ": " + f.Message
-}
-
 // Validation is the daemon.json judged by the rules of the daemon that will
 // read it.
 type Validation struct {
 	File     string
 	Rules    string // e.g. "dockerd 20.10 rules"
-	Findings []Finding
+	Findings []daemonjson.Finding
 	// LiveRestore is whether file and flags turn live restore on (nil when
 	// the file could not be read far enough to tell).
 	LiveRestore *bool
 	// Note explains a fallback (no ExecStart, rules of the running daemon).
 	Note string
+
+	data     []byte    // what was judged ({} for an absent default file); nil when missing
+	unjudged *unjudged // why no verdict could be reached
+}
+
+// unjudged is why the daemon binary could not judge the file: the check
+// that owns the cause ("" for the run of the binary itself) and the error.
+type unjudged struct {
+	check string
+	err   error
+}
+
+// blocked is the result of a check on a file nothing could judge: self is
+// daemon-json.valid, which reports the cause; the others point at it.
+func (v *Validation) blocked(env *Env, self bool) Result {
+	u := v.unjudged
+	if u.check != "" {
+		if r := env.Blocked(u.check, u.err); self || r.Status == Skip {
+			return r
+		}
+	}
+	if self {
+		return fail("check that the daemon binary runs on this host", "%v", u.err)
+	}
+	return env.Blocked("daemon-json.valid", u.err)
 }
 
 func (v *Validation) notef(format string, a ...any) {
@@ -118,16 +119,71 @@ const (
 // --docker-version override, else the new binary's, else the running
 // daemon's.
 func (e *Env) RulesVersion(ctx context.Context) (version, source string) {
-	if e.Options.DockerVersion != "" {
-		return e.Options.DockerVersion, sourceFlag
+	return daemonjson.RulesFor(
+		daemonjson.Candidate{Source: sourceFlag, Version: e.Options.DockerVersion, Explicit: true},
+		daemonjson.Candidate{Source: sourceNew, Ask: func() (string, error) {
+			v, err := e.NewVersion(ctx)
+			return v.Version, err
+		}},
+		daemonjson.Candidate{Source: "the running daemon's version: the new binary's is unknown", Ask: func() (string, error) {
+			st, err := e.Status(ctx)
+			return st.Version, err
+		}},
+		daemonjson.Candidate{Source: "the oldest rule set: no version known", Version: daemonjson.V2010.String()},
+	)
+}
+
+// judge is the daemon binary that reads the configuration after the
+// upgrade: the new binary once it passed the binary checks, else (no new
+// binary) the one the unit runs. blocker names the check that owns a
+// failure.
+func (e *Env) judge(ctx context.Context) (b daemonjson.Binary, blocker string, err error) {
+	b.Validated = e.Plan.Spec().Config.Validated
+	if len(e.Plan.Binaries) > 0 && e.Plan.Binaries[0].NewFile != "" {
+		nv, err := e.NewVersion(ctx)
+		if err != nil {
+			return b, "binary.version", err
+		}
+		b.Path, b.VersionOutput, b.Version = e.Plan.Binaries[0].NewFile, nv.Output, nv.Version
+		return b, "", nil
 	}
-	if v, err := e.NewVersion(ctx); err == nil && v.Version != "" {
-		return v.Version, sourceNew
+	if len(e.Plan.Binaries) > 0 {
+		b.Path = e.Plan.Binaries[0].Path
 	}
-	if st, err := e.Status(ctx); err == nil && st.Version != "" {
-		return st.Version, "the running daemon's version: the new binary's is unknown"
+	if b.Path == "" {
+		argv, err := e.execStartArgv(ctx)
+		if err != nil {
+			return b, "unit.loaded", err
+		}
+		b.Path = argv[0]
 	}
-	return "", "the oldest rule set: no version known"
+	v, err := e.currentVersion(ctx, b.Path)
+	if err != nil && v.Output == "" {
+		return b, "binary.exists", err
+	}
+	// A build that prints no version (dev) is still asked: the kind's rule
+	// or its --help says whether it can judge.
+	b.VersionOutput, b.Version = v.Output, v.Version
+	return b, "", nil
+}
+
+// currentVersion runs `path --version` for a binary already installed
+// (the unit runs it as root anyway), once per run.
+func (e *Env) currentVersion(ctx context.Context, path string) (BinaryVersion, error) {
+	e.mu.Lock()
+	if e.versions == nil {
+		e.versions = map[string]memo[BinaryVersion]{}
+	}
+	m, done := e.versions[path]
+	e.mu.Unlock()
+	if done {
+		return m.v, m.err
+	}
+	v, err := RunVersion(ctx, path, e.Options.VersionTimeout)
+	e.mu.Lock()
+	e.versions[path] = memo[BinaryVersion]{done: true, v: v, err: err}
+	e.mu.Unlock()
+	return v, err
 }
 
 // Validation runs the daemon.json validator once per run.
@@ -143,7 +199,7 @@ func (e *Env) Validation(ctx context.Context) (*Validation, error) {
 				return nil, fmt.Errorf("reading %s: %w", path, err)
 			}
 			if explicit {
-				v := &Validation{File: path, Findings: []Finding{{ID: "daemon-json.missing", Status: Fail,
+				v := &Validation{File: path, Findings: []daemonjson.Finding{{ID: "daemon-json.missing", Severity: daemonjson.Fail,
 					Message: fmt.Sprintf("%s does not exist, and the unit's ExecStart names it with --config-file: the daemon refuses to start", path),
 					Remedy:  "create the file (at least {\"live-restore\": true}) or fix --daemon-config"}}}
 				return v, nil
@@ -153,7 +209,7 @@ func (e *Env) Validation(ctx context.Context) (*Validation, error) {
 		}
 		var v *Validation
 		if !e.Plan.Spec().Config.DockerRules {
-			v = validateLiveswapd(path, data, argv)
+			v = e.validateByBinary(ctx, path, data, argv)
 		} else {
 			swarm, _ := e.Swarm(ctx)
 			version, source := e.RulesVersion(ctx)
@@ -162,6 +218,7 @@ func (e *Env) Validation(ctx context.Context) (*Validation, error) {
 				v.notef("rules picked by %s", source)
 			}
 		}
+		v.data = data
 		if absent {
 			v.notef("the file is absent: the daemon uses its defaults")
 		}
@@ -169,7 +226,7 @@ func (e *Env) Validation(ctx context.Context) (*Validation, error) {
 			v.notef("ExecStart flags not checked: the unit could not be read")
 		}
 		if cf := plan.ConfigFileFlag(argv); cf != "" && cf != path {
-			v.Findings = append(v.Findings, Finding{ID: "daemon-json.path", Status: Warn,
+			v.Findings = append(v.Findings, daemonjson.Finding{ID: "daemon-json.path", Severity: daemonjson.Warn,
 				Message: fmt.Sprintf("the unit's ExecStart reads %s, not %s", cf, path),
 				Remedy:  "validate the file the daemon reads: --daemon-config " + cf})
 		}
@@ -195,10 +252,8 @@ func (e *Env) Swarm(ctx context.Context) (bool, error) {
 
 func validateDockerd(path string, data []byte, argv []string, version string, swarm bool) *Validation {
 	rep := daemonjson.Validate(data, daemonjson.Options{File: path, DockerVersion: version, ExecStart: argv, Swarm: swarm})
-	v := &Validation{File: path, Rules: "dockerd " + rep.DockerVersion + " rules"}
+	v := &Validation{File: path, Rules: "dockerd " + rep.DockerVersion + " rules", Findings: rep.Findings}
 	for _, f := range rep.Findings {
-		s := map[daemonjson.Severity]Status{daemonjson.OK: OK, daemonjson.Warn: Warn, daemonjson.Fail: Fail}[f.Severity]
-		v.Findings = append(v.Findings, Finding{ID: f.ID, Status: s, Key: f.Key, Line: f.Line, Col: f.Col, Message: f.Message, Remedy: f.Remedy})
 		if f.ID == daemonjson.IDLiveRestore {
 			on := f.Severity == daemonjson.OK
 			v.LiveRestore = &on
@@ -207,59 +262,33 @@ func validateDockerd(path string, data []byte, argv []string, version string, sw
 	return v
 }
 
-// validateLiveswapd loads the file with liveswapd's own configuration code
-// (built into this liveswap), flags from the unit included.
-func validateLiveswapd(path string, data []byte, argv []string) *Validation {
-	v := &Validation{File: path, Rules: "liveswapd rules"}
-	fs := flag.NewFlagSet("liveswapd", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Bool("version", false, "")
-	fs.Bool("v", false, "")
-	flags := lsruntime.NewFlags(fs)
-	var args []string
+// validateByBinary asks the daemon binary itself (`--validate`), with the
+// unit's flags: for a kind without Docker's rules its verdict is the only
+// one.
+func (e *Env) validateByBinary(ctx context.Context, path string, data []byte, argv []string) *Validation {
+	kind := e.Plan.Target.Kind
+	v := &Validation{File: path, Rules: kind + " rules"}
+	b, blocker, err := e.judge(ctx)
+	if err != nil {
+		v.unjudged = &unjudged{check: blocker, err: err}
+		return v
+	}
+	var flags []string
 	if len(argv) > 1 {
-		args = argv[1:]
+		flags = argv[1:]
 	}
-	if err := fs.Parse(args); err != nil {
-		v.Findings = append(v.Findings, Finding{ID: daemonjson.IDExecStart, Status: Fail,
-			Message: "ExecStart: " + err.Error(), Remedy: "fix the flags of the unit's ExecStart"})
-		return v
-	}
-	tmp, err := os.CreateTemp("", "liveswap-daemon-json-")
+	res, err := b.Validate(ctx, path, data, flags)
 	if err != nil {
-		v.Findings = append(v.Findings, Finding{ID: "daemon-json.valid", Status: Fail, Message: err.Error()})
+		v.unjudged = &unjudged{err: err}
 		return v
 	}
-	defer os.Remove(tmp.Name())
-	tmp.Write(data)
-	tmp.Close()
-	// Load a copy so that a missing default file reads as {}; messages name
-	// the real path.
-	flags.ConfigFile = tmp.Name()
-	cfg, err := flags.Load()
-	if err != nil {
-		msg := strings.ReplaceAll(err.Error(), tmp.Name(), path)
-		id, remedy := "daemon-json.valid", "fix "+path
-		var ce *lsruntime.ConfigError
-		line, col := 0, 0
-		if errors.As(err, &ce) {
-			line, col = ce.Line, ce.Col
-			if strings.Contains(ce.Msg, "both as a flag") {
-				id, remedy = daemonjson.IDConflict, "remove the setting from the unit's ExecStart or from "+path
-			}
-		}
-		v.Findings = append(v.Findings, Finding{ID: id, Status: Fail, Line: line, Col: col, Message: msg, Remedy: remedy})
-		return v
-	}
-	on := cfg.LiveRestore
-	v.LiveRestore = &on
-	v.Findings = append(v.Findings, Finding{ID: "daemon-json.valid", Status: OK, Message: "liveswapd accepts the file"})
+	v.Rules, v.Findings, v.LiveRestore = res.Rules(kind), res.Findings(), res.LiveRestore
 	return v
 }
 
 // findings selects the findings whose ID is (or is not) in ids.
-func (v *Validation) findings(ids []string, in bool) []Finding {
-	var out []Finding
+func (v *Validation) findings(ids []string, in bool) []daemonjson.Finding {
+	var out []daemonjson.Finding
 	for _, f := range v.Findings {
 		match := false
 		for _, id := range ids {
@@ -277,12 +306,12 @@ func (v *Validation) findings(ids []string, in bool) []Finding {
 // summarize turns findings into one result: the worst status, the first
 // problem as message (with a count of the others), every problem in
 // Details.
-func (v *Validation) summarize(fs []Finding, okMsg string) Result {
+func (v *Validation) summarize(fs []daemonjson.Finding, okMsg string) Result {
 	var statuses []Status
-	var problems []Finding
+	var problems []daemonjson.Finding
 	for _, f := range fs {
-		statuses = append(statuses, f.Status)
-		if f.Status == Warn || f.Status == Fail {
+		statuses = append(statuses, statusOf(f.Severity))
+		if f.Severity == daemonjson.Warn || f.Severity == daemonjson.Fail {
 			problems = append(problems, f)
 		}
 	}
@@ -296,17 +325,17 @@ func (v *Validation) summarize(fs []Finding, okMsg string) Result {
 	// Failures first: they are what stops the daemon.
 	for i := range problems {
 		for j := i + 1; j < len(problems); j++ {
-			if problems[j].Status == Fail && problems[i].Status != Fail {
+			if problems[j].Severity == daemonjson.Fail && problems[i].Severity != daemonjson.Fail {
 				problems[i], problems[j] = problems[j], problems[i]
 			}
 		}
 	}
 	first := problems[0]
-	r := Result{Status: worst(statuses...), Message: first.String(v.File), Remedy: first.Remedy}
+	r := Result{Status: worst(statuses...), Message: describe(first, v.File), Remedy: first.Remedy}
 	if len(problems) > 1 {
 		r.Message += fmt.Sprintf(" (and %d more)", len(problems)-1)
 		for _, f := range problems {
-			line := fmt.Sprintf("[%s] %s", f.Status, f.String(v.File))
+			line := fmt.Sprintf("[%s] %s", f.Severity, describe(f, v.File))
 			if f.Remedy != "" {
 				line += " -> " + f.Remedy
 			}
@@ -319,10 +348,29 @@ func (v *Validation) summarize(fs []Finding, okMsg string) Result {
 	return r
 }
 
+// describe is a finding as one line: where, then what.
+func describe(f daemonjson.Finding, file string) string {
+	return f.Location(file) + ": " + f.Message
+}
+
+// statusOf is a validator severity as a check status.
+func statusOf(s daemonjson.Severity) Status {
+	switch s {
+	case daemonjson.Fail:
+		return Fail
+	case daemonjson.Warn:
+		return Warn
+	}
+	return OK
+}
+
 func checkDaemonJSONValid(ctx context.Context, env *Env) Result {
 	v, err := env.Validation(ctx)
 	if err != nil {
 		return fail("make the file readable, or point --daemon-config at the daemon's daemon.json", "%v", err)
+	}
+	if v.unjudged != nil {
+		return v.blocked(env, true)
 	}
 	return v.summarize(v.findings(append(conflictIDs, liveRestoreIDs...), false),
 		fmt.Sprintf("%s: the new daemon would start with it (%s)", v.File, v.Rules))
@@ -332,6 +380,9 @@ func checkDaemonJSONConflicts(ctx context.Context, env *Env) Result {
 	v, err := env.Validation(ctx)
 	if err != nil {
 		return env.Blocked("daemon-json.valid", err)
+	}
+	if v.unjudged != nil {
+		return v.blocked(env, false)
 	}
 	return v.summarize(v.findings(conflictIDs, true), "no setting is both in "+v.File+" and in ExecStart")
 }
@@ -344,13 +395,16 @@ func checkDaemonJSONLiveRestore(ctx context.Context, env *Env) Result {
 	if err != nil {
 		return env.Blocked("daemon-json.valid", err)
 	}
+	if v.unjudged != nil {
+		return v.blocked(env, false)
+	}
 	remedy := fmt.Sprintf(`set "live-restore": true in %s and reload the daemon (systemctl reload %s); it applies without stopping containers`, v.File, env.Plan.Target.Unit)
 	for _, f := range v.findings(liveRestoreIDs, true) {
-		if f.Status != OK {
+		if f.Severity != daemonjson.OK {
 			if f.Remedy != "" {
 				remedy = f.Remedy
 			}
-			return fail(remedy, "%s", f.String(v.File))
+			return fail(remedy, "%s", describe(f, v.File))
 		}
 	}
 	switch {
@@ -362,28 +416,33 @@ func checkDaemonJSONLiveRestore(ctx context.Context, env *Env) Result {
 	return ok("%s: live-restore is on", v.File)
 }
 
-// checkDockerdValidate asks the new dockerd itself, when it can (23+): its
-// own rules are the final word on the file it will read.
+// checkDockerdValidate asks the dockerd that will read the file, when it
+// can (23+): a second opinion beside the rules, run on the same copy of
+// the file with the unit's flags; it never turns a refusal into a pass.
 func checkDockerdValidate(ctx context.Context, env *Env) Result {
 	if !env.Plan.Spec().Config.DockerRules {
 		return skip("not judged by Docker's rules: daemon-json.valid asked the daemon binary")
 	}
-	bins := newBinaries(env.Plan)
-	if len(bins) == 0 {
-		return skip(noNewBinary)
-	}
-	// Runs the binary only if it passed the file, owner and checksum gate.
-	nv, err := env.NewVersion(ctx)
+	v, err := env.Validation(ctx)
 	if err != nil {
-		return env.Blocked("binary.version", err)
+		return env.Blocked("daemon-json.valid", err)
+	}
+	if v.data == nil {
+		return env.Blocked("daemon-json.valid", fmt.Errorf("%s does not exist", v.File))
+	}
+	// The new binary runs only once it passed the file, owner and
+	// checksum gate.
+	b, blocker, err := env.judge(ctx)
+	if err != nil {
+		return env.Blocked(blocker, err)
 	}
 	var flags []string
 	if argv, err := env.execStartArgv(ctx); err == nil && len(argv) > 1 {
-		flags = argv[1:] // ValidateWithBinary drops their --config-file
+		flags = argv[1:]
 	}
-	res, err := daemonjson.ValidateWithKnownVersion(ctx, bins[0].NewFile, nv.Output, env.Plan.Target.DaemonConfig, flags...)
+	res, err := b.Validate(ctx, v.File, v.data, flags)
 	if err != nil {
-		return fail("check that the new binary runs on this host", "%v", err)
+		return fail("check that the binary runs on this host", "%v", err)
 	}
 	f := res.Finding()
 	switch f.Severity {

@@ -49,8 +49,10 @@ type Finding struct {
 // Location renders file:line:col (or the parts that are known).
 func (f Finding) Location(file string) string {
 	switch {
-	case f.Line > 0:
+	case f.Line > 0 && f.Col > 0:
 		return fmt.Sprintf("%s:%d:%d", file, f.Line, f.Col)
+	case f.Line > 0:
+		return fmt.Sprintf("%s:%d", file, f.Line)
 	default:
 		return file
 	}
@@ -144,6 +146,9 @@ const (
 	IDLiveRestore   = "daemon-json.live-restore"
 	IDSwarm         = "daemon-json.swarm"
 	IDUpgradeCompat = "daemon-json.upgrade-compat"
+	// IDValid is the verdict on the whole file when the daemon's binary
+	// judges it (Binary.Validate), not these rules.
+	IDValid = "daemon-json.valid"
 )
 
 // checker holds the state of one validation.

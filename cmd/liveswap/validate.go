@@ -149,17 +149,20 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 		return &exitError{code: 2, err: fmt.Errorf("read daemon config: %w", err)}
 	}
 
-	version, source := opts.DockerVersion, "flag"
-	if version == "" {
-		version, source = "20.10", "default"
-		if opts.versionOf != nil && opts.Endpoint != "" {
-			if v, err := opts.versionOf(ctx, opts.Endpoint); err == nil {
-				version, source = v, "endpoint"
-			} else if opts.Output == "table" {
+	version, source := daemonjson.RulesFor(
+		daemonjson.Candidate{Source: "flag", Version: opts.DockerVersion, Explicit: true},
+		daemonjson.Candidate{Source: "endpoint", Ask: func() (string, error) {
+			if opts.versionOf == nil || opts.Endpoint == "" {
+				return "", nil
+			}
+			v, err := opts.versionOf(ctx, opts.Endpoint)
+			if err != nil && opts.Output == "table" {
 				fmt.Fprintf(opts.Err, "liveswap: no daemon answered at %s (%v); using the dockerd 20.10 rules (set --docker-version)\n", opts.Endpoint, err)
 			}
-		}
-	}
+			return v, err
+		}},
+		daemonjson.Candidate{Source: "default", Version: daemonjson.V2010.String()},
+	)
 	if _, err := daemonjson.ParseVersion(version); err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("--docker-version: %w", err)}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/liveswap/liveswap/runtime"
@@ -19,28 +20,44 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "shim" {
 		os.Exit(runtime.ShimMain(os.Args[2:]))
 	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("liveswapd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.BoolVar(showVersion, "v", false, "shorthand for --version")
+	validate := fs.Bool("validate", false, runtime.ValidateUsage)
 	flags := runtime.NewFlags(fs)
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
+	// A caller of --validate reads one error line, not the whole usage.
+	fs.Usage = func() {
+		if !*validate {
+			fmt.Fprintln(stderr, "Usage of liveswapd:")
+			fs.PrintDefaults()
 		}
-		os.Exit(2)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
 	}
 	if *showVersion {
-		fmt.Printf("liveswapd version %s\n", version)
-		return
+		fmt.Fprintf(stdout, "liveswapd version %s\n", version)
+		return 0
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "liveswapd: unexpected argument %q (flags only; see --help)\n", fs.Arg(0))
-		os.Exit(2)
+		fmt.Fprintf(stderr, "liveswapd: unexpected argument %q (flags only; see --help)\n", fs.Arg(0))
+		return 2
+	}
+	if *validate {
+		return runtime.Validate(flags, stdout, stderr)
 	}
 	cfg, err := flags.Load()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "liveswapd: %v\n", err)
-		os.Exit(1)
+		fmt.Fprintf(stderr, "liveswapd: %v\n", err)
+		return 1
 	}
-	os.Exit(runtime.Run(cfg, flags, version))
+	return runtime.Run(cfg, flags, version)
 }

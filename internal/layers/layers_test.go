@@ -25,6 +25,7 @@ var rules = []struct {
 	{"upgrade", []string{"upgrade/", "checks", "checks/", "plan", "internal/host/"}, "the orchestrator runs the pre-flight it is handed"},
 	{"upgrade/", []string{"upgrade", "upgrade/", "checks", "checks/", "plan", "internal/host/"}, "the orchestrator runs the pre-flight it is handed"},
 	{"internal/testbed", []string{"plan", "internal/host/"}, "the testbed starts real daemons, it judges nothing"},
+	{"internal/testbuild", nil, "tests build binaries with it"},
 	{"playbooks", []string{"plan"}, "templates are plans"},
 	{"cmd/", []string{"upgrade", "upgrade/", "checks", "checks/", "plan", "plan/", "runtime", "internal/host/", "internal/testbed"}, "cmd wires the layers together"},
 }

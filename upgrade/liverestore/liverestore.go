@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/checks/daemonjson"
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
 	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/internal/host/probe"
@@ -53,7 +54,7 @@ type Result struct {
 	Backup            string                `json:"backup,omitempty"`
 	Diff              string                `json:"diff,omitempty"`
 	Rules             string                `json:"rules,omitempty"`
-	Findings          []Finding             `json:"findings"`
+	Findings          []daemonjson.Finding  `json:"findings"`
 	Steps             []upgrade.PhaseReport `json:"steps"`
 	Containers        []upgrade.Change      `json:"containers"`
 	Probes            []upgrade.ProbeReport `json:"probes"`
@@ -141,7 +142,7 @@ func Enable(ctx context.Context, p *plan.Plan, o Options) *Result {
 		o.Now = time.Now
 	}
 	x := &run{p: p, o: o, r: &Result{Target: p.Target.Kind, Unit: p.Target.Unit, DaemonConfig: p.Target.DaemonConfig,
-		Findings: []Finding{}, Steps: []upgrade.PhaseReport{}, Containers: []upgrade.Change{}, Probes: []upgrade.ProbeReport{},
+		Findings: []daemonjson.Finding{}, Steps: []upgrade.PhaseReport{}, Containers: []upgrade.Change{}, Probes: []upgrade.ProbeReport{},
 		Audit: []AuditItem{}, BeforeUpgrade: []string{}}}
 	x.env = checks.NewEnv(p, checks.Options{Manager: o.Manager, Connect: o.Connect})
 	x.rn = upgrade.NewRunner(x.logf, &x.r.Steps)
@@ -211,7 +212,7 @@ func (x *run) enable(ctx context.Context) upgrade.Result {
 	}
 	r.FileChanged, r.Diff = changed, Diff(path, old, cand)
 	swarm, _ := x.env.Swarm(ctx)
-	v := ValidateCandidate(p.Target.Kind, path, cand, argv, st.Version, swarm)
+	v := ValidateCandidate(ctx, p.Spec(), path, cand, u.ExecStart, st.Version, swarm)
 	r.Rules, r.Findings = v.Rules, append(r.Findings, v.Findings...)
 	if !v.Starts {
 		first := v.Findings[0]

@@ -1,129 +1,94 @@
 package liverestore
 
 import (
-	"errors"
-	"flag"
+	"context"
 	"fmt"
-	"io"
-	"os"
-	"strings"
 
 	"github.com/liveswap/liveswap/checks/daemonjson"
+	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
-	lsruntime "github.com/liveswap/liveswap/runtime"
 )
-
-// Finding is one verdict about the daemon.json that would be written.
-type Finding struct {
-	ID       string `json:"id"`
-	Severity string `json:"severity"` // warn or fail
-	Key      string `json:"key,omitempty"`
-	Line     int    `json:"line,omitempty"`
-	Col      int    `json:"col,omitempty"`
-	Message  string `json:"message"`
-	Remedy   string `json:"remedy,omitempty"`
-}
-
-// Location is file:line:col, file:line, or the file alone.
-func (f Finding) Location(file string) string {
-	switch {
-	case f.Line > 0 && f.Col > 0:
-		return fmt.Sprintf("%s:%d:%d", file, f.Line, f.Col)
-	case f.Line > 0:
-		return fmt.Sprintf("%s:%d", file, f.Line)
-	}
-	return file
-}
 
 // Validation is the verdict on the candidate file.
 type Validation struct {
-	Rules    string    // which rules judged it
-	Findings []Finding // warnings and failures only
-	Starts   bool      // the daemon would start (and reload) with it
+	Rules    string               // which rules judged it
+	Findings []daemonjson.Finding // warnings and failures only
+	Starts   bool                 // the daemon would start (and reload) with it
 }
 
-// ValidateCandidate judges data as the daemon of kind would read it from
-// path with the unit's command line argv: dockerd's rules of version for
-// docker (checks/daemonjson), liveswapd's own loader for liveswapd. A
-// reload that fails to parse the file keeps the old settings silently, so
-// anything short of "would start" refuses the change.
-func ValidateCandidate(kind, path string, data []byte, argv []string, version string, swarm bool) *Validation {
-	if kind == plan.Liveswapd {
-		return validateLiveswapd(path, data, argv)
+// ValidateCandidate judges data as the daemon of kind spec would read it
+// from path, with the unit's command line (execStart): Docker's rules of
+// the running version for dockerd, and the daemon binary's own --validate
+// when its release has it — for a kind without Docker's rules (liveswapd)
+// that is the only verdict. The binary asked is the one the unit runs: the
+// daemon that will reload the file. A reload that fails to parse the file
+// keeps the old settings silently, so anything short of "would start"
+// refuses the change.
+func ValidateCandidate(ctx context.Context, spec *plan.KindSpec, path string, data []byte, execStart []systemd.Exec, version string, swarm bool) *Validation {
+	var binary string
+	var argv []string
+	if len(execStart) > 0 {
+		binary, argv = execStart[0].Path, execStart[0].Argv
 	}
-	rep := daemonjson.Validate(data, daemonjson.Options{File: path, DockerVersion: dockerdRules(version), ExecStart: argv, Swarm: swarm})
-	v := &Validation{Rules: "dockerd " + rep.DockerVersion + " rules", Starts: rep.Starts()}
-	for _, f := range rep.Findings {
-		if f.Severity == daemonjson.OK {
-			continue
+	v := &Validation{Rules: spec.Name + " rules", Starts: true}
+	if spec.Config.DockerRules {
+		rules, _ := daemonjson.RulesFor(daemonjson.Candidate{Source: "the running daemon", Version: version})
+		rep := daemonjson.Validate(data, daemonjson.Options{File: path, DockerVersion: rules, ExecStart: argv, Swarm: swarm})
+		v.Rules = "dockerd " + rep.DockerVersion + " rules"
+		for _, f := range rep.Findings {
+			if f.ID == daemonjson.IDLiveRestore && f.Severity != daemonjson.OK {
+				v.Starts = false // the edit did not turn it on: a flag overrides it
+			}
+			v.add(f)
 		}
-		if f.ID == daemonjson.IDLiveRestore {
-			v.Starts = false // the edit did not turn it on: a flag overrides it
+	}
+	if binary == "" || !spec.Config.Validated(version) {
+		if !spec.Config.DockerRules {
+			// Nothing else could judge the file: never apply it unjudged.
+			v.add(daemonjson.Finding{ID: daemonjson.IDValid, Severity: daemonjson.Fail,
+				Message: fmt.Sprintf("no %s binary can judge the file (ExecStart %q, version %q)", spec.Name, binary, version),
+				Remedy:  "check the unit's ExecStart"})
 		}
-		v.Findings = append(v.Findings, Finding{ID: f.ID, Severity: string(f.Severity), Key: f.Key,
-			Line: f.Line, Col: f.Col, Message: f.Message, Remedy: f.Remedy})
-	}
-	return v
-}
-
-// dockerdRules picks the rule set of the running daemon's version; an
-// unparsable one falls back to the oldest rules (20.10).
-func dockerdRules(version string) string {
-	if _, err := daemonjson.ParseVersion(version); err != nil {
-		return ""
-	}
-	return version
-}
-
-// validateLiveswapd loads the file with liveswapd's configuration code,
-// the unit's flags included, as the daemon does on start and on SIGHUP.
-func validateLiveswapd(path string, data []byte, argv []string) *Validation {
-	v := &Validation{Rules: "liveswapd rules"}
-	failf := func(id, remedy string, line, col int, format string, a ...any) *Validation {
-		v.Findings = append(v.Findings, Finding{ID: id, Severity: "fail", Line: line, Col: col, Message: fmt.Sprintf(format, a...), Remedy: remedy})
 		return v
 	}
-	fs := flag.NewFlagSet("liveswapd", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Bool("version", false, "")
-	fs.Bool("v", false, "")
-	flags := lsruntime.NewFlags(fs)
-	var args []string
+	var flags []string
 	if len(argv) > 1 {
-		args = argv[1:]
+		flags = argv[1:]
 	}
-	if err := fs.Parse(args); err != nil {
-		return failf(daemonjson.IDExecStart, "fix the flags of the unit's ExecStart", 0, 0, "ExecStart: %v", err)
-	}
-	tmp, err := os.CreateTemp("", "liveswap-daemon-json-")
-	if err != nil {
-		return failf("daemon-json.valid", "free space in the temporary folder", 0, 0, "%v", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(data)
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return failf("daemon-json.valid", "free space in the temporary folder", 0, 0, "%v", werr)
-	}
-	flags.ConfigFile = tmp.Name()
-	cfg, err := flags.Load()
-	if err != nil {
-		msg := strings.ReplaceAll(err.Error(), tmp.Name(), path)
-		id, line, col := "daemon-json.valid", 0, 0
-		var ce *lsruntime.ConfigError
-		if errors.As(err, &ce) {
-			line, col = ce.Line, ce.Col
-			if strings.Contains(ce.Msg, "both as a flag") {
-				id = daemonjson.IDConflict
-			}
+	b := daemonjson.Binary{Path: binary, VersionOutput: version, Version: version, Validated: spec.Config.Validated}
+	res, err := b.Validate(ctx, path, data, flags)
+	switch {
+	case err != nil:
+		id := daemonjson.IDValid
+		if spec.Config.DockerRules {
+			id = daemonjson.IDDockerdValidate
 		}
-		return failf(id, "fix "+path+" (liveswap validate checks dockerd files; liveswapd names the key and line)", line, col, "%s", msg)
+		v.add(daemonjson.Finding{ID: id, Severity: daemonjson.Fail, Message: err.Error(),
+			Remedy: "check that " + binary + " runs on this host"})
+	case spec.Config.DockerRules:
+		// A second opinion: it can refuse, never accept what the rules refuse.
+		v.add(res.Finding())
+	default:
+		v.Rules = res.Rules(spec.Name)
+		for _, f := range res.Findings() {
+			v.add(f)
+		}
+		if res.LiveRestore != nil && !*res.LiveRestore {
+			v.add(daemonjson.Finding{ID: daemonjson.IDLiveRestore, Severity: daemonjson.Fail,
+				Message: "live-restore stays off with this file and the unit's flags", Remedy: "remove --live-restore=false from the unit's ExecStart"})
+		}
 	}
-	if !cfg.LiveRestore {
-		return failf(daemonjson.IDLiveRestore, "remove --live-restore=false from the unit's ExecStart", 0, 0, "live-restore stays off with this file and the unit's flags")
-	}
-	v.Starts = true
 	return v
+}
+
+// add keeps warnings and failures; a failure means the daemon would not
+// start (or reload) with the file.
+func (v *Validation) add(f daemonjson.Finding) {
+	switch f.Severity {
+	case daemonjson.OK:
+		return
+	case daemonjson.Fail:
+		v.Starts = false
+	}
+	v.Findings = append(v.Findings, f)
 }

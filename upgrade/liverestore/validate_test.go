@@ -1,66 +1,112 @@
 package liverestore
 
 import (
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/liveswap/liveswap/internal/host/systemd"
+	"github.com/liveswap/liveswap/internal/testbuild"
 	"github.com/liveswap/liveswap/plan"
 )
 
+// fakeDockerd24 answers like dockerd 24: --validate refuses files that
+// contain "refuse-me".
+func fakeDockerd24(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "dockerd")
+	script := "#!/bin/sh\n[ \"$1\" = --validate ] || exit 3\nif grep -q refuse-me \"$3\"; then echo \"unable to configure the Docker daemon with file $3: refused\" >&2; exit 1; fi\necho 'configuration OK' >&2\n"
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestValidateCandidate(t *testing.T) {
+	exe := func(argv ...string) []systemd.Exec {
+		if len(argv) == 0 {
+			return nil
+		}
+		return []systemd.Exec{{Path: argv[0], Argv: argv}}
+	}
 	dockerd := []string{"/usr/sbin/dockerd", "--config-file", "/etc/docker/daemon.json"}
-	liveswapd := []string{"/usr/local/bin/liveswapd", "--config-file", "/etc/liveswap/daemon.json"}
+	liveswapd := []string{testbuild.Liveswapd(t), "--config-file", "/etc/liveswap/daemon.json"}
+	dockerd24 := []string{fakeDockerd24(t), "--config-file", "/etc/docker/daemon.json"}
 	tests := []struct {
 		name       string
 		kind       string
 		file       string
 		argv       []string
+		version    string
 		swarm      bool
 		wantStarts bool
 		wantID     string // a finding that must be there
+		wantRules  string
 	}{
-		{"dockerd ok", plan.Docker, `{"storage-driver": "vfs", "live-restore": true}`, dockerd, false, true, ""},
-		{"dockerd unknown key", plan.Docker, "{\n  \"live-restore\": true,\n  \"storage-drvier\": \"vfs\"\n}", dockerd, false, false, "daemon-json.unknown-key"},
-		{"dockerd wrong type", plan.Docker, `{"live-restore": true, "debug": "yes"}`, dockerd, false, false, "daemon-json.type"},
-		{"dockerd flag conflict", plan.Docker, `{"live-restore": true}`, append(dockerd, "--live-restore"), false, false, "daemon-json.flag-conflict"},
-		{"dockerd swarm", plan.Docker, `{"live-restore": true}`, dockerd, true, false, "daemon-json.swarm"},
-		{"liveswapd ok", plan.Liveswapd, `{"live-restore": true, "hosts": ["unix:///tmp/x.sock"]}`, liveswapd, false, true, ""},
-		{"liveswapd unknown key", plan.Liveswapd, "{\n  \"live-restore\": true,\n  \"bogus\": 1\n}", liveswapd, false, false, "daemon-json.valid"},
-		{"liveswapd flag conflict", plan.Liveswapd, `{"live-restore": true}`, append(liveswapd, "--live-restore"), false, false, "daemon-json.flag-conflict"},
+		{"dockerd ok", plan.Docker, `{"storage-driver": "vfs", "live-restore": true}`, dockerd, "20.10.24+dfsg1", false, true, "", "dockerd 20.10 rules"},
+		{"dockerd unknown key", plan.Docker, "{\n  \"live-restore\": true,\n  \"storage-drvier\": \"vfs\"\n}", dockerd, "20.10.24+dfsg1", false, false, "daemon-json.unknown-key", ""},
+		{"dockerd wrong type", plan.Docker, `{"live-restore": true, "debug": "yes"}`, dockerd, "20.10.24+dfsg1", false, false, "daemon-json.type", ""},
+		{"dockerd flag conflict", plan.Docker, `{"live-restore": true}`, append(dockerd, "--live-restore"), "20.10.24+dfsg1", false, false, "daemon-json.flag-conflict", ""},
+		{"dockerd swarm", plan.Docker, `{"live-restore": true}`, dockerd, "20.10.24+dfsg1", true, false, "daemon-json.swarm", ""},
+		{"dockerd odd version: oldest rules", plan.Docker, `{"live-restore": true}`, dockerd, "dev", false, true, "", "dockerd 20.10 rules"},
+		{"dockerd 24 accepts", plan.Docker, `{"live-restore": true}`, dockerd24, "24.0.7", false, true, "", "dockerd 24.0 rules"},
+		{"dockerd 24 --validate refuses", plan.Docker, `{"live-restore": true, "labels": ["refuse-me=1"]}`, dockerd24, "24.0.7", false, false, "daemon-json.dockerd-validate", ""},
+		{"liveswapd ok", plan.Liveswapd, `{"live-restore": true, "hosts": ["unix:///tmp/x.sock"]}`, liveswapd, "1.0.0", false, true, "", "liveswapd rules, by " + liveswapd[0] + " --validate"},
+		{"liveswapd unknown key", plan.Liveswapd, "{\n  \"live-restore\": true,\n  \"bogus\": 1\n}", liveswapd, "1.0.0", false, false, "daemon-json.valid", ""},
+		{"liveswapd flag conflict", plan.Liveswapd, `{"live-restore": true}`, append(liveswapd, "--live-restore"), "1.0.0", false, false, "daemon-json.flag-conflict", ""},
+		{"liveswapd without ExecStart", plan.Liveswapd, `{"live-restore": true}`, nil, "1.0.0", false, false, "daemon-json.valid", ""},
+		{"liveswapd bad ExecStart flag", plan.Liveswapd, `{"live-restore": true}`, append(liveswapd, "--no-such-flag"), "1.0.0", false, false, "daemon-json.exec-start", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := ValidateCandidate(tt.kind, "/etc/docker/daemon.json", []byte(tt.file), tt.argv, "20.10.24+dfsg1", tt.swarm)
+			v := ValidateCandidate(context.Background(), plan.MustKind(tt.kind), "/etc/docker/daemon.json", []byte(tt.file), exe(tt.argv...), tt.version, tt.swarm)
 			if v.Starts != tt.wantStarts {
 				t.Fatalf("starts = %v, want %v; findings %+v", v.Starts, tt.wantStarts, v.Findings)
+			}
+			if tt.wantRules != "" && v.Rules != tt.wantRules {
+				t.Errorf("rules %q, want %q", v.Rules, tt.wantRules)
 			}
 			if tt.wantID == "" {
 				return
 			}
 			for _, f := range v.Findings {
-				if f.ID == tt.wantID && f.Message != "" {
+				if f.ID == tt.wantID && f.Message != "" && f.Remedy != "" {
 					return
 				}
 			}
-			t.Errorf("no %s finding in %+v", tt.wantID, v.Findings)
+			t.Errorf("no %s finding with a message and a remedy in %+v", tt.wantID, v.Findings)
 		})
 	}
 }
 
 func TestValidateCandidateNamesLine(t *testing.T) {
-	v := ValidateCandidate(plan.Docker, "/etc/docker/daemon.json", []byte("{\n  \"live-restore\": true,\n  \"storage-drvier\": \"vfs\"\n}"), nil, "20.10.24", false)
-	for _, f := range v.Findings {
-		if f.ID == "daemon-json.unknown-key" {
-			if f.Location("/etc/docker/daemon.json") != "/etc/docker/daemon.json:3:3" || !strings.Contains(f.Remedy, "storage-driver") {
-				t.Errorf("finding %+v: want line 3 col 3 and a did-you-mean", f)
-			}
-			return
-		}
+	const path = "/etc/docker/daemon.json"
+	data := []byte("{\n  \"live-restore\": true,\n  \"storage-drvier\": \"vfs\"\n}")
+	tests := []struct {
+		name, kind, binary, id, where, remedy string
+	}{
+		{"dockerd rules", plan.Docker, "/usr/sbin/dockerd", "daemon-json.unknown-key", path + ":3:3", "storage-driver"},
+		{"liveswapd --validate", plan.Liveswapd, testbuild.Liveswapd(t), "daemon-json.valid", path + ":3", "fix " + path},
 	}
-	t.Fatalf("no unknown-key finding: %+v", v.Findings)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := ValidateCandidate(context.Background(), plan.MustKind(tt.kind), path, data, []systemd.Exec{{Path: tt.binary, Argv: []string{tt.binary}}}, "20.10.24", false)
+			for _, f := range v.Findings {
+				if f.ID == tt.id {
+					if f.Location(path) != tt.where || !strings.Contains(f.Remedy, tt.remedy) || !strings.Contains(f.Message, path) && tt.kind == plan.Liveswapd {
+						t.Errorf("finding %+v: want it at %s, a remedy naming %q and the file in the message", f, tt.where, tt.remedy)
+					}
+					return
+				}
+			}
+			t.Fatalf("no %s finding: %+v", tt.id, v.Findings)
+		})
+	}
 }
 
 // TestResultJSONFields pins the JSON field names scripts read.

@@ -1,9 +1,11 @@
 // Command faultd stands in for a broken new daemon binary in liveswap's
-// fault tests: it passes the pre-flight binary checks (a root-owned ELF that
-// answers --version) and then misbehaves as its build-time mode says.
+// fault tests: it passes the pre-flight checks (a root-owned ELF that
+// answers --version, and --validate as liveswapd does) and then misbehaves
+// as its build-time mode says.
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"syscall"
@@ -20,10 +22,13 @@ var (
 )
 
 func main() {
-	for _, a := range os.Args[1:] {
+	for i, a := range os.Args[1:] {
 		if a == "--version" || a == "-v" {
 			fmt.Printf("liveswapd version %s\n", version)
 			return
+		}
+		if a == "--validate" && mode != "exec" {
+			os.Exit(validate(os.Args[i+2:]))
 		}
 	}
 	switch mode {
@@ -39,4 +44,27 @@ func main() {
 		fmt.Fprintln(os.Stderr, "faultd: failing at start as asked")
 		os.Exit(1)
 	}
+}
+
+// validate accepts any JSON file and reports its live-restore, as
+// `liveswapd --validate` does for a good file: the fault is at start only.
+func validate(args []string) int {
+	var cfg struct {
+		LiveRestore bool `json:"live-restore"`
+	}
+	for i, a := range args {
+		if a == "--config-file" && i+1 < len(args) {
+			data, err := os.ReadFile(args[i+1])
+			if err == nil {
+				err = json.Unmarshal(data, &cfg)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "faultd:", err)
+				return 1
+			}
+		}
+	}
+	fmt.Fprintln(os.Stderr, "configuration OK")
+	fmt.Printf("live-restore: %t\n", cfg.LiveRestore)
+	return 0
 }
