@@ -122,7 +122,7 @@ func TestEnableLiveRestore(t *testing.T) {
 				if code != 0 || r.Result != liverestore.Enabled || !r.LiveRestoreAfter || r.LiveRestoreBefore {
 					t.Fatalf("exit %d result %s (before %v after %v), want 0 enabled off -> on: %s", code, r.Result, r.LiveRestoreBefore, r.LiveRestoreAfter, r.Error)
 				}
-				w.requireUninterrupted(t)
+				w.RequireUninterrupted(t)
 				if len(r.Containers) != 2 {
 					t.Errorf("verified %d containers, want 2", len(r.Containers))
 				}

@@ -176,9 +176,9 @@ func TestLiveswapdRestartUnderSystemd(t *testing.T) {
 				t.Errorf("the daemon was not restarted (main pid %d -> %d)", oldPID, newPID)
 			}
 			if tt.wantSurvive {
-				r.requireUninterrupted(t)
+				r.RequireUninterrupted(t)
 			} else {
-				r.requireInterrupted(t)
+				r.RequireInterrupted(t)
 				for _, w := range ws {
 					if st := testbed.Inspect(t, l.Host, w.Name); st.Status != "exited" {
 						t.Errorf("%s: status %q after a restart with live-restore off, want exited", w.Name, st.Status)
