@@ -17,8 +17,11 @@ have ip || need+=(iproute2)
 have unshare || need+=(util-linux)
 have ansible-playbook || need+=(ansible-core)
 
+here=$(cd "$(dirname "$0")" && pwd)
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-deps: all packages present"
+  # The real releases the tests upgrade between (cached after the first run).
+  bash "$here/releases.sh" >/dev/null
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -36,4 +39,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 [ -z "$restore" ] || rm -f "$policy"
+bash "$here/releases.sh" >/dev/null
 echo "install-deps: done"
