@@ -22,6 +22,8 @@ type Engine interface {
 	Swarm(ctx context.Context) (bool, error)
 	Logs(ctx context.Context, id string, since time.Time) (io.ReadCloser, error)
 	RunCanary(ctx context.Context, c Canary) error
+	// Renegotiate makes the next call agree on the API version anew.
+	Renegotiate() error
 	// Address is the endpoint it talks to (unix:///run/x.sock).
 	Address() string
 	Close() error
@@ -41,7 +43,7 @@ func (c *Client) Address() string { return c.Endpoint }
 
 // Swarm reports whether the daemon is a swarm node.
 func (c *Client) Swarm(ctx context.Context) (bool, error) {
-	info, err := c.api.Info(ctx)
+	info, err := c.api().Info(ctx)
 	if err != nil {
 		return false, fmt.Errorf("engine %s: %w", c.Endpoint, err)
 	}
@@ -52,21 +54,21 @@ func (c *Client) Swarm(ctx context.Context) (bool, error) {
 // Logs returns a container's stdout and stderr since a time, in the
 // Engine API's multiplexed form.
 func (c *Client) Logs(ctx context.Context, id string, since time.Time) (io.ReadCloser, error) {
-	return c.api.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true,
+	return c.api().ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true,
 		Since: fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond())})
 }
 
 // RunCanary creates, starts and waits for a container and removes it,
 // whatever happened; an exit status other than 0 is an error.
 func (c *Client) RunCanary(ctx context.Context, k Canary) error {
-	created, err := c.api.ContainerCreate(ctx, &container.Config{Image: k.Image, Cmd: k.Command, Labels: map[string]string{"io.liveswap.canary": "1"}},
+	created, err := c.api().ContainerCreate(ctx, &container.Config{Image: k.Image, Cmd: k.Command, Labels: map[string]string{"io.liveswap.canary": "1"}},
 		&container.HostConfig{NetworkMode: "host"}, nil, nil, k.Name)
 	if err != nil {
 		return fmt.Errorf("creating canary %s from %s: %w", k.Name, k.Image, err)
 	}
-	defer c.api.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
-	waitC, errC := c.api.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
-	if err := c.api.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+	defer c.api().ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
+	waitC, errC := c.api().ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
+	if err := c.api().ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return fmt.Errorf("starting canary %s: %w", k.Name, err)
 	}
 	select {
