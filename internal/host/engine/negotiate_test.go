@@ -67,9 +67,9 @@ func TestWaitReadyNegotiatesAgain(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	steps := []struct{ api, version string }{
-		{"1.45", "26.1.5"},  // the release running before the rollback
+		{"1.45", "26.1.5"},   // the release running before the rollback
 		{"1.41", "20.10.24"}, // rolled back: an older API
-		{"1.45", "26.1.5"},  // upgraded again: a newer one
+		{"1.45", "26.1.5"},   // upgraded again: a newer one
 	}
 	for i, s := range steps {
 		f.set(s.api, s.version)
