@@ -49,6 +49,9 @@ func StartSystemd(t T) *Systemd {
 	return s
 }
 
+// Cgroup is the manager's own cgroup subtree; its units live below it.
+func (s *Systemd) Cgroup() string { return s.pm.Cgroup }
+
 // Log returns the manager's own output (for failure messages).
 func (s *Systemd) Log() string { return s.pm.Log() }
 

@@ -26,6 +26,12 @@ type PrivateManager struct {
 	Dir        string
 	RuntimeDir string // XDG_RUNTIME_DIR: bus, systemd/private
 	UnitDir    string // unit files go here
+	// Cgroup is the manager's own cgroup subtree (e.g. /liveswap-mgr-x1y2):
+	// its units live below it, so managers on one host never share a
+	// unit's cgroup, even with the same unit names ("" when the host's
+	// cgroup file system could not be written).
+	Cgroup     string
+	cgroupDirs []string
 	cmd        *exec.Cmd
 	exited     chan error
 	log        string
@@ -57,10 +63,18 @@ func StartPrivateManager(dir string) (*PrivateManager, error) {
 		return nil, err
 	}
 	defer logf.Close()
+	// The manager roots its units in its own cgroup: started in the host's,
+	// two managers put a unit of the same name (and their dbus.service) in
+	// one cgroup, and stopping one kills the other's processes.
+	join := ""
+	m.Cgroup, m.cgroupDirs = makeCgroup("liveswap-mgr-" + filepath.Base(dir))
+	for _, d := range m.cgroupDirs {
+		join += "echo $$ > " + filepath.Join(d, "cgroup.procs") + " && "
+	}
 	// /run/systemd/system must exist for systemd to believe it manages
 	// units; a tmpfs in a private namespace keeps the host's /run intact.
-	m.cmd = exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
-		"mount -t tmpfs tmpfs /run/systemd && mkdir -p /run/systemd/system && exec "+systemdBin+" --user")
+	m.cmd = exec.Command("sh", "-c", join+"exec unshare -m --propagation private sh -c "+
+		"'mount -t tmpfs tmpfs /run/systemd && mkdir -p /run/systemd/system && exec "+systemdBin+" --user'")
 	m.cmd.Env = append(envWithout(os.Environ(), "DBUS_SESSION_BUS_ADDRESS", "NOTIFY_SOCKET", "INVOCATION_ID", "MANAGERPID"),
 		"XDG_RUNTIME_DIR="+m.RuntimeDir,
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "cfg"),
@@ -134,6 +148,7 @@ func (m *PrivateManager) Log() string {
 // Stop asks the manager to stop every unit and exit (SIGTERM starts
 // exit.target in a user manager); after timeout it is killed.
 func (m *PrivateManager) Stop(timeout time.Duration) error {
+	defer removeCgroup(m.cgroupDirs)
 	m.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-m.exited:
@@ -142,6 +157,53 @@ func (m *PrivateManager) Stop(timeout time.Duration) error {
 		m.cmd.Process.Kill()
 		<-m.exited
 		return errors.New("systemd --user did not exit in time; killed")
+	}
+}
+
+// cgroupRoot is the cgroup file system.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// makeCgroup creates name in the hierarchies systemd uses: the unified one
+// on a cgroup v2 host; name=systemd and the empty unified one on a hybrid
+// host. It returns the cgroup path and the folders made, none when the
+// file system cannot be written.
+func makeCgroup(name string) (string, []string) {
+	hierarchies := []string{cgroupRoot}
+	if _, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers")); err != nil {
+		hierarchies = []string{filepath.Join(cgroupRoot, "systemd"), filepath.Join(cgroupRoot, "unified")}
+	}
+	var dirs []string
+	for _, h := range hierarchies {
+		if _, err := os.Stat(h); err != nil {
+			continue
+		}
+		d := filepath.Join(h, name)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			removeCgroup(dirs)
+			return "", nil
+		}
+		dirs = append(dirs, d)
+	}
+	if len(dirs) == 0 {
+		return "", nil
+	}
+	return "/" + name, dirs
+}
+
+// removeCgroup removes the subtrees, deepest first; a cgroup that still
+// holds a process stays (the caller's leak check names the process).
+func removeCgroup(dirs []string) {
+	for _, d := range dirs {
+		var all []string
+		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				all = append(all, p)
+			}
+			return nil
+		})
+		for i := len(all) - 1; i >= 0; i-- {
+			os.Remove(all[i])
+		}
 	}
 }
 

@@ -3,9 +3,11 @@ package systemd_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/liveswap/liveswap/internal/host/procfs"
 	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/internal/testbed"
 )
@@ -115,5 +117,38 @@ ExecStart=/bin/false
 				m.ResetFailed(ctx, tc.unit)
 			}
 		})
+	}
+}
+
+// TestPrivateManagersKeepApart runs two private managers with a unit of the
+// same name: each unit's cgroup is below its own manager's, and stopping
+// one leaves the other's process running (on one shared cgroup tree, the
+// stop of one killed both).
+func TestPrivateManagersKeepApart(t *testing.T) {
+	testbed.Require(t)
+	var sds [2]*testbed.Systemd
+	var pids [2]int
+	for i := range sds {
+		sds[i] = testbed.StartSystemd(t)
+		if sds[i].Cgroup() == "" {
+			t.Fatal("the manager has no cgroup of its own")
+		}
+		sds[i].InstallUnit(t, "same.service", "[Service]\nExecStart=/bin/sleep 1000\n")
+		sds[i].StartUnit(t, "same.service")
+		pids[i] = sds[i].MainPID(t, "same.service")
+		cg := procfs.Cgroup(pids[i])
+		if !strings.HasPrefix(cg, sds[i].Cgroup()+"/") {
+			t.Fatalf("manager %d: unit process %d in cgroup %s, not below %s", i, pids[i], cg, sds[i].Cgroup())
+		}
+	}
+	if sds[0].Cgroup() == sds[1].Cgroup() {
+		t.Fatalf("both managers in %s", sds[0].Cgroup())
+	}
+	sds[0].StopUnit(t, "same.service")
+	if procfs.Alive(pids[0]) {
+		t.Errorf("the stopped unit's process %d still runs", pids[0])
+	}
+	if !procfs.Alive(pids[1]) {
+		t.Fatalf("stopping manager 0's same.service killed manager 1's process %d", pids[1])
 	}
 }
