@@ -22,13 +22,20 @@ var imageBins = []string{NginxBin, RedisBin, "/bin/sh", "/bin/true", "/bin/sleep
 // into d. It returns the image name.
 func BuildImage(t T, d *Dockerd) string {
 	t.Helper()
-	root := filepath.Join(d.Dir, "rootfs")
+	return ImportImage(t, d.Host, d.Dir)
+}
+
+// ImportImage builds the image in dir and imports it into the daemon at
+// host.
+func ImportImage(t T, host, dir string) string {
+	t.Helper()
+	root := filepath.Join(dir, "rootfs")
 	if err := BuildRootfs(root); err != nil {
 		t.Fatalf("testbed: building rootfs: %v", err)
 	}
 	tar := exec.Command("tar", "-C", root, "-c", ".")
-	imp := exec.Command(DockerBin, "-H", d.Host, "import", "-", ImageName)
-	imp.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(d.Dir, "cli"))
+	imp := exec.Command(DockerBin, "-H", host, "import", "-", ImageName)
+	imp.Env = append(os.Environ(), "DOCKER_CONFIG="+filepath.Join(dir, "cli"))
 	pipe, err := tar.StdoutPipe()
 	if err != nil {
 		t.Fatalf("%v", err)

@@ -27,8 +27,14 @@ type Systemd struct {
 // it is started before the units and containers of a test, it stops last.
 func StartSystemd(t T) *Systemd {
 	t.Helper()
-	dir := shortDir(t, "lss-")
-	pm, err := systemd.StartPrivateManager(dir)
+	return startSystemd(t, shortDir(t, "lss-"))
+}
+
+// startSystemd starts a manager in dir; setup runs in its mount namespace
+// first.
+func startSystemd(t T, dir string, setup ...string) *Systemd {
+	t.Helper()
+	pm, err := systemd.StartPrivateManager(dir, setup...)
 	if err != nil {
 		t.Fatalf("testbed: %v", err)
 	}

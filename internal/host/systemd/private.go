@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -45,7 +46,9 @@ func SystemdIsPID1() bool {
 }
 
 // StartPrivateManager starts a manager in dir and waits for its socket.
-func StartPrivateManager(dir string) (*PrivateManager, error) {
+// setup are shell commands run in the manager's mount namespace before it
+// starts (mounts that give its units a host of their own).
+func StartPrivateManager(dir string, setup ...string) (*PrivateManager, error) {
 	m := &PrivateManager{
 		Dir:        dir,
 		RuntimeDir: filepath.Join(dir, "run"),
@@ -73,8 +76,11 @@ func StartPrivateManager(dir string) (*PrivateManager, error) {
 	}
 	// /run/systemd/system must exist for systemd to believe it manages
 	// units; a tmpfs in a private namespace keeps the host's /run intact.
-	m.cmd = exec.Command("sh", "-c", join+"exec unshare -m --propagation private sh -c "+
-		"'mount -t tmpfs tmpfs /run/systemd && mkdir -p /run/systemd/system && exec "+systemdBin+" --user'")
+	inner := "mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd && mkdir -p /run/systemd/system && "
+	if len(setup) > 0 {
+		inner = strings.Join(setup, " && ") + " && " + inner
+	}
+	m.cmd = exec.Command("sh", "-c", join+"exec unshare -m --propagation private sh -c '"+inner+"exec "+systemdBin+" --user'")
 	m.cmd.Env = append(envWithout(os.Environ(), "DBUS_SESSION_BUS_ADDRESS", "NOTIFY_SOCKET", "INVOCATION_ID", "MANAGERPID"),
 		"XDG_RUNTIME_DIR="+m.RuntimeDir,
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "cfg"),
@@ -112,6 +118,10 @@ func StartPrivateManager(dir string) (*PrivateManager, error) {
 	}
 }
 
+// PID is the manager's process: /proc/PID/root is its view of the files,
+// /proc/PID/ns/mnt its mount namespace.
+func (m *PrivateManager) PID() int { return m.cmd.Process.Pid }
+
 // PrivateSocket is the manager's private D-Bus socket.
 func (m *PrivateManager) PrivateSocket() string {
 	return filepath.Join(m.RuntimeDir, "systemd", "private")
@@ -147,17 +157,60 @@ func (m *PrivateManager) Log() string {
 
 // Stop asks the manager to stop every unit and exit (SIGTERM starts
 // exit.target in a user manager); after timeout it is killed.
+//
+// Processes its units left behind (KillMode=process leaves a daemon's
+// containers and shims) are killed then, found by the manager's own cgroup,
+// and named in the error: everything started under a private manager ends
+// with it.
 func (m *PrivateManager) Stop(timeout time.Duration) error {
-	defer removeCgroup(m.cgroupDirs)
+	var err error
 	m.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-m.exited:
-		return nil
 	case <-time.After(timeout):
 		m.cmd.Process.Kill()
 		<-m.exited
-		return errors.New("systemd --user did not exit in time; killed")
+		err = errors.New("systemd --user did not exit in time; killed")
 	}
+	if left := killCgroup(m.cgroupDirs); len(left) > 0 {
+		err = errors.Join(err, fmt.Errorf("killed what its units left running: %s", strings.Join(left, "; ")))
+	}
+	removeCgroup(m.cgroupDirs)
+	return err
+}
+
+// killCgroup SIGKILLs every process in the subtrees and waits for them to
+// go; it returns what it killed.
+func killCgroup(dirs []string) []string {
+	var killed []string
+	for round := 0; round < 50; round++ {
+		var pids []int
+		for _, d := range dirs {
+			filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+				if err == nil && !e.IsDir() && e.Name() == "cgroup.procs" {
+					b, _ := os.ReadFile(p)
+					for _, f := range strings.Fields(string(b)) {
+						if pid, err := strconv.Atoi(f); err == nil {
+							pids = append(pids, pid)
+						}
+					}
+				}
+				return nil
+			})
+		}
+		if len(pids) == 0 {
+			return killed
+		}
+		for _, pid := range pids {
+			if round == 0 {
+				cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+				killed = append(killed, fmt.Sprintf("pid %d (%s)", pid, strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))))
+			}
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return killed
 }
 
 // cgroupRoot is the cgroup file system.

@@ -170,7 +170,8 @@ func (m *Manager) call(f func(c *sdbus.Conn) error) error {
 // Exec is one command line of ExecStart or ExecReload.
 type Exec struct {
 	Path string
-	Argv []string
+	Argv []string // as systemd runs it: $VAR and ${VAR} expanded
+	Raw  []string // as the unit file writes it
 }
 
 // Unit is what liveswap needs to know about a service unit.
@@ -229,9 +230,35 @@ func (m *Manager) Unit(ctx context.Context, name string) (*Unit, error) {
 	if v, ok := sp["MainPID"].(uint32); ok {
 		u.MainPID = int(v)
 	}
-	u.ExecStart = execs(sp["ExecStart"])
-	u.ExecReload = execs(sp["ExecReload"])
+	// D-Bus gives command lines unexpanded (Debian's docker.service ends
+	// in $DOCKER_OPTS): expand them as systemd will.
+	env := Environ(strs(sp["Environment"]), envFiles(sp["EnvironmentFiles"]))
+	u.ExecStart = expandAll(execs(sp["ExecStart"]), env)
+	u.ExecReload = expandAll(execs(sp["ExecReload"]), env)
 	return u, nil
+}
+
+func expandAll(list []Exec, env map[string]string) []Exec {
+	for i := range list {
+		list[i].Raw = list[i].Argv
+		list[i].Argv = Expand(list[i].Argv, env)
+	}
+	return list
+}
+
+// envFiles reads the EnvironmentFiles property, a(sb): path, optional.
+func envFiles(v any) []EnvFile {
+	list, _ := v.([][]any)
+	var out []EnvFile
+	for _, e := range list {
+		if len(e) < 2 {
+			continue
+		}
+		path, _ := e[0].(string)
+		optional, _ := e[1].(bool)
+		out = append(out, EnvFile{Path: path, Optional: optional})
+	}
+	return out
 }
 
 func str(v any) string { s, _ := v.(string); return s }

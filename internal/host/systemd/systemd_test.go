@@ -3,6 +3,9 @@ package systemd_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +153,50 @@ func TestPrivateManagersKeepApart(t *testing.T) {
 	}
 	if !procfs.Alive(pids[1]) {
 		t.Fatalf("stopping manager 0's same.service killed manager 1's process %d", pids[1])
+	}
+}
+
+// TestUnitCommandExpanded reads a unit written as Debian's docker.service
+// is, ExecStart ending in $DOCKER_OPTS from an EnvironmentFile: the
+// command line liveswap audits is the one systemd runs.
+func TestUnitCommandExpanded(t *testing.T) {
+	testbed.Require(t)
+	sd := testbed.StartSystemd(t)
+	dir := t.TempDir()
+	for name, body := range map[string]string{"unset": "#DOCKER_OPTS=\"--dns 8.8.8.8\"\n", "set": "DOCKER_OPTS=\"--log-level debug\"\n"} {
+		os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
+	}
+	tests := []struct {
+		name, envFile, env string
+		want               string
+	}{
+		{"Debian default", "-" + filepath.Join(dir, "unset"), "", "/bin/sleep 1000"},
+		{"DOCKER_OPTS set", filepath.Join(dir, "set"), "", "/bin/sleep 1000 --log-level debug"},
+		{"missing optional file, Environment=", "-" + filepath.Join(dir, "none"), "DOCKER_OPTS=-x", "/bin/sleep 1000 -x"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			unit := fmt.Sprintf("env%d.service", i)
+			body := "[Service]\nEnvironmentFile=" + tt.envFile + "\nExecStart=/bin/sleep 1000 $DOCKER_OPTS\n"
+			if tt.env != "" {
+				body += "Environment=" + tt.env + "\n"
+			}
+			sd.InstallUnit(t, unit, body)
+			sd.Reload(t)
+			t.Setenv("XDG_RUNTIME_DIR", sd.RuntimeDir)
+			t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+			m, err := systemd.Connect(context.Background(), systemd.User)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			u, err := m.Unit(context.Background(), unit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := u.ExecStart[0].String(); got != tt.want {
+				t.Errorf("ExecStart %q (raw %q), want %q", got, u.ExecStart[0].Raw, tt.want)
+			}
+		})
 	}
 }

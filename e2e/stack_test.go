@@ -1,0 +1,101 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/liveswap/liveswap/internal/testbed"
+	"github.com/liveswap/liveswap/upgrade"
+)
+
+// fillRedis writes n keys into the workload, so that verify and the
+// witness can tell a kept cache from an emptied one.
+func fillRedis(t *testing.T, w *testbed.Workload, n int) {
+	t.Helper()
+	host, port, _ := strings.Cut(w.Addr, ":")
+	var script strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&script, "SET key:%d value-%d\n", i, i)
+	}
+	cmd := exec.Command("redis-cli", "-h", host, "-p", port)
+	cmd.Stdin = strings.NewReader(script.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("filling %s: %v: %s", w.Name, err, out)
+	}
+}
+
+// releaseBinary copies a file of a release to a root-owned 0755 file of
+// the test, as an operator stages a new binary.
+func releaseBinary(t *testing.T, r testbed.Release, rel string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(rel)+"-"+r.Version)
+	b, err := os.ReadFile(r.Path(rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// TestStackPatchUpgrade upgrades dockerd 20.10.5 (Debian 11) to 20.10.24
+// (Debian 12) on the stack as Debian ships it — docker.socket,
+// docker.service with -H fd://, containerd 1.4.13 in containerd.service —
+// with an nginx and a redis holding keys serving: liveswap plans from the
+// unit, applies, and the witness (its own probes, the docker CLI, redis
+// run_id and key count) sees nothing interrupted.
+func TestStackPatchUpgrade(t *testing.T) {
+	testbed.Require(t, testbed.DockerdBin, testbed.DockerBin, testbed.NginxBin, testbed.RedisBin)
+	old, next := testbed.FindRelease(t, "docker.io", "20.10.5"), testbed.FindRelease(t, "docker.io", "20.10.24")
+	st := testbed.StartStack(t, testbed.StackOptions{Docker: old, Containerd: testbed.FindRelease(t, "containerd", "1.4.13")})
+	if v := daemonVersion(t, st.Host); !strings.HasPrefix(v, "20.10.5") {
+		t.Fatalf("the stack runs dockerd %s, want 20.10.5", v)
+	}
+	img := testbed.ImportImage(t, st.Host, st.Dir)
+	web, kv := testbed.RunNginx(t, st.Host, img), testbed.RunRedis(t, st.Host, img)
+	fillRedis(t, kv, 100)
+
+	liveswap := testbed.Build(t, "liveswap", "e2e")
+	newFile := releaseBinary(t, next, "usr/sbin/dockerd")
+	planFile := filepath.Join(t.TempDir(), "plan.yaml")
+	code, out, errOut := st.Liveswap(t, liveswap, "plan", "--systemd", "user", "--unit", testbed.DockerUnit,
+		"--new-binary", newFile, "--sha256", sha256Of(newFile), "-o", planFile)
+	if code != 0 {
+		t.Fatalf("liveswap plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	plan, _ := os.ReadFile(planFile)
+	t.Logf("plan:\n%s", plan)
+
+	w := testbed.Watch(t, st.Host, web, kv)
+	code, out, errOut = st.Liveswap(t, liveswap, "apply", planFile, "--yes", "--output", "json", "--state-dir", t.TempDir())
+	w.Stop(t)
+	if !strings.HasPrefix(strings.TrimSpace(out), "{") {
+		t.Fatalf("apply: exit %d, no report\n%s\n%s", code, out, errOut)
+	}
+	r := decodeReport(t, out)
+	t.Logf("apply: exit %d, result %s, %s -> %s, downtime %.0f ms, error %q\n%s", code, r.Result, r.FromVersion, r.ToVersion, r.DaemonDowntimeMS, r.Error, errOut)
+	for _, p := range r.Probes {
+		t.Logf("probe %s: %d sent, %d failed, max gap %.1f ms", p.Name, p.Sent, p.Failed, p.MaxGapMS)
+	}
+	if code != 0 || r.Result != upgrade.Upgraded {
+		t.Fatalf("exit %d result %s, want 0 upgraded", code, r.Result)
+	}
+	if v := daemonVersion(t, st.Host); !strings.HasPrefix(v, "20.10.24") {
+		t.Errorf("dockerd reports %s after the upgrade, want 20.10.24", v)
+	}
+	if exe := st.MainExe(t, testbed.DockerUnit); exe != "/usr/sbin/dockerd" {
+		t.Errorf("docker.service runs %s, want /usr/sbin/dockerd (the new file in place)", exe)
+	}
+	if got := sha256Of(st.Path("/usr/sbin/dockerd")); got != sha256Of(newFile) {
+		t.Errorf("/usr/sbin/dockerd is not the new binary")
+	}
+	w.RequireUninterrupted(t)
+	if w.KeysAfter[kv.Name] != 100 {
+		t.Errorf("redis holds %d keys after the upgrade, want 100", w.KeysAfter[kv.Name])
+	}
+}
