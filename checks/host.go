@@ -49,9 +49,12 @@ func selfInside(ctrs []ctrProc, daemonPID int) (string, string) {
 	if daemonPID > 0 {
 		daemonCG, daemonNS = procfs.Cgroup(daemonPID), nsOf(daemonPID)
 	}
+	selfCGs := procfs.Cgroups(0)
 	for _, c := range ctrs {
-		if len(c.ID) >= 12 && strings.Contains(selfCG, c.ID) {
-			return c.Name, fmt.Sprintf("liveswap's cgroup %s names container %s", selfCG, shortID(c.ID))
+		for _, cg := range selfCGs {
+			if len(c.ID) >= 12 && strings.Contains(cg, c.ID) {
+				return c.Name, fmt.Sprintf("liveswap's cgroup %s names container %s", cg, shortID(c.ID))
+			}
 		}
 		if len(c.ID) == 64 && bytes.Contains(mounts, []byte("/"+c.ID+"/")) {
 			return c.Name, fmt.Sprintf("liveswap's mounts come from container %s's folder", shortID(c.ID))

@@ -29,7 +29,11 @@ func fakeProc(t *testing.T, procs map[int][2]string) string {
 		}
 		dir := filepath.Join(root, name)
 		os.MkdirAll(filepath.Join(dir, "ns"), 0o755)
-		os.WriteFile(filepath.Join(dir, "cgroup"), []byte("0::"+p[0]+"\n"), 0o644)
+		cgroup := "0::" + p[0] + "\n"
+		if strings.Contains(p[0], ":") { // a whole cgroup file (hybrid hosts)
+			cgroup = p[0]
+		}
+		os.WriteFile(filepath.Join(dir, "cgroup"), []byte(cgroup), 0o644)
 		os.Symlink(p[1], filepath.Join(dir, "ns", "pid"))
 	}
 	return root
@@ -65,6 +69,9 @@ func TestSelfInside(t *testing.T) {
 		}, "", "", ctrProc{"web", "", 100}, "runs in the container's cgroup"},
 		{"cgroup names the container, its pid invisible", map[int][2]string{
 			0: {"/docker/" + id, "pid:[7]"},
+		}, "", "", ctrProc{"web", id, 4242}, "names container 4f1c2d3e4f5a"},
+		{"hybrid host: only name=systemd names the container", map[int][2]string{
+			0: {"9:name=systemd:/docker/" + id + "\n4:memory:/docker/" + id + "\n0::/liveswap-mgr-x/app.slice/d.service\n", "pid:[7]"},
 		}, "", "", ctrProc{"web", id, 4242}, "names container 4f1c2d3e4f5a"},
 		{"private namespaces, mounts name the container", map[int][2]string{
 			0: {"/", "pid:[9]"},

@@ -125,6 +125,26 @@ func Cgroup(pid int) string {
 	return first
 }
 
+// Cgroups returns pid's path in every hierarchy (v1 controllers,
+// name=systemd, unified), deduplicated; pid 0 is this process. Where a
+// runtime placed a process differs between hierarchies on a hybrid host.
+func Cgroups(pid int) []string {
+	b, err := os.ReadFile(path(pid, "cgroup"))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 && !seen[parts[2]] {
+			seen[parts[2]] = true
+			out = append(out, parts[2])
+		}
+	}
+	return out
+}
+
 // Link reads the symlink /proc/PID/NAME (exe, cwd, root, ns/pid, ...);
 // pid 0 is this process.
 func Link(pid int, name string) (string, error) {

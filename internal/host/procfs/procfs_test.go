@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -158,5 +159,21 @@ func TestChildrenSeesEveryThreadsChildren(t *testing.T) {
 		if !kids[p.Pid] {
 			t.Errorf("child %d not listed by Children: %v", p.Pid, kids)
 		}
+	}
+}
+
+func TestCgroups(t *testing.T) {
+	dir := t.TempDir()
+	old := Root
+	Root = dir
+	defer func() { Root = old }()
+	os.MkdirAll(filepath.Join(dir, "7"), 0o755)
+	os.WriteFile(filepath.Join(dir, "7", "cgroup"), []byte("9:name=systemd:/docker/abc\n4:memory:/docker/abc\n1:cpu:/x\n0::/mgr/app.slice/d.service\n"), 0o644)
+	got := strings.Join(Cgroups(7), " ")
+	if want := "/docker/abc /x /mgr/app.slice/d.service"; got != want {
+		t.Errorf("Cgroups = %q, want %q", got, want)
+	}
+	if Cgroups(8) != nil {
+		t.Error("a missing process has cgroups")
 	}
 }
