@@ -2,6 +2,8 @@ package testbed
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -26,9 +28,20 @@ func ContainerTree(pid int) []int {
 
 // AttachToUnit moves pids into unit's own cgroup with the manager's
 // AttachProcessesToUnit: the placement of a runtime whose containers never
-// left its unit, which a stop with KillMode=control-group kills.
+// left its unit, which a stop with KillMode=control-group kills. The
+// manager migrates processes only into delegated units, so a drop-in gives
+// the unit Delegate=yes first (as Docker's own unit has).
 func (s *Systemd) AttachToUnit(t T, unit string, pids ...int) {
 	t.Helper()
+	dir := filepath.Join(s.UnitDir, unit+".d")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("testbed: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "delegate.conf"), []byte("[Service]\nDelegate=yes\n"), 0o644); err != nil {
+		t.Fatalf("testbed: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	s.Reload(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	u := make([]uint32, len(pids))
