@@ -146,7 +146,8 @@ func requireMetric(t *testing.T, path, result string) {
 // a binary that claims the right version and exits at start: host1 is
 // upgraded, host2 rolled back, the rollout stops, host3 is left untouched,
 // and the summary says so. A third run, where host3's binary is a minor
-// jump, fails the gate: no host is changed.
+// jump, fails the gate: no host is changed. Through every run the test's
+// own witness probes each host's nginx: no probe may fail, no process change.
 func TestFleetRollingUpgrade(t *testing.T) {
 	testbed.Require(t, testbed.DockerBin, testbed.NginxBin, "ansible-playbook")
 	sd := testbed.StartSystemd(t)
@@ -210,7 +211,29 @@ func TestFleetRollingUpgrade(t *testing.T) {
 		}
 	}
 
+	// The test's own witness on every host across each playbook run: its
+	// probes every 20 ms (not the playbook's) and the docker CLI.
+	watchFleet := func(t *testing.T) (stop func()) {
+		t.Helper()
+		var ws []*testbed.Witness
+		for _, h := range hosts {
+			w := testbed.Watch(t, h.l.Host, h.web)
+			w.AwaitProbes(t, 5)
+			ws = append(ws, w)
+		}
+		return func() {
+			t.Helper()
+			for i, w := range ws {
+				w.Stop(t)
+				for _, bad := range w.Uninterrupted() {
+					t.Errorf("%s: %s", hosts[i].name, bad)
+				}
+			}
+		}
+	}
+
 	t.Run("every host upgraded", func(t *testing.T) {
+		stopWitness := watchFleet(t)
 		newBin := testbed.Build(t, "liveswapd", "1.0.1-e2e")
 		release(t, newBin)
 		code, out := runPlaybook(t, sd, work, inventory(newBin, nil))
@@ -233,6 +256,7 @@ func TestFleetRollingUpgrade(t *testing.T) {
 			}
 			requireMetric(t, filepath.Join(work, h.name+".prom"), "upgraded")
 		}
+		stopWitness()
 		requireServing(t)
 	})
 	if t.Failed() {
@@ -240,6 +264,7 @@ func TestFleetRollingUpgrade(t *testing.T) {
 	}
 
 	t.Run("broken binary on host2 stops the rollout", func(t *testing.T) {
+		stopWitness := watchFleet(t)
 		newBin := testbed.Build(t, "liveswapd", "1.0.2-e2e")
 		release(t, newBin)
 		broken := testbed.BuildPackage(t, "./e2e/testdata/faultd", "liveswapd", "-X main.version=1.0.2-e2e -X main.mode=exit")
@@ -279,6 +304,7 @@ func TestFleetRollingUpgrade(t *testing.T) {
 		}
 		requireMetric(t, filepath.Join(work, "host1.prom"), "upgraded")
 		requireMetric(t, filepath.Join(work, "host2.prom"), "rolled-back")
+		stopWitness()
 		requireServing(t)
 	})
 	if t.Failed() {
@@ -286,6 +312,7 @@ func TestFleetRollingUpgrade(t *testing.T) {
 	}
 
 	t.Run("a failed preflight on host3 aborts before any change", func(t *testing.T) {
+		stopWitness := watchFleet(t)
 		newBin := testbed.Build(t, "liveswapd", "1.0.3-e2e")
 		release(t, newBin)
 		// A minor jump: version.policy fails on host3 only.
@@ -323,6 +350,7 @@ func TestFleetRollingUpgrade(t *testing.T) {
 				t.Errorf("%s's binary changed although the gate failed", hosts[i].name)
 			}
 		}
+		stopWitness()
 		requireServing(t)
 	})
 }

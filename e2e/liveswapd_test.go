@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liveswap/liveswap/internal/host/probe"
 	"github.com/liveswap/liveswap/internal/host/procfs"
 	"github.com/liveswap/liveswap/internal/testbed"
 )
@@ -77,8 +77,15 @@ func TestLiveswapdDockerCLI(t *testing.T) {
 	reload(t, sd, l.Unit)
 	waitCLI(t, h, "info", "Live Restore Enabled: false")
 	os.WriteFile(l.ConfigPath, []byte(`{"live-restore": true, "bogus": 1}`), 0o644)
-	reload(t, sd, l.Unit)
-	time.Sleep(300 * time.Millisecond)
+	// The daemon handles one SIGHUP after the other: once the second
+	// refusal is logged, the first reload is over, applied or not.
+	for i := 1; i <= 2; i++ {
+		reload(t, sd, l.Unit)
+		testbed.WaitUntil(t, fmt.Sprintf("refusal %d of the bad file in the daemon's log", i), 10*time.Second, func() bool {
+			b, _ := os.ReadFile(l.LogPath)
+			return strings.Count(string(b), "reload refused") >= i
+		})
+	}
 	if out := testbed.DockerCLI(t, h, "info"); !strings.Contains(out, "Live Restore Enabled: false") {
 		t.Errorf("a bad file was applied on reload:\n%s", out)
 	}
@@ -218,48 +225,71 @@ func parentOf(pid int) int {
 	return ppid
 }
 
-// TestLiveswapdCrash SIGKILLs the daemon (and, as a twin, SIGINTs it):
-// containers keep serving, and one that exits while the daemon is down
-// shows its real exit code once the daemon is back.
+// TestLiveswapdCrash SIGKILLs the daemon (and SIGINTs it) with live
+// restore on: nginx and redis keep serving as the test's own witness sees
+// them, and a container that exits while the daemon is down shows its real
+// exit code once the daemon is back. The negative twin SIGINTs a daemon
+// with live restore off: its shutdown stops the containers, and the same
+// witness must see it.
 func TestLiveswapdCrash(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT} {
-		t.Run(unixSignalName(sig), func(t *testing.T) {
+	tests := []struct {
+		name        string
+		sig         syscall.Signal
+		liveRestore bool
+		wantSurvive bool
+	}{
+		{"SIGKILL", syscall.SIGKILL, true, true},
+		{"SIGINT", syscall.SIGINT, true, true},
+		{"SIGINT/no-live-restore", syscall.SIGINT, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			requireLiveswapd(t)
+			// Made first, so its cleanup runs after the containers' removal.
+			trigger := filepath.Join(testbed.ShortDir(t, "lsx-"), "exit-now")
 			sd := testbed.StartSystemd(t)
-			l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: true})
+			l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: tt.liveRestore})
 			web := testbed.RunNginx(t, l.Host, "host")
-			testbed.DockerCLI(t, l.Host, "run", "-d", "--name", "exiter", "host", "sh", "-c", "sleep 2; exit 42")
-			before := testbed.Inspect(t, l.Host, web.Name)
+			kv := testbed.RunRedis(t, l.Host, "host")
+			testbed.RedisSet(t, kv, "kept", "across the crash")
+			// "exiter" ends when the test says so: while the daemon is down.
+			testbed.DockerCLI(t, l.Host, "run", "-d", "--name", "exiter", "host", "sh", "-c",
+				"while [ ! -e "+trigger+" ]; do sleep 0.02; done; exit 42")
+			exiter := testbed.Inspect(t, l.Host, "exiter").Pid
+			exiterShim := parentOf(exiter)
 
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			p, err := probe.Start(ctx, web.Spec(20*time.Millisecond))
-			if err != nil {
-				t.Fatal(err)
-			}
+			w := testbed.Watch(t, l.Host, web, kv)
+			w.AwaitProbes(t, 5)
 			pid := sd.MainPID(t, l.Unit)
-			if err := syscall.Kill(pid, sig); err != nil {
+			if err := syscall.Kill(pid, tt.sig); err != nil {
 				t.Fatal(err)
 			}
 			waitGone(t, pid)
-			time.Sleep(3 * time.Second) // "exiter" ends while the daemon is down
+			if tt.wantSurvive {
+				if err := os.WriteFile(trigger, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				// The shim records the exit, then ends.
+				waitGone(t, exiter)
+				waitGone(t, exiterShim)
+			}
 			sd.StartUnit(t, l.Unit)
-			time.Sleep(300 * time.Millisecond)
-			stats := p.Stop()
+			w.AwaitProbes(t, 10)
+			w.Stop(t)
 
-			after := testbed.Inspect(t, l.Host, web.Name)
-			if !after.Running || after.Pid != before.Pid || after.StartedAt != before.StartedAt || after.RestartCount != before.RestartCount {
-				t.Errorf("nginx was interrupted: before %+v, after %+v", before, after)
-			}
-			if stats.Sent == 0 || stats.Failed != 0 {
-				t.Errorf("nginx: %d of %d probes failed while the daemon was down (first: %s)", stats.Failed, stats.Sent, stats.FirstFailure)
-			}
 			ex := testbed.Inspect(t, l.Host, "exiter")
+			t.Logf("daemon pid %d got %s; exiter: %s, exit code %d", pid, unixSignalName(tt.sig), ex.Status, ex.ExitCode)
+			if !tt.wantSurvive {
+				w.RequireInterrupted(t)
+				if ex.Running || ex.Status != "exited" || ex.ExitCode != 143 {
+					t.Errorf("exiter after a shutdown without live restore: %+v, want exited 143 (SIGTERM from the daemon)", ex)
+				}
+				return
+			}
+			w.RequireUninterrupted(t)
 			if ex.Running || ex.Status != "exited" || ex.ExitCode != 42 {
 				t.Errorf("exiter after restart: %+v, want exited with code 42\ndaemon log:\n%s", ex, l.Log())
 			}
-			t.Logf("nginx pid %d kept; probes %d sent, %d failed, max gap %.1f ms; exiter exit code %d",
-				after.Pid, stats.Sent, stats.Failed, stats.MaxGapMS(), ex.ExitCode)
 		})
 	}
 }
@@ -273,13 +303,7 @@ func unixSignalName(sig syscall.Signal) string {
 
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for procfs.Alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("pid %d still alive", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testbed.WaitUntil(t, fmt.Sprintf("pid %d to end", pid), 10*time.Second, func() bool { return !procfs.Alive(pid) })
 }
 
 // TestLiveswapdLogsWhileDown stops the daemon while a container writes
@@ -288,16 +312,22 @@ func waitGone(t *testing.T, pid int) {
 // `docker logs` afterwards.
 func TestLiveswapdLogsWhileDown(t *testing.T) {
 	requireLiveswapd(t)
+	// Made first, so its cleanup runs after the containers' removal.
+	trigger := filepath.Join(testbed.ShortDir(t, "lsx-"), "write-now")
 	sd := testbed.StartSystemd(t)
 	l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: true})
 	const lines, width = 10240, 1024 // 10 MiB with the newlines
-	script := fmt.Sprintf(`sleep 1; i=0; line=$(head -c %d /dev/zero | tr '\0' x); while [ $i -lt %d ]; do echo "$line"; i=$((i+1)); done; echo END-OF-OUTPUT`, width-1, lines)
+	// The container starts writing when the test says so: once the daemon is down.
+	script := fmt.Sprintf(`while [ ! -e %s ]; do sleep 0.02; done; i=0; line=$(head -c %d /dev/zero | tr '\0' x); while [ $i -lt %d ]; do echo "$line"; i=$((i+1)); done; echo END-OF-OUTPUT`, trigger, width-1, lines)
 	testbed.DockerCLI(t, l.Host, "run", "-d", "--name", "chatty", "host", "sh", "-c", script)
 	st := testbed.Inspect(t, l.Host, "chatty")
 
 	sd.StopUnit(t, l.Unit)
 	if !procfs.Alive(st.Pid) {
 		t.Fatal("the container died with the daemon")
+	}
+	if err := os.WriteFile(trigger, nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for procfs.Alive(st.Pid) {
@@ -385,41 +415,127 @@ func TestLiveswapdBadConfig(t *testing.T) {
 	}
 }
 
-// TestLiveswapdScopesUnderBurst starts a dozen containers at once under a
-// KillMode=control-group unit: every shim must land in its own scope (moves
-// in flight share one D-Bus connection), so a restart of the unit kills none.
+// TestLiveswapdScopesUnderBurst starts a dozen containers at once, with
+// nginx and redis among them, under a KillMode=control-group unit: every
+// shim must land in its own scope (moves in flight share one D-Bus
+// connection), so a restart of the unit kills none. The containers are
+// found in /proc by their own command lines, placed by the manager, and
+// watched by the test's witness, not taken from liveswapd. The negative
+// twin moves every container back into the unit's cgroup (the manager's
+// AttachProcessesToUnit): the same restart must kill them all, and the
+// same witnesses see it.
 func TestLiveswapdScopesUnderBurst(t *testing.T) {
-	requireLiveswapd(t)
-	sd := testbed.StartSystemd(t)
-	l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: true, KillMode: "control-group"})
-	const n = 12
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			if out, err := testbed.Docker(l.Host, "run", "-d", "--name", fmt.Sprintf("burst-%02d", i), "host", "/bin/sleep", "600"); err != nil {
-				t.Errorf("%v\n%s", err, out)
+	tests := []struct {
+		name        string
+		intoUnit    bool
+		wantSurvive bool
+	}{
+		{"own scopes", false, true},
+		{"moved into the unit's cgroup", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			requireLiveswapd(t)
+			sd := testbed.StartSystemd(t)
+			l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: true, KillMode: "control-group"})
+			const n = 12
+			// Seconds no other process sleeps: /proc finds each container by it.
+			base := 1_000_000 + rand.IntN(1_000_000)*100
+			var wg sync.WaitGroup
+			for i := 0; i < n; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					if out, err := testbed.Docker(l.Host, "run", "-d", "--name", fmt.Sprintf("burst-%02d", i), "host", "/bin/sleep", strconv.Itoa(base+i)); err != nil {
+						t.Errorf("%v\n%s", err, out)
+					}
+				}(i)
 			}
-		}(i)
+			web := testbed.RunNginx(t, l.Host, "host")
+			kv := testbed.RunRedis(t, l.Host, "host")
+			wg.Wait()
+			if t.Failed() {
+				t.FailNow()
+			}
+			testbed.RedisSet(t, kv, "kept", "across the restart")
+
+			type proc struct {
+				pid   int
+				start uint64
+			}
+			sleepers := map[string]proc{}
+			for name, pid := range sleepersByCmdline(t, base, n) {
+				sleepers[name] = proc{pid, procfs.StartTime(pid)}
+				if st := testbed.Inspect(t, l.Host, name); st.Pid != pid {
+					t.Errorf("%s: docker inspect says pid %d, /proc says %d", name, st.Pid, pid)
+				}
+			}
+			all := map[string]int{web.Name: testbed.Inspect(t, l.Host, web.Name).Pid, kv.Name: testbed.Inspect(t, l.Host, kv.Name).Pid}
+			for name, p := range sleepers {
+				all[name] = p.pid
+			}
+			for name, pid := range all {
+				tree := testbed.ContainerTree(pid)
+				if tt.intoUnit {
+					sd.AttachToUnit(t, l.Unit, tree...)
+				}
+				// The manager's view: the container's own scope, or the unit.
+				want := "liveswapd-" + testbed.Inspect(t, l.Host, name).ID[:12] + "-"
+				if tt.intoUnit {
+					want = l.Unit
+				}
+				for _, p := range tree {
+					if unit := sd.UnitOfPID(t, p); !strings.HasPrefix(unit, want) {
+						t.Errorf("%s: pid %d (%s) is in %s (cgroup %s), want %s", name, p, strings.Join(procfs.Cmdline(p), " "), unit, procfs.Cgroup(p), want)
+					}
+				}
+			}
+			if t.Failed() {
+				t.Logf("daemon log:\n%s", l.Log())
+				t.FailNow()
+			}
+
+			r := restartWatched(t, l.Host, []*testbed.Workload{web, kv}, func() { sd.RestartUnit(t, l.Unit) })
+			survivors := 0
+			for name, p := range sleepers {
+				alive := procfs.Alive(p.pid) && procfs.StartTime(p.pid) == p.start
+				st := testbed.Inspect(t, l.Host, name)
+				if alive {
+					survivors++
+				}
+				if alive != tt.wantSurvive || st.Running != tt.wantSurvive || (tt.wantSurvive && st.Pid != p.pid) {
+					t.Errorf("%s: pid %d alive %v; docker inspect: running %v pid %d; want running: %v", name, p.pid, alive, st.Running, st.Pid, tt.wantSurvive)
+				}
+			}
+			t.Logf("%d of %d sleepers survived the restart", survivors, len(sleepers))
+			if !tt.wantSurvive {
+				r.RequireInterrupted(t)
+				return
+			}
+			r.RequireUninterrupted(t)
+			if strings.Contains(l.Log(), "shim left in the daemon's cgroup") {
+				t.Errorf("the daemon logged a failed scope move:\n%s", l.Log())
+			}
+		})
 	}
-	wg.Wait()
-	before := map[string]int{}
-	for i := 0; i < n; i++ {
-		name := fmt.Sprintf("burst-%02d", i)
-		st := testbed.Inspect(t, l.Host, name)
-		if shim, cg := shimCgroup(t, st.Pid); !strings.Contains(cg, ".scope") {
-			t.Errorf("%s: shim %d left in the daemon's cgroup: %s", name, shim, cg)
+}
+
+// sleepersByCmdline finds in /proc the n processes running
+// "/bin/sleep base+i", by container name burst-i.
+func sleepersByCmdline(t *testing.T, base, n int) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, pid := range procfs.PIDs() {
+		args := procfs.Cmdline(pid)
+		if len(args) != 2 || args[0] != "/bin/sleep" {
+			continue
 		}
-		before[name] = st.Pid
-	}
-	sd.RestartUnit(t, l.Unit)
-	for name, pid := range before {
-		if st := testbed.Inspect(t, l.Host, name); !st.Running || st.Pid != pid {
-			t.Errorf("%s: pid %d -> %d, running %v after the restart", name, pid, st.Pid, st.Running)
+		if secs, err := strconv.Atoi(args[1]); err == nil && secs >= base && secs < base+n {
+			out[fmt.Sprintf("burst-%02d", secs-base)] = pid
 		}
 	}
-	if strings.Contains(l.Log(), "shim left in the daemon's cgroup") {
-		t.Errorf("the daemon logged a failed scope move:\n%s", l.Log())
+	if len(out) != n {
+		t.Fatalf("/proc shows %d of the %d burst containers: %v", len(out), n, out)
 	}
+	return out
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/internal/host/procfs"
 	"github.com/liveswap/liveswap/internal/testbed"
 	"github.com/liveswap/liveswap/plan"
 )
@@ -219,13 +220,23 @@ func TestPreflightDockerd(t *testing.T) {
 		})
 
 		t.Run("chatty container", func(t *testing.T) {
-			// Up to 200 lines of 100 bytes a second (less on a busy host):
-			// 64 KiB fill in well under the default planned downtime of 10s.
-			line := strings.Repeat("x", 99)
+			// Ten lines of 1000 bytes every 0.1 s: ~100 KB/s, a sleep-paced
+			// rate that fills 64 KiB in well under a second, whatever the
+			// host's speed, against the default planned downtime of 10 s.
+			line := strings.Repeat("x", 999)
 			testbed.DockerCLI(t, d.Host, "run", "-d", "--name", "chatty", img, "/bin/sh", "-c",
-				"while :; do echo "+line+"; echo "+line+"; /bin/sleep 0.01; done")
+				"while :; do for i in 0 1 2 3 4 5 6 7 8 9; do echo "+line+"; done; /bin/sleep 0.1; done")
 			t.Cleanup(func() { testbed.Docker(d.Host, "rm", "-f", "chatty") })
-			time.Sleep(3 * time.Second)
+			// The check needs a second of history: wait for 15 rounds of
+			// output, and measure the rate the way the check does.
+			var rate float64
+			testbed.WaitUntil(t, "15 rounds of chatty's output", 60*time.Second, func() bool {
+				var n int
+				n, rate = logRateOf(t, d.Host, "chatty")
+				return n >= 15*10*1000
+			})
+			fill := time.Duration(float64(checks.PipeBuffer) / rate * float64(time.Second))
+			t.Logf("chatty logs %.0f B/s as the test measures it: 64 KiB in %v", rate, fill)
 			code, rep := preflightJSON(t, liveswap, sd, "--unit", d.Unit, "--new-binary", newBin, "--sha256", sum)
 			if code != 0 {
 				logReport(t, rep)
@@ -233,8 +244,21 @@ func TestPreflightDockerd(t *testing.T) {
 			}
 			c := requireStatus(t, rep, "workload.log-rate", checks.Warn, "chatty")
 			t.Logf("%s: %s\n%s", c.ID, c.Message, strings.Join(c.Details, "\n"))
-			code, rep = preflightJSON(t, liveswap, sd, "--unit", d.Unit, "--new-binary", newBin, "--sha256", sum, "--downtime", "1s")
-			requireStatus(t, rep, "workload.log-rate", checks.OK, "log slowly enough for a downtime of 1s")
+			if fill > 10*time.Second/3 {
+				t.Errorf("the test's own measurement gives 64 KiB in %v: too close to the 10s downtime to judge", fill)
+			}
+			// The check's estimate agrees with the test's, within a factor 3.
+			if got := fillFromDetails(c.Details, "chatty"); got <= 0 || got > 3*fill || got < fill/3 {
+				t.Errorf("the check says chatty fills 64 KiB in %v, the test measured %v", got, fill)
+			}
+			// A planned downtime a quarter of the measured fill time: OK.
+			short := (fill / 4).Round(time.Millisecond)
+			code, rep = preflightJSON(t, liveswap, sd, "--unit", d.Unit, "--new-binary", newBin, "--sha256", sum, "--downtime", short.String())
+			if code != 0 {
+				logReport(t, rep)
+				t.Errorf("--downtime %v: exit %d, want 0", short, code)
+			}
+			requireStatus(t, rep, "workload.log-rate", checks.OK, "log slowly enough for a downtime of "+short.String())
 		})
 	})
 
@@ -343,6 +367,52 @@ func TestPreflightLiveswapd(t *testing.T) {
 		})
 	}
 
+	// The failing branch of the same verdict: one container moved back into
+	// the unit's cgroup (the manager's AttachProcessesToUnit), where a stop
+	// with KillMode=control-group kills it. Preflight must name it, and only it.
+	t.Run("KillMode=control-group, a container in the unit's cgroup", func(t *testing.T) {
+		sd := testbed.StartSystemd(t)
+		l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: true, KillMode: "control-group"})
+		web := testbed.RunNginx(t, l.Host, "host")
+		kv := testbed.RunRedis(t, l.Host, "host")
+		pid := testbed.Inspect(t, l.Host, web.Name).Pid
+		tree := testbed.ContainerTree(pid)
+		sd.AttachToUnit(t, l.Unit, tree...)
+		for _, p := range []int{pid, procfs.PPID(pid)} {
+			if u := sd.UnitOfPID(t, p); u != l.Unit {
+				t.Fatalf("pid %d is in %s after the move, want %s", p, u, l.Unit)
+			}
+		}
+		newBin := testbed.Build(t, "liveswapd", "1.0.1-e2e")
+		code, rep := preflightJSON(t, liveswap, sd, "--unit", l.Unit, "--new-binary", newBin, "--sha256", testbed.SHA256(t, newBin))
+		logReport(t, rep)
+		if code != 1 || rep.Passed {
+			t.Fatalf("exit %d, passed %v; want 1 with a container in %s's cgroup", code, rep.Passed, l.Unit)
+		}
+		c := requireStatus(t, rep, "unit.kill-mode", checks.Fail, "KillMode=control-group and 2 container process(es) are in "+l.Unit+"'s cgroup")
+		details := strings.Join(c.Details, "\n")
+		t.Logf("unit.kill-mode: %s\n%s\nremedy: %s", c.Message, details, c.Remedy)
+		for _, want := range []string{
+			fmt.Sprintf("%s process pid %d in %s", web.Name, pid, l.Unit),
+			fmt.Sprintf("%s shim pid %d in %s", web.Name, procfs.PPID(pid), l.Unit),
+		} {
+			if !strings.Contains(details, want) {
+				t.Errorf("unit.kill-mode details lack %q", want)
+			}
+		}
+		if strings.Contains(details, kv.Name) {
+			t.Errorf("unit.kill-mode names %s, which stayed in its scope", kv.Name)
+		}
+		if !strings.Contains(c.Remedy, "KillMode=process") {
+			t.Errorf("remedy %q", c.Remedy)
+		}
+		for _, c := range rep.Checks {
+			if c.Status == checks.Fail && c.ID != "unit.kill-mode" {
+				t.Errorf("unexpected failure %s: %s", c.ID, c.Message)
+			}
+		}
+	})
+
 	t.Run("live-restore off", func(t *testing.T) {
 		sd := testbed.StartSystemd(t)
 		l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: false})
@@ -354,4 +424,37 @@ func TestPreflightLiveswapd(t *testing.T) {
 		requireStatus(t, rep, "engine.live-restore", checks.Fail, "live restore off")
 		requireStatus(t, rep, "daemon-json.live-restore", checks.Fail, "live-restore is off")
 	})
+}
+
+// logRateOf is a container's output so far, in bytes, and its rate since
+// it started, read with the docker CLI: the test's own measure of what the
+// log-rate check estimates.
+func logRateOf(t *testing.T, host, name string) (int, float64) {
+	t.Helper()
+	st := testbed.Inspect(t, host, name)
+	started, err := time.Parse(time.RFC3339Nano, st.StartedAt)
+	if err != nil {
+		t.Fatalf("StartedAt %q: %v", st.StartedAt, err)
+	}
+	out, err := testbed.Docker(host, "logs", name)
+	if err != nil {
+		t.Fatalf("docker logs %s: %v", name, err)
+	}
+	return len(out), float64(len(out)) / time.Since(started).Seconds()
+}
+
+// fillFromDetails reads "NAME: ..., fills 64 KiB in DURATION" from the
+// log-rate check's details; 0 when absent.
+func fillFromDetails(details []string, name string) time.Duration {
+	for _, d := range details {
+		if !strings.HasPrefix(d, name+": ") {
+			continue
+		}
+		if _, after, ok := strings.Cut(d, "fills 64 KiB in "); ok {
+			if v, err := time.ParseDuration(strings.TrimSpace(after)); err == nil {
+				return v
+			}
+		}
+	}
+	return 0
 }

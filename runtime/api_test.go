@@ -292,9 +292,22 @@ func TestRestartPolicyOnFailureCounts(t *testing.T) {
 		ins, err := td.cli.ContainerInspect(ctx, id)
 		return err == nil && ins.RestartCount == 2 && ins.State.Status == "exited" && ins.State.ExitCode == 3
 	})
-	time.Sleep(500 * time.Millisecond)
-	if ins, _ := td.cli.ContainerInspect(ctx, id); ins.RestartCount != 2 {
-		t.Errorf("RestartCount %d after the limit, want 2", ins.RestartCount)
+	// The exit handler asks the policy right after recording the exit; ask
+	// it again here, synchronously, rather than sleep and hope a wrong
+	// restart would have shown by then. Both see the same state.
+	c, err := td.d.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	td.d.maybeRestart(c, false)
+	c.mu.Lock()
+	status, pending, count := c.st.Status, c.timer != nil, c.st.RestartCount
+	c.mu.Unlock()
+	if status != StatusExited || pending || count != 2 {
+		t.Errorf("after the limit: status %s, restart pending %v, RestartCount %d; want exited, none pending, 2", status, pending, count)
+	}
+	if ins, _ := td.cli.ContainerInspect(ctx, id); ins.RestartCount != 2 || ins.State.Status != "exited" {
+		t.Errorf("RestartCount %d (%s) after the limit, want 2 (exited)", ins.RestartCount, ins.State.Status)
 	}
 }
 
@@ -306,13 +319,26 @@ func TestRestoreAdoptsShims(t *testing.T) {
 	a := startTestDaemon(t, dir, true)
 	ctx := context.Background()
 	long := runHost(t, a, "long", nil, "sleep", "60")
-	short := runHost(t, a, "short", nil, "sh", "-c", "sleep 0.5; exit 9")
+	// "short" ends when the test says so: while no daemon runs.
+	trigger := filepath.Join(dir, "exit-now")
+	short := runHost(t, a, "short", nil, "sh", "-c", "while [ ! -e "+trigger+" ]; do sleep 0.02; done; exit 9")
 	before, _ := a.cli.ContainerInspect(ctx, long)
+	sc, err := a.d.Get(short)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a.stop()
 	if !procfs.Alive(before.State.Pid) {
 		t.Fatal("live-restore on: the container died with the daemon")
 	}
-	time.Sleep(time.Second)
+	if err := os.WriteFile(trigger, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The shim writes exit.json last, just before it exits.
+	waitFor(t, "short's exit record", func() bool {
+		_, err := os.Stat(filepath.Join(sc.runDir, exitFile))
+		return err == nil
+	})
 
 	b := startTestDaemon(t, dir, true)
 	killAll(t, b)
