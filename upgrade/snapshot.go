@@ -40,6 +40,13 @@ type Container struct {
 	RestartCount int               `json:"restart_count"`
 	Health       string            `json:"health,omitempty"`
 	Identity     map[string]string `json:"identity,omitempty"` // e.g. redis_run_id
+	Data         *Data             `json:"data,omitempty"`     // what the workload holds
+}
+
+// Data is what a workload holds: redis's key counts.
+type Data struct {
+	RedisKeys    int64 `json:"redis_keys"`
+	RedisExpires int64 `json:"redis_expires"` // keys with a TTL: they may go by themselves
 }
 
 // TakeSnapshot records every running container at c, plus workload
@@ -75,6 +82,11 @@ func TakeSnapshot(ctx context.Context, c engine.Engine, workloads []plan.Workloa
 			ct.Identity = map[string]string{}
 		}
 		ct.Identity["redis_run_id"] = info["run_id"]
+		keys, expires, err := probe.RedisKeyspace(ctx, w.Address)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot: redis keyspace of %s at %s: %w", w.Container, w.Address, err)
+		}
+		ct.Data = &Data{RedisKeys: keys, RedisExpires: expires}
 	}
 	return s, nil
 }
@@ -190,6 +202,10 @@ type Change struct {
 	StartedAtAfter  string `json:"started_at_after"`
 	Interrupted     bool   `json:"interrupted"`
 	Reason          string `json:"reason,omitempty"`
+	// DataLost: keys without a TTL are gone (redis emptied by a restart,
+	// or deleted meanwhile); Data says how many, before and after.
+	DataLost bool   `json:"data_lost,omitempty"`
+	Data     string `json:"data,omitempty"`
 }
 
 // Compare names every container of before that is not running the same
@@ -238,6 +254,15 @@ func Compare(before, after *Snapshot) []Change {
 		if len(reasons) > 0 {
 			ch.Interrupted = true
 			ch.Reason = strings.Join(reasons, "; ")
+		}
+		if b.Data != nil && a != nil && a.Data != nil {
+			ch.Data = fmt.Sprintf("redis keys %d -> %d", b.Data.RedisKeys, a.Data.RedisKeys)
+			// Keys with a TTL may expire during the swap; the others go
+			// only when deleted or when the server lost its memory.
+			if a.Data.RedisKeys < b.Data.RedisKeys-b.Data.RedisExpires {
+				ch.DataLost = true
+				ch.Data += fmt.Sprintf(": %d keys without a TTL lost", b.Data.RedisKeys-b.Data.RedisExpires-a.Data.RedisKeys)
+			}
 		}
 		out = append(out, ch)
 	}

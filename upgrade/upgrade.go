@@ -500,13 +500,19 @@ func (r *run) judge(after *Snapshot) error {
 	return Judge(r.report.Containers, r.report.Probes, r.plan.Policy.MaxProbeFailures)
 }
 
-// Judge names every interrupted container and every probe with more
-// failures than allowed; nil means nothing was interrupted.
+// Judge names every interrupted container, every container that lost
+// data and every probe with more failures than allowed; nil means nothing
+// was interrupted.
 func Judge(containers []Change, probes []ProbeReport, maxProbeFailures int) error {
 	var bad []string
 	for _, c := range containers {
-		if c.Interrupted {
+		switch {
+		case c.Interrupted && c.DataLost:
+			bad = append(bad, c.Name+" ("+c.Reason+"; data lost: "+c.Data+")")
+		case c.Interrupted:
 			bad = append(bad, c.Name+" ("+c.Reason+")")
+		case c.DataLost:
+			bad = append(bad, c.Name+" (data lost: "+c.Data+")")
 		}
 	}
 	for _, p := range probes {

@@ -221,3 +221,36 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareData: a redis that lost keys without a TTL lost data, even
+// when its process is the same; keys with a TTL may expire meanwhile.
+func TestCompareData(t *testing.T) {
+	before := Container{ID: "bbbbbbbbbbbb1", Name: "cache", Pid: 20, StartedAt: "t0", Data: &Data{RedisKeys: 100, RedisExpires: 10}}
+	tests := []struct {
+		name              string
+		after             *Data
+		pid               int
+		lost, interrupted bool
+		judge             string // substring of Judge's error, "" for none
+	}{
+		{"kept", &Data{RedisKeys: 100, RedisExpires: 10}, 20, false, false, ""},
+		{"more keys", &Data{RedisKeys: 150}, 20, false, false, ""},
+		{"expiring keys went", &Data{RedisKeys: 90}, 20, false, false, ""},
+		{"persistent keys went, same process", &Data{RedisKeys: 89}, 20, true, false, "cache (data lost: redis keys 100 -> 89: 1 keys without a TTL lost)"},
+		{"restarted and emptied", &Data{RedisKeys: 0}, 21, true, true, "pid changed 20 -> 21; data lost: redis keys 100 -> 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := before
+			a.Pid, a.Data = tt.pid, tt.after
+			ch := Compare(&Snapshot{Containers: []Container{before}}, &Snapshot{Containers: []Container{a}})
+			if ch[0].DataLost != tt.lost || ch[0].Interrupted != tt.interrupted {
+				t.Fatalf("data lost %v interrupted %v (%s; %s), want %v %v", ch[0].DataLost, ch[0].Interrupted, ch[0].Data, ch[0].Reason, tt.lost, tt.interrupted)
+			}
+			err := Judge(ch, nil, 0)
+			if (err == nil) != (tt.judge == "") || (err != nil && !strings.Contains(err.Error(), tt.judge)) {
+				t.Errorf("Judge = %v, want %q", err, tt.judge)
+			}
+		})
+	}
+}

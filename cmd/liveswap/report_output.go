@@ -49,9 +49,13 @@ func writeReportTable(w io.Writer, r *upgrade.Report) error {
 		}
 	}
 	if len(r.Containers) > 0 {
-		fmt.Fprintln(tw, "\nCONTAINER\tPID BEFORE\tPID AFTER\tINTERRUPTED\tREASON")
+		fmt.Fprintln(tw, "\nCONTAINER\tPID BEFORE\tPID AFTER\tINTERRUPTED\tREASON\tDATA")
 		for _, c := range r.Containers {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%v\t%s\n", c.Name, c.PidBefore, c.PidAfter, c.Interrupted, c.Reason)
+			data := c.Data
+			if c.DataLost {
+				data = "LOST: " + data
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%v\t%s\t%s\n", c.Name, c.PidBefore, c.PidAfter, c.Interrupted, c.Reason, data)
 		}
 	}
 	if len(r.Probes) > 0 {
@@ -127,11 +131,14 @@ func writeReportJUnit(w io.Writer, r *upgrade.Report) error {
 		add("liveswap.phase", p.Name, p.DurationMS/1000, p.Error, p.Status == "skipped")
 	}
 	for _, c := range r.Containers {
-		fail := ""
+		var fail []string
 		if c.Interrupted {
-			fail = c.Reason
+			fail = append(fail, c.Reason)
 		}
-		add("liveswap.container", c.Name, 0, fail, false)
+		if c.DataLost {
+			fail = append(fail, "data lost: "+c.Data)
+		}
+		add("liveswap.container", c.Name, 0, strings.Join(fail, "; "), false)
 	}
 	for _, p := range r.Probes {
 		fail := ""

@@ -3,7 +3,6 @@ package testbed
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -134,16 +133,8 @@ func redisIdentity(wl *Workload) (string, int) {
 	if info, err := probe.RedisInfo(ctx, wl.Addr, "server"); err == nil {
 		id = info["run_id"]
 	}
-	if info, err := probe.RedisInfo(ctx, wl.Addr, "keyspace"); err == nil {
-		keys = 0
-		for _, v := range info { // db0:keys=N,expires=...
-			for _, f := range strings.Split(v, ",") {
-				if n, ok := strings.CutPrefix(f, "keys="); ok {
-					k, _ := strconv.Atoi(n)
-					keys += k
-				}
-			}
-		}
+	if k, _, err := probe.RedisKeyspace(ctx, wl.Addr); err == nil {
+		keys = int(k)
 	}
 	return id, keys
 }

@@ -165,3 +165,19 @@ func TestRedisInfo(t *testing.T) {
 		t.Fatalf("info = %v", info)
 	}
 }
+
+func TestParseKeyspace(t *testing.T) {
+	tests := []struct {
+		info          map[string]string
+		keys, expires int64
+	}{
+		{map[string]string{}, 0, 0},
+		{map[string]string{"db0": "keys=100,expires=3,avg_ttl=0"}, 100, 3},
+		{map[string]string{"db0": "keys=1,expires=0,avg_ttl=0", "db3": "keys=2,expires=2,avg_ttl=10"}, 3, 2},
+	}
+	for _, tt := range tests {
+		if k, e := ParseKeyspace(tt.info); k != tt.keys || e != tt.expires {
+			t.Errorf("ParseKeyspace(%v) = %d, %d; want %d, %d", tt.info, k, e, tt.keys, tt.expires)
+		}
+	}
+}

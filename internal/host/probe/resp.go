@@ -102,3 +102,35 @@ func RedisInfo(ctx context.Context, addr, section string) (map[string]string, er
 	}
 	return out, nil
 }
+
+// RedisKeyspace is the number of keys a redis server holds, and of those
+// how many expire (INFO keyspace, every database).
+func RedisKeyspace(ctx context.Context, addr string) (keys, expires int64, err error) {
+	info, err := RedisInfo(ctx, addr, "keyspace")
+	if err != nil {
+		return 0, 0, err
+	}
+	k, e := ParseKeyspace(info)
+	return k, e, nil
+}
+
+// ParseKeyspace sums keys= and expires= over INFO keyspace's db lines
+// ("db0" -> "keys=100,expires=3,avg_ttl=0").
+func ParseKeyspace(info map[string]string) (keys, expires int64) {
+	for db, v := range info {
+		if !strings.HasPrefix(db, "db") {
+			continue
+		}
+		for _, f := range strings.Split(v, ",") {
+			name, n, _ := strings.Cut(f, "=")
+			x, _ := strconv.ParseInt(n, 10, 64)
+			switch name {
+			case "keys":
+				keys += x
+			case "expires":
+				expires += x
+			}
+		}
+	}
+	return keys, expires
+}
