@@ -156,7 +156,7 @@ func TestApplyRollsBack(t *testing.T) {
 			if !tt.liveRestore {
 				wantRollback = upgrade.PhaseFailed // its verify found the containers gone
 			}
-			if got := phaseStatus(r, "rollback"); got != wantRollback {
+			if got := phaseStatus(r.Phases, "rollback"); got != wantRollback {
 				t.Errorf("rollback phase %q, want %q", got, wantRollback)
 			}
 			if tt.liveRestore {
@@ -183,10 +183,10 @@ func TestApplyRollsBack(t *testing.T) {
 	}
 }
 
-// phaseStatus is the status of the report's phase name, "" when it did not
+// phaseStatus is the status of the phase (or step) name, "" when it did not
 // run.
-func phaseStatus(r *upgrade.Report, name string) string {
-	for _, ph := range r.Phases {
+func phaseStatus(phases []upgrade.PhaseReport, name string) string {
+	for _, ph := range phases {
 		if ph.Name == name {
 			return ph.Status
 		}
