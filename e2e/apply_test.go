@@ -283,13 +283,9 @@ func requireStalledOnly(t *testing.T, dp *deployment, r *upgrade.Report, probes 
 	if strings.Contains(r.Error, dp.web.Name) {
 		t.Errorf("error %q names %s, which kept answering", r.Error, dp.web.Name)
 	}
-	if bad := w.KeptProcesses(); len(bad) > 0 {
-		t.Errorf("witness: %s", strings.Join(bad, "; "))
-	}
-	if s := w.Probes[dp.kv.Name]; s.Failed == 0 {
-		t.Errorf("witness: none of %d probes of %s failed while it was stalled", s.Sent, dp.kv.Name)
-	}
-	if s := w.Probes[dp.web.Name]; s.Failed != 0 || s.Sent == 0 {
-		t.Errorf("witness: %d of %d probes of %s failed", s.Failed, s.Sent, dp.web.Name)
+	// The witness's one complaint is redis's probes: every container kept
+	// its process, redis its run_id and keys, and nginx answered throughout.
+	if bad := w.Uninterrupted(); len(bad) != 1 || !strings.HasPrefix(bad[0], dp.kv.Name+": ") || !strings.Contains(bad[0], "probes failed") {
+		t.Errorf("witness: %q, want only %s's probes failing", bad, dp.kv.Name)
 	}
 }

@@ -111,22 +111,3 @@ func (s *Systemd) DropIn(t T, unit, name, content string) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	s.Reload(t)
 }
-
-// KeptProcesses lists what shows a workload's process was replaced; empty
-// means every container kept its process (running, same PID, StartedAt and
-// restart count) and every redis its run_id and key count. Unlike
-// Uninterrupted it leaves the probes out: a workload that stalled without
-// restarting passes, and the caller judges the probes itself.
-func (w *Witness) KeptProcesses() []string {
-	var bad []string
-	for _, wl := range w.workloads {
-		b, a := w.Before[wl.Name], w.After[wl.Name]
-		if !a.Running || a.Pid != b.Pid || a.StartedAt != b.StartedAt || a.RestartCount != b.RestartCount {
-			bad = append(bad, fmt.Sprintf("%s: process replaced: before %+v, after %+v", wl.Name, b, a))
-		}
-		if id, ok := w.RunIDBefore[wl.Name]; ok && (w.RunIDAfter[wl.Name] != id || w.KeysAfter[wl.Name] != w.KeysBefore[wl.Name]) {
-			bad = append(bad, fmt.Sprintf("%s: redis run_id %q -> %q, keys %d -> %d", wl.Name, id, w.RunIDAfter[wl.Name], w.KeysBefore[wl.Name], w.KeysAfter[wl.Name]))
-		}
-	}
-	return bad
-}
