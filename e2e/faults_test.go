@@ -261,7 +261,8 @@ func runningFile(t *testing.T, sd *testbed.Systemd, unit string) fileID {
 }
 
 // TestApplyRefusesBeforeTouching: a checksum mismatch and a full disk while
-// staging end with exit 1 and the target binary intact.
+// staging end with exit 1, the target binary intact and, as the witness
+// saw it, nothing interrupted.
 func TestApplyRefusesBeforeTouching(t *testing.T) {
 	t.Run("checksum mismatch", func(t *testing.T) {
 		sd := testbed.StartSystemd(t)
