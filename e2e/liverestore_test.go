@@ -3,10 +3,12 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/liveswap/liveswap/internal/testbed"
 	"github.com/liveswap/liveswap/upgrade/liverestore"
@@ -94,9 +96,15 @@ func TestEnableLiveRestore(t *testing.T) {
 				if err := os.WriteFile(dp.config, bad, 0o644); err != nil {
 					t.Fatal(err)
 				}
+				w := testbed.Watch(t, dp.host, dp.web, dp.kv)
 				code, r := enableLiveRestore(t, liveswap, sd, dp.unit, "--yes")
+				w.Stop(t)
 				if code != 1 || r.Result != liverestore.Refused {
 					t.Fatalf("exit %d result %s, want 1 refused", code, r.Result)
+				}
+				w.RequireUninterrupted(t)
+				if len(r.Containers) != 0 || len(r.Probes) != 0 {
+					t.Errorf("refused before the snapshot, yet the result compares %d containers and %d probes", len(r.Containers), len(r.Probes))
 				}
 				if !strings.Contains(r.Error, "bogus-key") || !strings.Contains(r.Error, dp.config) {
 					t.Errorf("error %q does not name the file and the key", r.Error)
@@ -144,16 +152,84 @@ func TestEnableLiveRestore(t *testing.T) {
 			})
 
 			t.Run("second run does nothing", func(t *testing.T) {
+				w := testbed.Watch(t, dp.host, dp.web, dp.kv)
 				code, r := enableLiveRestore(t, liveswap, sd, dp.unit, "--yes")
+				w.Stop(t)
 				if code != 0 || r.Result != liverestore.AlreadyEnabled {
 					t.Fatalf("exit %d result %s, want 0 already-enabled", code, r.Result)
 				}
+				w.RequireUninterrupted(t)
 				requireFile(t, dp.config, want)
 				if b := backups(t, dp.config); len(b) != 1 {
 					t.Errorf("backups %v, want the one of the first change", b)
 				}
 			})
 		})
+		t.Run(target.kind+"/reload restarts the daemon", func(t *testing.T) {
+			testReloadRestarts(t, target.kind)
+		})
+	}
+}
+
+// testReloadRestarts is TestEnableLiveRestore's negative twin: an override
+// turns the unit's reload into a restart (ExecReload sends SIGTERM, and
+// Restart=always starts the daemon again). Live restore is still off when
+// the daemon stops, so the containers stop with it, although the new
+// daemon comes up with live restore on. The command must say so — exit 4,
+// both containers named — and put the old daemon.json back; the witness
+// sees both go.
+func testReloadRestarts(t *testing.T, kind string) {
+	sd := testbed.StartSystemd(t)
+	dp := deploy(t, kind, sd, false)
+	liveswap := testbed.Build(t, "liveswap", "e2e")
+	sd.DropIn(t, dp.unit, "reload-restarts", "[Service]\nExecReload=\nExecReload=/bin/kill -s TERM $MAINPID\nRestart=always\nRestartSec=100ms\n")
+	orig, err := os.ReadFile(dp.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := testbed.Watch(t, dp.host, dp.web, dp.kv)
+	code, r := enableLiveRestore(t, liveswap, sd, dp.unit, "--yes")
+	// Restoring the file reloads, which restarts the daemon once more.
+	waitLiveRestore(t, dp.host, false)
+	w.Stop(t)
+	if code != 4 || r.Result != liverestore.Failed {
+		t.Fatalf("exit %d result %s, want 4 failed (%s)", code, r.Result, r.Error)
+	}
+	if len(r.Containers) != 2 {
+		t.Errorf("compared %d containers, want 2", len(r.Containers))
+	}
+	for _, c := range r.Containers {
+		if !c.Interrupted {
+			t.Errorf("%s not reported interrupted, although the restart stopped it", c.Name)
+		}
+	}
+	if !strings.Contains(r.Error, dp.web.Name) || !strings.Contains(r.Error, dp.kv.Name) {
+		t.Errorf("error %q does not name both containers", r.Error)
+	}
+	if got := phaseStatus(r.Steps, "verify"); got != "failed" {
+		t.Errorf("verify step %q, want failed", got)
+	}
+	if got := phaseStatus(r.Steps, "restore"); got != "done" {
+		t.Errorf("restore step %q, want done", got)
+	}
+	requireFile(t, dp.config, orig)
+	w.RequireInterrupted(t)
+}
+
+// waitLiveRestore waits until the daemon answers and reports live restore
+// as want.
+func waitLiveRestore(t *testing.T, host string, want bool) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		out, err := testbed.Docker(host, "info", "--format", "{{.LiveRestoreEnabled}}")
+		if err == nil && strings.TrimSpace(out) == fmt.Sprint(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon never reported live restore %v: %v %s", want, err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -177,12 +253,13 @@ func TestEnableLiveRestoreRestores(t *testing.T) {
 	sd := testbed.StartSystemd(t)
 	d := testbed.StartDockerd(t, sd, testbed.DockerdOptions{LiveRestore: false, UnitExtra: "ExecReload=\nExecReload=/bin/true"})
 	web := testbed.RunNginx(t, d.Host, testbed.BuildImage(t, d))
-	before := testbed.Inspect(t, d.Host, web.Name)
 	orig, err := os.ReadFile(d.ConfigPath)
 	if err != nil {
 		t.Fatal(err)
 	}
+	w := testbed.Watch(t, d.Host, web)
 	code, r := enableLiveRestore(t, testbed.Build(t, "liveswap", "e2e"), sd, d.Unit, "--yes", "--timeout", "2s")
+	w.Stop(t)
 	if code != 3 || r.Result != liverestore.Restored {
 		t.Fatalf("exit %d result %s, want 3 restored (%s)", code, r.Result, r.Error)
 	}
@@ -200,9 +277,7 @@ func TestEnableLiveRestoreRestores(t *testing.T) {
 	if liveRestoreOn(t, d.Host) {
 		t.Error("live restore is on after the restore")
 	}
-	if a := testbed.Inspect(t, d.Host, web.Name); !a.Running || a.Pid != before.Pid || a.StartedAt != before.StartedAt {
-		t.Errorf("nginx interrupted: before %+v after %+v", before, a)
-	}
+	w.RequireUninterrupted(t)
 	if len(r.Containers) != 1 || r.Containers[0].Interrupted {
 		t.Errorf("containers %+v, want nginx verified", r.Containers)
 	}

@@ -64,9 +64,31 @@ func TestPlanThenApply(t *testing.T) {
 			if sha256Of(dp.current) != oldSHA {
 				t.Fatal("the dry run changed the target binary")
 			}
+			oldFile := fileIDOf(t, dp.current)
+			w := testbed.Watch(t, dp.host, dp.web, dp.kv)
 			code, stdout, stderr = liveswapCLI(t, liveswap, sd.Env(), "apply", file, "--yes", "--output", "json", "--state-dir", t.TempDir())
-			if r := decodeReport(t, stdout); code != 0 || r.Result != "upgraded" {
+			w.Stop(t)
+			r := decodeReport(t, stdout)
+			if code != 0 || r.Result != upgrade.Upgraded {
 				t.Fatalf("apply of the discovered plan: exit %d result %s error %s\n%s", code, r.Result, r.Error, stderr)
+			}
+			// The discovered probes ran, and the witness agrees with them.
+			for _, p := range r.Probes {
+				if p.Failed != 0 || p.Sent == 0 {
+					t.Errorf("probe %s: %d of %d failed", p.Name, p.Failed, p.Sent)
+				}
+			}
+			if len(r.Probes) != 2 {
+				t.Errorf("the run probed %d workloads, want 2", len(r.Probes))
+			}
+			w.RequireUninterrupted(t)
+			requireVerified(t, dp, r)
+			if v := daemonVersion(t, dp.host); !upgrade.VersionMatches(v, dp.newVersion) {
+				t.Errorf("docker version: the daemon reports %s, want %s", v, dp.newVersion)
+			}
+			// /proc: the unit runs the new file (dockerd's versions are equal).
+			if got := runningFile(t, sd, dp.unit); got == oldFile || got != fileIDOf(t, dp.current) {
+				t.Errorf("/proc: the unit's main process runs file %v; the old binary was %v, the one in place is %v", got, oldFile, fileIDOf(t, dp.current))
 			}
 		})
 	}

@@ -1,7 +1,9 @@
 // Command faultd stands in for a broken new daemon binary in liveswap's
 // fault tests: it passes the pre-flight checks (a root-owned ELF that
 // answers --version, and --validate as liveswapd does) and then misbehaves
-// as its build-time mode says.
+// as its build-time mode says. With a delegate in mode exit or hang, the
+// delegate answers --version and --validate: a broken dockerd is the real
+// dockerd's answers with a start that fails.
 package main
 
 import (
@@ -17,12 +19,16 @@ var (
 	version = "0.0.0"
 	mode    = "exit" // exit: fail at start; hang: never become ready; exec: run delegate
 	// delegate is the real daemon to run in mode exec (reporting another
-	// version than --version claims).
+	// version than --version claims), or the one that answers --version and
+	// --validate in the other modes.
 	delegate = ""
 )
 
 func main() {
 	for i, a := range os.Args[1:] {
+		if delegate != "" && mode != "exec" && (a == "--version" || a == "-v" || a == "--validate") {
+			run(delegate)
+		}
 		if a == "--version" || a == "-v" {
 			fmt.Printf("liveswapd version %s\n", version)
 			return
@@ -37,13 +43,18 @@ func main() {
 			time.Sleep(time.Hour)
 		}
 	case "exec":
-		err := syscall.Exec(delegate, append([]string{delegate}, os.Args[1:]...), os.Environ())
-		fmt.Fprintln(os.Stderr, "faultd:", err)
-		os.Exit(1)
+		run(delegate)
 	default:
 		fmt.Fprintln(os.Stderr, "faultd: failing at start as asked")
 		os.Exit(1)
 	}
+}
+
+// run replaces this process with bin and the same arguments.
+func run(bin string) {
+	err := syscall.Exec(bin, append([]string{bin}, os.Args[1:]...), os.Environ())
+	fmt.Fprintln(os.Stderr, "faultd:", err)
+	os.Exit(1)
 }
 
 // validate accepts any JSON file and reports its live-restore, as
