@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/liveswap/liveswap/internal/testbed"
 	"github.com/liveswap/liveswap/upgrade"
@@ -46,56 +47,102 @@ func releaseBinary(t *testing.T, r testbed.Release, rel string) string {
 // TestStackPatchUpgrade upgrades dockerd 20.10.5 (Debian 11) to 20.10.24
 // (Debian 12) on the stack as Debian ships it — docker.socket,
 // docker.service with -H fd://, containerd 1.4.13 in containerd.service —
-// with an nginx and a redis holding keys serving: liveswap plans from the
-// unit, applies, and the witness (its own probes, the docker CLI, redis
-// run_id and key count) sees nothing interrupted.
+// with an nginx and a redis holding 100 keys serving: liveswap plans from
+// the unit and applies, and the witness (its own probes, the docker CLI,
+// redis run_id and key count) sees nothing interrupted. The twin turns live
+// restore off and forces the upgrade: the containers restart (redis by its
+// restart policy, empty), and both liveswap and the witness must say so,
+// liveswap naming the lost data.
 func TestStackPatchUpgrade(t *testing.T) {
-	testbed.Require(t, testbed.DockerdBin, testbed.DockerBin, testbed.NginxBin, testbed.RedisBin)
-	old, next := testbed.FindRelease(t, "docker.io", "20.10.5"), testbed.FindRelease(t, "docker.io", "20.10.24")
-	st := testbed.StartStack(t, testbed.StackOptions{Docker: old, Containerd: testbed.FindRelease(t, "containerd", "1.4.13")})
-	if v := daemonVersion(t, st.Host); !strings.HasPrefix(v, "20.10.5") {
-		t.Fatalf("the stack runs dockerd %s, want 20.10.5", v)
+	tests := []struct {
+		name        string
+		liveRestore bool
+		args        []string
+		wantCode    int
+		wantResult  upgrade.Result
+	}{
+		{"live restore on", true, nil, 0, upgrade.Upgraded},
+		{"live restore off, forced", false, []string{"--force"}, 4, upgrade.Failed},
 	}
-	img := testbed.ImportImage(t, st.Host, st.Dir)
-	web, kv := testbed.RunNginx(t, st.Host, img), testbed.RunRedis(t, st.Host, img)
-	fillRedis(t, kv, 100)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			testbed.Require(t, testbed.DockerdBin, testbed.DockerBin, testbed.NginxBin, testbed.RedisBin)
+			old, next := testbed.FindRelease(t, "docker.io", "20.10.5"), testbed.FindRelease(t, "docker.io", "20.10.24")
+			st := testbed.StartStack(t, testbed.StackOptions{Docker: old, Containerd: testbed.FindRelease(t, "containerd", "1.4.13"),
+				Daemon: map[string]any{"live-restore": tt.liveRestore}})
+			if v := daemonVersion(t, st.Host); !strings.HasPrefix(v, "20.10.5") {
+				t.Fatalf("the stack runs dockerd %s, want 20.10.5", v)
+			}
+			img := testbed.ImportImage(t, st.Host, st.Dir)
+			web, kv := testbed.RunNginx(t, st.Host, img), testbed.RunRedis(t, st.Host, img)
+			testbed.DockerCLI(t, st.Host, "update", "--restart", "always", kv.Name)
+			fillRedis(t, kv, 100)
 
-	liveswap := testbed.Build(t, "liveswap", "e2e")
-	newFile := releaseBinary(t, next, "usr/sbin/dockerd")
-	planFile := filepath.Join(t.TempDir(), "plan.yaml")
-	code, out, errOut := st.Liveswap(t, liveswap, "plan", "--systemd", "user", "--unit", testbed.DockerUnit,
-		"--new-binary", newFile, "--sha256", sha256Of(newFile), "-o", planFile)
-	if code != 0 {
-		t.Fatalf("liveswap plan: exit %d\n%s\n%s", code, out, errOut)
-	}
-	plan, _ := os.ReadFile(planFile)
-	t.Logf("plan:\n%s", plan)
+			liveswap := testbed.Build(t, "liveswap", "e2e")
+			newFile := releaseBinary(t, next, "usr/sbin/dockerd")
+			planFile := filepath.Join(t.TempDir(), "plan.yaml")
+			code, out, errOut := st.Liveswap(t, liveswap, "plan", "--systemd", "user", "--unit", testbed.DockerUnit,
+				"--new-binary", newFile, "--sha256", sha256Of(newFile), "-o", planFile)
+			if code != 0 {
+				t.Fatalf("liveswap plan: exit %d\n%s\n%s", code, out, errOut)
+			}
 
-	w := testbed.Watch(t, st.Host, web, kv)
-	code, out, errOut = st.Liveswap(t, liveswap, "apply", planFile, "--yes", "--output", "json", "--state-dir", t.TempDir())
-	w.Stop(t)
-	if !strings.HasPrefix(strings.TrimSpace(out), "{") {
-		t.Fatalf("apply: exit %d, no report\n%s\n%s", code, out, errOut)
-	}
-	r := decodeReport(t, out)
-	t.Logf("apply: exit %d, result %s, %s -> %s, downtime %.0f ms, error %q\n%s", code, r.Result, r.FromVersion, r.ToVersion, r.DaemonDowntimeMS, r.Error, errOut)
-	for _, p := range r.Probes {
-		t.Logf("probe %s: %d sent, %d failed, max gap %.1f ms", p.Name, p.Sent, p.Failed, p.MaxGapMS)
-	}
-	if code != 0 || r.Result != upgrade.Upgraded {
-		t.Fatalf("exit %d result %s, want 0 upgraded", code, r.Result)
-	}
-	if v := daemonVersion(t, st.Host); !strings.HasPrefix(v, "20.10.24") {
-		t.Errorf("dockerd reports %s after the upgrade, want 20.10.24", v)
-	}
-	if exe := st.MainExe(t, testbed.DockerUnit); exe != "/usr/sbin/dockerd" {
-		t.Errorf("docker.service runs %s, want /usr/sbin/dockerd (the new file in place)", exe)
-	}
-	if got := sha256Of(st.Path("/usr/sbin/dockerd")); got != sha256Of(newFile) {
-		t.Errorf("/usr/sbin/dockerd is not the new binary")
-	}
-	w.RequireUninterrupted(t)
-	if w.KeysAfter[kv.Name] != 100 {
-		t.Errorf("redis holds %d keys after the upgrade, want 100", w.KeysAfter[kv.Name])
+			w := testbed.Watch(t, st.Host, web, kv)
+			args := append([]string{"apply", planFile, "--yes", "--output", "json", "--state-dir", t.TempDir()}, tt.args...)
+			code, out, errOut = st.Liveswap(t, liveswap, args...)
+			if !tt.liveRestore {
+				// redis comes back by its restart policy: wait for it, so
+				// the witness reads its new run_id and key count.
+				testbed.WaitUntil(t, "redis restarted by its policy", 30*time.Second, func() bool {
+					return testbed.WaitServing(kv, 100*time.Millisecond) == nil
+				})
+			}
+			w.Stop(t)
+			if !strings.HasPrefix(strings.TrimSpace(out), "{") {
+				t.Fatalf("apply: exit %d, no report\n%s\n%s", code, out, errOut)
+			}
+			r := decodeReport(t, out)
+			t.Logf("apply: exit %d, result %s, %s -> %s, downtime %.0f ms, error %q", code, r.Result, r.FromVersion, r.ToVersion, r.DaemonDowntimeMS, r.Error)
+			for _, p := range r.Probes {
+				t.Logf("probe %s: %d sent, %d failed, max gap %.1f ms", p.Name, p.Sent, p.Failed, p.MaxGapMS)
+			}
+			for _, c := range r.Containers {
+				t.Logf("container %s: interrupted %v (%s), data lost %v (%s)", c.Name, c.Interrupted, c.Reason, c.DataLost, c.Data)
+			}
+			if code != tt.wantCode || r.Result != tt.wantResult {
+				t.Fatalf("exit %d result %s, want %d %s", code, r.Result, tt.wantCode, tt.wantResult)
+			}
+			if v := daemonVersion(t, st.Host); !strings.HasPrefix(v, "20.10.24") {
+				t.Errorf("dockerd reports %s after the upgrade, want 20.10.24", v)
+			}
+			if exe := st.MainExe(t, testbed.DockerUnit); exe != "/usr/sbin/dockerd" {
+				t.Errorf("docker.service runs %s, want /usr/sbin/dockerd (the new file in place)", exe)
+			}
+			if got := sha256Of(st.Path("/usr/sbin/dockerd")); got != sha256Of(newFile) {
+				t.Errorf("/usr/sbin/dockerd is not the new binary")
+			}
+			if tt.liveRestore {
+				w.RequireUninterrupted(t)
+				if w.KeysAfter[kv.Name] != 100 {
+					t.Errorf("redis holds %d keys after the upgrade, want 100", w.KeysAfter[kv.Name])
+				}
+				return
+			}
+			w.RequireInterrupted(t)
+			if w.KeysAfter[kv.Name] != 0 {
+				t.Errorf("witness: redis holds %d keys after the forced upgrade, want 0 (restarted empty)", w.KeysAfter[kv.Name])
+			}
+			for _, c := range r.Containers {
+				if !c.Interrupted {
+					t.Errorf("report: %s not interrupted", c.Name)
+				}
+				if c.Name == kv.Name && (!c.DataLost || !strings.Contains(c.Data, "redis keys 100 -> ")) {
+					t.Errorf("report: redis data loss not named: data lost %v, %q", c.DataLost, c.Data)
+				}
+			}
+			if !strings.Contains(r.Error, "data lost") {
+				t.Errorf("error %q does not name the data loss", r.Error)
+			}
+		})
 	}
 }

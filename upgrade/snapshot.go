@@ -255,6 +255,10 @@ func Compare(before, after *Snapshot) []Change {
 			ch.Interrupted = true
 			ch.Reason = strings.Join(reasons, "; ")
 		}
+		if b.Data != nil && a == nil && b.Data.RedisKeys > b.Data.RedisExpires {
+			ch.DataLost = true
+			ch.Data = fmt.Sprintf("redis keys %d -> none: the container is gone", b.Data.RedisKeys)
+		}
 		if b.Data != nil && a != nil && a.Data != nil {
 			ch.Data = fmt.Sprintf("redis keys %d -> %d", b.Data.RedisKeys, a.Data.RedisKeys)
 			// Keys with a TTL may expire during the swap; the others go

@@ -238,12 +238,17 @@ func TestCompareData(t *testing.T) {
 		{"expiring keys went", &Data{RedisKeys: 90}, 20, false, false, ""},
 		{"persistent keys went, same process", &Data{RedisKeys: 89}, 20, true, false, "cache (data lost: redis keys 100 -> 89: 1 keys without a TTL lost)"},
 		{"restarted and emptied", &Data{RedisKeys: 0}, 21, true, true, "pid changed 20 -> 21; data lost: redis keys 100 -> 0"},
+		{"gone", nil, 0, true, true, "no longer running; data lost: redis keys 100 -> none: the container is gone"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := before
 			a.Pid, a.Data = tt.pid, tt.after
-			ch := Compare(&Snapshot{Containers: []Container{before}}, &Snapshot{Containers: []Container{a}})
+			after := &Snapshot{Containers: []Container{a}}
+			if tt.after == nil {
+				after.Containers = nil
+			}
+			ch := Compare(&Snapshot{Containers: []Container{before}}, after)
 			if ch[0].DataLost != tt.lost || ch[0].Interrupted != tt.interrupted {
 				t.Fatalf("data lost %v interrupted %v (%s; %s), want %v %v", ch[0].DataLost, ch[0].Interrupted, ch[0].Data, ch[0].Reason, tt.lost, tt.interrupted)
 			}
