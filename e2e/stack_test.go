@@ -102,7 +102,7 @@ func TestStackPatchUpgrade(t *testing.T) {
 				t.Fatalf("apply: exit %d, no report\n%s\n%s", code, out, errOut)
 			}
 			r := decodeReport(t, out)
-			t.Logf("apply: exit %d, result %s, %s -> %s, downtime %.0f ms, error %q", code, r.Result, r.FromVersion, r.ToVersion, r.DaemonDowntimeMS, r.Error)
+			t.Logf("apply: exit %d, result %s, %s -> %s, downtime %.0f ms, API errors %d of %d calls, error %q", code, r.Result, r.FromVersion, r.ToVersion, r.DaemonDowntimeMS, r.APIErrors, r.APICalls, r.Error)
 			for _, p := range r.Probes {
 				t.Logf("probe %s: %d sent, %d failed, max gap %.1f ms", p.Name, p.Sent, p.Failed, p.MaxGapMS)
 			}

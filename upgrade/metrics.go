@@ -52,6 +52,9 @@ func (r *Report) WriteMetrics(w io.Writer, now time.Time) error {
 	family("liveswap_last_run_daemon_downtime_seconds", "gauge", "Longest window in which the engine API did not answer during the last run.")
 	sample("liveswap_last_run_daemon_downtime_seconds", unit, r.DaemonDowntimeMS/1000)
 
+	family("liveswap_last_run_api_errors", "gauge", "Engine API calls that failed during the last run (liveswap calls the API every 10 ms).")
+	sample("liveswap_last_run_api_errors", unit, float64(r.APIErrors))
+
 	total := 0.0
 	for _, p := range r.Phases {
 		total += p.DurationMS

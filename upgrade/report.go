@@ -48,11 +48,16 @@ type Report struct {
 	Containers       []Change      `json:"containers"`
 	Probes           []ProbeReport `json:"probes"`
 	DaemonDowntimeMS float64       `json:"daemon_downtime_ms"`
-	Phases           []PhaseReport `json:"phases"`
-	Checks           []CheckResult `json:"checks,omitempty"`
-	Steps            []string      `json:"steps,omitempty"` // dry run: what would happen
-	Error            string        `json:"error,omitempty"`
-	Remedy           string        `json:"remedy,omitempty"`
+	// APICalls and APIErrors: calls liveswap made to the engine API every
+	// 10 ms from the snapshot to verify, and how many failed (refused,
+	// reset, an error status, or no answer within a second).
+	APICalls  int           `json:"api_calls"`
+	APIErrors int           `json:"api_errors"`
+	Phases    []PhaseReport `json:"phases"`
+	Checks    []CheckResult `json:"checks,omitempty"`
+	Steps     []string      `json:"steps,omitempty"` // dry run: what would happen
+	Error     string        `json:"error,omitempty"`
+	Remedy    string        `json:"remedy,omitempty"`
 }
 
 // ProbeReport is one workload probe's figures.

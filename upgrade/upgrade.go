@@ -218,6 +218,7 @@ func (r *run) stopProbes() {
 	r.probers = nil
 	if r.downtime != nil {
 		r.report.DaemonDowntimeMS = float64(r.downtime.Stop().Microseconds()) / 1000
+		r.report.APICalls, r.report.APIErrors = r.downtime.Calls()
 		r.downtime = nil
 	}
 }

@@ -200,7 +200,7 @@ func TestReportJSONFields(t *testing.T) {
 		return out
 	}
 	want := map[string][]string{
-		"report":     {"containers", "daemon_downtime_ms", "from_version", "phases", "probes", "result", "run", "target", "to_version", "unit"},
+		"report":     {"api_calls", "api_errors", "containers", "daemon_downtime_ms", "from_version", "phases", "probes", "result", "run", "target", "to_version", "unit"},
 		"containers": {"id", "interrupted", "name", "pid_after", "pid_before", "started_at_after", "started_at_before"},
 		"probes":     {"failed", "kind", "max_gap_ms", "name", "p99_ms", "sent", "target"},
 		"phases":     {"duration_ms", "name", "status"},

@@ -20,6 +20,8 @@ type Downtime struct {
 	done   chan struct{}
 	mu     sync.Mutex
 	gaps   gaps
+	calls  int // pings answered or failed
+	errors int // pings that failed: refused, reset, an error status, no answer within pingTimeout
 }
 
 // WatchDowntime pings p every interval until Stop and keeps the longest
@@ -42,6 +44,10 @@ func WatchDowntime(ctx context.Context, p Pinger, every time.Duration) *Downtime
 			}
 			w.mu.Lock()
 			w.gaps.observe(time.Now(), err == nil)
+			w.calls++
+			if err != nil {
+				w.errors++
+			}
 			w.mu.Unlock()
 			select {
 			case <-ctx.Done():
@@ -61,6 +67,15 @@ func (w *Downtime) Stop() time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.gaps.end(time.Now())
+}
+
+// Calls is how many API calls the watch made and how many failed, as a
+// client of the daemon saw them: behind a socket unit (docker.socket), a
+// call made while the daemon restarts waits instead of failing.
+func (w *Downtime) Calls() (calls, errors int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.calls, w.errors
 }
 
 // gaps is the bookkeeping of a watch, apart from the clock and the pinging.

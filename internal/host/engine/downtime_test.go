@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,3 +72,34 @@ func TestWatchDowntime(t *testing.T) {
 		t.Errorf("downtime %v while still down, want at least 50ms", got)
 	}
 }
+
+func TestWatchCountsCalls(t *testing.T) {
+	var n int
+	var mu sync.Mutex
+	p := pingFunc(func(context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		if n%3 == 0 {
+			return errors.New("connection refused")
+		}
+		return nil
+	})
+	w := WatchDowntime(context.Background(), p, time.Millisecond)
+	for {
+		if calls, _ := w.Calls(); calls >= 9 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	w.Stop()
+	calls, errs := w.Calls()
+	if errs != calls/3 {
+		t.Errorf("%d errors of %d calls, want every third", errs, calls)
+	}
+}
+
+// pingFunc is a Pinger made of a function.
+type pingFunc func(context.Context) error
+
+func (f pingFunc) Ping(ctx context.Context) error { return f(ctx) }
