@@ -139,8 +139,8 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	defer global.cleanup()
-	if err := global.runStep(func() { o.liveswapBin = testbed.Build(global, "liveswap", "bench") }); err != nil {
+	defer global.Close()
+	if err := global.Run(func() { o.liveswapBin = testbed.Build(global, "liveswap", "bench") }); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: building liveswap:", err)
 		return 1
 	}
@@ -216,9 +216,9 @@ func runTarget(ctx context.Context, kind string, o options) *TargetResult {
 	}
 	defer func() {
 		t.progress("%s: stopping everything", r.Target)
-		t.cleanup()
+		t.Close()
 	}()
-	err = t.runStep(func() {
+	err = t.Run(func() {
 		t.progress("%s: starting systemd, the daemon, nginx and redis", r.Target)
 		b := setup(t, kind, o.liveswapBin, o.interval)
 		if o.keepLogs != "" {
