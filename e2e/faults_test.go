@@ -224,8 +224,8 @@ func TestRollbackAfterUpgrade(t *testing.T) {
 			w.Stop(t)
 			r := decodeReport(t, stdout)
 			t.Logf("rollback: exit %d, result %s, error %q\n%s", code, r.Result, r.Error, stderr)
-			if code != 0 || r.Result != upgrade.RolledBack {
-				t.Fatalf("rollback: exit %d result %s, want 0 rolled-back", code, r.Result)
+			if code != 0 || r.Result != upgrade.Reverted {
+				t.Fatalf("rollback: exit %d result %s, want 0 reverted", code, r.Result)
 			}
 			requireIntact(t, dp, old, r, w, true)
 			if got := runningFile(t, sd, dp.unit); got != oldFile {
@@ -420,7 +420,7 @@ func TestCrashAfterSwap(t *testing.T) {
 				code, stdout, _ = liveswapCLI(t, liveswap, sd.Env(), "rollback", "--yes", "--output", "json", "--state-dir", state)
 				w.Stop(t)
 				r := decodeReport(t, stdout)
-				if code != 0 || r.Result != upgrade.RolledBack {
+				if code != 0 || r.Result != upgrade.Reverted {
 					t.Fatalf("rollback: exit %d result %s error %s", code, r.Result, r.Error)
 				}
 				requireIntact(t, dp, old, r, w, true)

@@ -50,10 +50,14 @@ func TestPlanThenApply(t *testing.T) {
 					t.Errorf("probe %+v, want %+v", w, wnt)
 				}
 			}
+			// The canary: dockerd's is a running container's image with a
+			// shell; liveswapd's is the host image.
+			wantCanary := plan.Canary{Image: "host", Command: []string{"/bin/true"}}
 			if dp.kind == plan.Docker {
-				// No canary image is guessed for dockerd; the test's image has one.
-				p.Canary.Image, p.Canary.Command = dp.image, []string{"/bin/true"}
-				file = writePlan(t, p)
+				wantCanary = plan.Canary{Image: dp.image, Command: []string{"/bin/sh", "-c", "true"}}
+			}
+			if p.Canary.Image != wantCanary.Image || strings.Join(p.Canary.Command, " ") != strings.Join(wantCanary.Command, " ") {
+				t.Errorf("discovered canary %+v, want %+v", p.Canary, wantCanary)
 			}
 			// A dry run prints the steps and touches nothing.
 			oldSHA := sha256Of(dp.current)
@@ -71,6 +75,13 @@ func TestPlanThenApply(t *testing.T) {
 			r := decodeReport(t, stdout)
 			if code != 0 || r.Result != upgrade.Upgraded {
 				t.Fatalf("apply of the discovered plan: exit %d result %s error %s\n%s", code, r.Result, r.Error, stderr)
+			}
+			canaryRan := false
+			for _, ph := range r.Phases {
+				canaryRan = canaryRan || (ph.Name == "canary" && ph.Status == upgrade.PhaseDone && strings.Contains(ph.Detail, "ran "+wantCanary.Image+" "))
+			}
+			if !canaryRan {
+				t.Errorf("the canary did not run: phases %+v", r.Phases)
 			}
 			// The discovered probes ran, and the witness agrees with them.
 			for _, p := range r.Probes {

@@ -15,7 +15,7 @@ import (
 // Results lists every run result, so the result metric carries one series
 // per result (1 for the last run's, 0 for the others) and an alert can
 // match on the value instead of a label that appears and disappears.
-var Results = []Result{Upgraded, Refused, RolledBack, Failed, Planned}
+var Results = []Result{Upgraded, Refused, RolledBack, Failed, Planned, Reverted, RevertedUnverified}
 
 // WriteMetrics renders the report in the Prometheus text exposition format
 // for node_exporter's textfile collector. Every series carries the unit, so
@@ -46,7 +46,7 @@ func (r *Report) WriteMetrics(w io.Writer, now time.Time) error {
 		sample("liveswap_last_run_result", join(unit, label("result", string(res))), v)
 	}
 
-	family("liveswap_last_run_exit_code", "gauge", "Exit status of the last run (0 upgraded, 1 refused, 3 rolled back, 4 failed).")
+	family("liveswap_last_run_exit_code", "gauge", "Exit status of the last run (0 upgraded or reverted, 1 refused, 3 rolled back, 4 failed, 5 reverted but not verified).")
 	sample("liveswap_last_run_exit_code", unit, float64(r.ExitCode()))
 
 	family("liveswap_last_run_daemon_downtime_seconds", "gauge", "Longest window in which the engine API did not answer during the last run.")

@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -28,8 +29,19 @@ type Phase struct {
 	// is logged, never a reason to stop restoring.
 	Undo bool
 	// Run does the work; detail, when not empty, is shown and reported.
+	// A phase with nothing to do returns Skip(reason): it is reported
+	// "skipped", never "done".
 	Run func(ctx context.Context) (detail string, err error)
 }
+
+// Skip is what a phase's Run returns when it had nothing to do (a canary
+// without an image): the runner reports the phase as skipped, with reason
+// as its detail, and goes on. It is not a failure.
+func Skip(reason string) error { return &skipped{reason: reason} }
+
+type skipped struct{ reason string }
+
+func (s *skipped) Error() string { return "skipped: " + s.reason }
 
 // ResumeRule is what a resumed run does with a phase.
 type ResumeRule int
@@ -102,8 +114,12 @@ type runner struct {
 func (x *runner) Run(ctx context.Context, phases []Phase) error {
 	for i := range phases {
 		ph := &phases[i]
-		if x.resumed != nil && (ph.Resume == SkipOnResume || (ph.Resume == SkipIfDone && x.resumed[ph.Name])) {
-			*x.reports = append(*x.reports, PhaseReport{Name: ph.Name, Status: PhaseSkipped})
+		if x.resumed != nil && ph.Resume == SkipOnResume {
+			*x.reports = append(*x.reports, PhaseReport{Name: ph.Name, Status: PhaseSkipped, Detail: "not run on resume"})
+			continue
+		}
+		if x.resumed != nil && ph.Resume == SkipIfDone && x.resumed[ph.Name] {
+			*x.reports = append(*x.reports, PhaseReport{Name: ph.Name, Status: PhaseSkipped, Detail: "done by the interrupted run"})
 			continue
 		}
 		if err := x.one(ctx, ph); err != nil {
@@ -125,7 +141,11 @@ func (x *runner) one(ctx context.Context, ph *Phase) error {
 	}
 	detail, err := ph.Run(ctx)
 	pr := PhaseReport{Name: ph.Name, Status: PhaseDone, DurationMS: msSince(begin), Detail: detail}
-	if err != nil {
+	var skip *skipped
+	if errors.As(err, &skip) {
+		pr.Status, pr.Detail, err = PhaseSkipped, skip.reason, nil
+		x.logf("[%s] skipped: %s", ph.Name, skip.reason)
+	} else if err != nil {
 		pr.Status, pr.Error = PhaseFailed, err.Error()
 		x.logf("[%s] failed: %v", ph.Name, err)
 	} else if detail != "" {

@@ -3,10 +3,13 @@ package upgrade
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/liveswap/liveswap/plan"
 )
 
 func TestRunner(t *testing.T) {
@@ -20,6 +23,7 @@ func TestRunner(t *testing.T) {
 		wantRan    string
 		wantStatus string // the reports' statuses, in order
 		wantFailed string // the failed phase, "" for none
+		wantDetail string // the first report's detail
 	}{
 		{name: "all done", phases: []Phase{{Name: "a"}, {Name: "b"}}, wantRan: "a b", wantStatus: "done done"},
 		{name: "stops at the first failure", phases: []Phase{{Name: "a"}, {Name: "b", Run: fail(boom)}, {Name: "c"}},
@@ -35,6 +39,11 @@ func TestRunner(t *testing.T) {
 			wantRan: "", wantStatus: "failed", wantFailed: "a"},
 		{name: "an undo phase goes on without its journal", badJournal: true, phases: []Phase{{Name: "u", Undo: true}},
 			wantRan: "u", wantStatus: "done"},
+		{name: "a phase with nothing to do is skipped, not done, and the run goes on",
+			phases:  []Phase{{Name: "a", Run: func(context.Context) (string, error) { return "", Skip("no image") }}, {Name: "b"}},
+			wantRan: "a b", wantStatus: "skipped done", wantDetail: "no image"},
+		{name: "a wrapped skip is a skip", phases: []Phase{{Name: "a", Run: fail(fmt.Errorf("canary: %w", Skip("no image")))}},
+			wantRan: "a", wantStatus: "skipped", wantDetail: "no image"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,6 +86,15 @@ func TestRunner(t *testing.T) {
 			if got := strings.Join(statuses, " "); got != tt.wantStatus {
 				t.Errorf("statuses %q, want %q", got, tt.wantStatus)
 			}
+			if tt.wantDetail != "" && reports[0].Detail != tt.wantDetail {
+				t.Errorf("detail %q, want %q", reports[0].Detail, tt.wantDetail)
+			}
+			if tt.wantStatus == "skipped" {
+				// The journal says skipped too: a resume runs the phase again.
+				if st, _ := j.Last(); st == nil || st.LastState != PhaseSkipped || st.Done[tt.phases[0].Name] {
+					t.Errorf("journal state %+v, want the phase recorded skipped, not done", st)
+				}
+			}
 			var pe *PhaseError
 			switch {
 			case tt.wantFailed == "" && err != nil:
@@ -93,4 +111,42 @@ func TestRunner(t *testing.T) {
 
 func fail(err error) func(context.Context) (string, error) {
 	return func(context.Context) (string, error) { return "", err }
+}
+
+// TestCanaryPhase: a plan without a canary image reports the canary phase
+// skipped with the reason, never done; one with an image runs it.
+func TestCanaryPhase(t *testing.T) {
+	tests := []struct {
+		name       string
+		canary     plan.Canary
+		wantStatus string
+		wantDetail string
+	}{
+		{"no image", plan.Canary{}, PhaseSkipped, "no image: the plan names no canary.image"},
+		{"skip set", plan.Canary{Image: "local/base:1", Skip: true}, PhaseSkipped, "canary.skip is set in the plan"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &run{plan: &plan.Plan{Canary: tt.canary}, report: &Report{}}
+			var reports []PhaseReport
+			x := NewRunner(t.Logf, &reports)
+			if err := x.Run(context.Background(), []Phase{{Name: "canary", Run: r.canary}}); err != nil {
+				t.Fatal(err)
+			}
+			if reports[0].Status != tt.wantStatus || !strings.HasPrefix(reports[0].Detail, tt.wantDetail) {
+				t.Errorf("report %+v, want %s %q", reports[0], tt.wantStatus, tt.wantDetail)
+			}
+		})
+	}
+	// The dry run says the same before anything runs.
+	for _, c := range []plan.Canary{{}, {Image: "local/base:1", Command: []string{"/bin/sh", "-c", "true"}}} {
+		rep := (&run{plan: &plan.Plan{Canary: c}, report: &Report{}, opts: Options{}}).dryRun(context.Background())
+		want := "canary skipped: no image"
+		if c.Image != "" {
+			want = "canary local/base:1 /bin/sh -c true"
+		}
+		if !strings.Contains(strings.Join(rep.Steps, "\n"), want) {
+			t.Errorf("dry run steps %q lack %q", rep.Steps, want)
+		}
+	}
 }

@@ -16,22 +16,28 @@ const (
 	AlreadyEnabled Result = "already-enabled" // live restore was on: nothing touched
 	Planned        Result = "planned"         // dry run: nothing touched
 	Refused        Result = "refused"         // stopped before anything was touched
-	RolledBack     Result = "rolled-back"     // the previous binary runs again, workloads verified
+	RolledBack     Result = "rolled-back"     // apply undid itself: the previous binary runs again, workloads verified
 	Restored       Result = "restored"        // the previous daemon.json is back and reloaded
 	Failed         Result = "failed"          // workloads interrupted, or the undo failed: operator needed
+	// `liveswap rollback`, asked for by an operator:
+	Reverted           Result = "reverted"            // the previous binary runs again, workloads verified
+	RevertedUnverified Result = "reverted-unverified" // the previous binary runs again; no snapshot, so no container compared
 )
 
 // ExitCode is liveswap's exit status for a result: 0 done (or nothing to
-// do), 1 refused before touching anything, 3 undone, 4 operator needed.
-// Usage errors exit 2 before any run.
+// do), 1 refused before touching anything, 3 undone, 4 operator needed,
+// 5 reverted as asked but not verified (check the workloads). Usage
+// errors exit 2 before any run.
 func (r Result) ExitCode() int {
 	switch r {
-	case Upgraded, Enabled, AlreadyEnabled, Planned:
+	case Upgraded, Enabled, AlreadyEnabled, Planned, Reverted:
 		return 0
 	case Refused:
 		return 1
 	case RolledBack, Restored:
 		return 3
+	case RevertedUnverified:
+		return 5
 	}
 	return 4
 }

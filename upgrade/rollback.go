@@ -15,7 +15,10 @@ import (
 
 // Rollback restores the binaries the journal's last run replaced, restarts
 // the unit and checks that the previous version answers and that no
-// container was interrupted by the rollback itself.
+// container was interrupted by the rollback itself: the plan's workload
+// probes run throughout, and the containers are compared with a snapshot
+// taken before the restart. When no snapshot could be taken (the daemon
+// was down) the result is RevertedUnverified, never Reverted.
 func Rollback(ctx context.Context, opts Options) (*Report, error) {
 	j, err := OpenJournal(stateDir(opts))
 	if err != nil {
@@ -38,36 +41,64 @@ func Rollback(ctx context.Context, opts Options) (*Report, error) {
 	r.rn = r.newRunner(nil)
 	err = r.rn.Run(ctx, []Phase{
 		{Name: "lock", Desc: "take the host's upgrade lock", Run: noDetail(r.takeLock)},
-		{Name: "snapshot", Desc: "record every running container and start the probes", Run: noDetail(r.snapshotNow)},
+		{Name: "snapshot", Desc: "record every running container and start the probes", Run: r.snapshotNow},
 		r.rollbackPhase(),
 	})
-	var pe *PhaseError
-	switch {
-	case err == nil:
-		r.end(RolledBack)
-	case errors.As(err, &pe) && pe.Phase.Undo:
-		r.report.Error = err.Error()
-		r.report.Remedy = "restore the backups listed by `liveswap status` by hand and restart the unit."
-		r.end(Failed)
-	default:
-		r.report.Error = err.Error()
-		r.end(Failed)
-	}
+	result, e, remedy := rollbackVerdict(err, r.noSnapshot, len(r.plan.Workloads))
+	r.report.Error, r.report.Remedy = e, remedy
+	r.end(result)
 	return r.report, nil
 }
 
-// snapshotNow takes a fresh snapshot, for a rollback run (the daemon may be
-// down: then there is nothing to compare and the probes still run).
-func (r *run) snapshotNow(ctx context.Context) error {
+// rollbackVerdict turns how the rollback's phases ended into its result,
+// error and remedy. noSnapshot, when not empty, says why no container
+// could be compared: the rollback is then never called verified.
+func rollbackVerdict(err error, noSnapshot string, probes int) (result Result, errText, remedy string) {
+	var pe *PhaseError
+	switch {
+	case err == nil && noSnapshot != "":
+		remedy = "the previous binary runs again, but no container was compared: check them yourself (docker ps: StartedAt and restart count)"
+		if probes == 0 {
+			remedy += "; the plan has no workload probes either."
+		} else {
+			remedy += fmt.Sprintf("; the %d workload probes failed no more than policy.maxProbeFailures allows.", probes)
+		}
+		return RevertedUnverified, "not verified: " + noSnapshot, remedy
+	case err == nil:
+		return Reverted, "", ""
+	case errors.Is(err, ErrInterrupted):
+		return Failed, err.Error(), remedyInterruptedByRollback
+	case errors.As(err, &pe) && pe.Phase.Undo:
+		return Failed, err.Error(), "restore the backups listed by `liveswap status` by hand and restart the unit."
+	}
+	return Failed, err.Error(), ""
+}
+
+// remedyInterruptedByRollback: the binaries are back, the workloads were hurt.
+const remedyInterruptedByRollback = "the previous binary runs again, but workloads were interrupted during the rollback: inspect the containers and probes named above."
+
+// snapshotNow takes a fresh snapshot for a rollback run and starts the
+// plan's workload probes. The daemon may be down (that may be why the
+// rollback runs): then there is no snapshot to compare with, which the
+// result says, and the probes still run.
+func (r *run) snapshotNow(ctx context.Context) (string, error) {
 	r.state = nil
 	if err := r.connect(ctx); err != nil {
-		return err
+		return "", err
 	}
+	detail := ""
 	if s, err := TakeSnapshot(ctx, r.eng, r.plan.Workloads); err == nil {
 		r.before = s
+		detail = fmt.Sprintf("%d running containers recorded", len(s.Containers))
+	} else {
+		r.noSnapshot = "no snapshot before the restart (" + err.Error() + ")"
+		detail = r.noSnapshot + ": the containers cannot be compared"
+	}
+	if err := r.startProbes(); err != nil {
+		return "", err
 	}
 	r.downtime = engine.WatchDowntime(r.probeCtx, r.eng, 10*time.Millisecond)
-	return nil
+	return fmt.Sprintf("%s; %d probes started", detail, len(r.probers)), nil
 }
 
 // FileState is what is on disk for one swapped binary.

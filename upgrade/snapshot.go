@@ -209,10 +209,14 @@ type Change struct {
 }
 
 // Compare names every container of before that is not running the same
-// process in after, and why. Containers started after before are ignored.
+// process in after, and why. Containers started after before are ignored;
+// without a before snapshot there is nothing to compare.
 func Compare(before, after *Snapshot) []Change {
-	if len(before.Containers) == 0 {
+	if before == nil || len(before.Containers) == 0 {
 		return nil
+	}
+	if after == nil {
+		after = &Snapshot{}
 	}
 	// An index by ID: looking each container up with find would make
 	// comparing n containers n² string comparisons.

@@ -58,14 +58,16 @@ type run struct {
 	state   *RunState // the journal's view, for resume
 	rn      *runner
 
-	before   *Snapshot
-	probers  []*probe.Prober
-	downtime *engine.Downtime
-	swaps    []Swap
-	swapped  bool
-	readyAt  time.Time
-	probeCtx context.Context
-	stopAll  context.CancelFunc
+	before *Snapshot
+	// noSnapshot says why a rollback run has no snapshot to compare with.
+	noSnapshot string
+	probers    []*probe.Prober
+	downtime   *engine.Downtime
+	swaps      []Swap
+	swapped    bool
+	readyAt    time.Time
+	probeCtx   context.Context
+	stopAll    context.CancelFunc
 }
 
 // phases are apply's steps, in order. Before swap nothing on the host has
@@ -80,7 +82,7 @@ func (r *run) phases() []Phase {
 		{Name: "swap", Desc: "keep each old binary as a backup and rename the new one in place", ChangesHost: true, JournalSwaps: true, Run: noDetail(r.swap)},
 		{Name: "restart", Desc: "restart the unit through systemd and wait for the job", ChangesHost: true, Run: noDetail(r.restart)},
 		{Name: "ready", Desc: "wait for the API, the expected version and live restore", ChangesHost: true, Run: noDetail(r.ready)},
-		{Name: "canary", Desc: "create, start and remove a short-lived container", ChangesHost: true, Run: noDetail(r.canary)},
+		{Name: "canary", Desc: "create, start and remove a short-lived container", ChangesHost: true, Run: r.canary},
 		{Name: "verify", Desc: "compare containers with the snapshot and read the probes", ChangesHost: true, Judges: true, Run: noDetail(r.verify)},
 		{Name: "commit", Desc: "remove staging files and prune old backups", ChangesHost: true, Run: noDetail(r.commit)},
 	}
@@ -90,7 +92,7 @@ func (r *run) phases() []Phase {
 // previous daemon and the workloads again.
 func (r *run) rollbackPhase() Phase {
 	return Phase{Name: "rollback", Desc: fmt.Sprintf("restore %d binaries, restart the unit and check again", len(r.swaps)),
-		ChangesHost: true, Undo: true, Run: noDetail(r.rollback)}
+		ChangesHost: true, Undo: true, Run: r.rollback}
 }
 
 func noDetail(f func(context.Context) error) func(context.Context) (string, error) {
@@ -257,6 +259,9 @@ func (r *run) fail(ctx context.Context, err error) *Report {
 	if rerr := r.rn.Run(ctx, []Phase{r.rollbackPhase()}); rerr != nil {
 		r.report.Error = errors.Join(err, rerr).Error()
 		r.report.Remedy = "the rollback failed: restore the backups listed by `liveswap status` and restart the unit."
+		if errors.Is(rerr, ErrInterrupted) {
+			r.report.Remedy = remedyInterruptedByRollback
+		}
 		r.end(Failed)
 		return r.report
 	}
@@ -356,6 +361,16 @@ func (r *run) snapshot(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := r.startProbes(); err != nil {
+		return err
+	}
+	r.downtime = engine.WatchDowntime(r.probeCtx, r.eng, 10*time.Millisecond)
+	return nil
+}
+
+// startProbes starts a probe of every workload of the plan; they run until
+// stopProbes.
+func (r *run) startProbes() error {
 	for _, w := range r.plan.Workloads {
 		p, err := probe.Start(r.probeCtx, w.Spec())
 		if err != nil {
@@ -363,7 +378,6 @@ func (r *run) snapshot(ctx context.Context) error {
 		}
 		r.probers = append(r.probers, p)
 	}
-	r.downtime = engine.WatchDowntime(r.probeCtx, r.eng, 10*time.Millisecond)
 	return nil
 }
 
@@ -470,15 +484,30 @@ func VersionMatches(reported, want string) bool {
 	return ok && (strings.HasPrefix(rest, "+") || strings.HasPrefix(rest, "-") || strings.HasPrefix(rest, "~"))
 }
 
-func (r *run) canary(ctx context.Context) error {
-	c := r.plan.Canary
-	if c.Skip || c.Image == "" {
-		r.logf("[canary] skipped: the plan names no canary image")
-		return nil
+// canary runs the plan's canary; its detail names what ran, so a report
+// shows the canary did run.
+func (r *run) canary(ctx context.Context) (string, error) {
+	if reason := CanarySkipped(r.plan.Canary); reason != "" {
+		return "", Skip(reason)
 	}
+	c := r.plan.Canary
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	return r.eng.RunCanary(ctx, engine.Canary{Name: "liveswap-canary-" + strings.ToLower(r.report.Run), Image: c.Image, Command: c.Command})
+	if err := r.eng.RunCanary(ctx, engine.Canary{Name: "liveswap-canary-" + strings.ToLower(r.report.Run), Image: c.Image, Command: c.Command}); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("ran %s %s: exit 0", c.Image, strings.Join(c.Command, " ")), nil
+}
+
+// CanarySkipped says why a plan's canary would not run, "" when it runs.
+func CanarySkipped(c plan.Canary) string {
+	switch {
+	case c.Skip:
+		return "canary.skip is set in the plan"
+	case c.Image == "":
+		return "no image: the plan names no canary.image (liveswap plan takes one from a running container that has /bin/sh, or --canary-image)"
+	}
+	return ""
 }
 
 func (r *run) verify(ctx context.Context) error {
@@ -496,8 +525,10 @@ func (r *run) verify(ctx context.Context) error {
 	return r.judge(after)
 }
 
+// judge compares the containers with the snapshot (none without one) and
+// reads the probes.
 func (r *run) judge(after *Snapshot) error {
-	r.report.Containers = Compare(r.before, after)
+	r.report.Containers = append([]Change{}, Compare(r.before, after)...)
 	return Judge(r.report.Containers, r.report.Probes, r.plan.Policy.MaxProbeFailures)
 }
 
@@ -522,10 +553,13 @@ func Judge(containers []Change, probes []ProbeReport, maxProbeFailures int) erro
 		}
 	}
 	if len(bad) > 0 {
-		return fmt.Errorf("interrupted: %s", strings.Join(bad, "; "))
+		return fmt.Errorf("%w: %s", ErrInterrupted, strings.Join(bad, "; "))
 	}
 	return nil
 }
+
+// ErrInterrupted is Judge's verdict: a workload was interrupted.
+var ErrInterrupted = errors.New("interrupted")
 
 func (r *run) commit(ctx context.Context) error {
 	for _, s := range r.swaps {
@@ -543,7 +577,7 @@ func (r *run) commit(ctx context.Context) error {
 
 // rollback puts every backup back, restarts and checks the old daemon and
 // the workloads again.
-func (r *run) rollback(ctx context.Context) error {
+func (r *run) rollback(ctx context.Context) (string, error) {
 	ctx = context.WithoutCancel(ctx) // an interrupted liveswap must still finish a rollback
 	var errs []error
 	for _, s := range r.swaps {
@@ -552,15 +586,31 @@ func (r *run) rollback(ctx context.Context) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return "", err
 	}
 	if err := r.restartAndCheck(ctx, r.report.FromVersion); err != nil {
-		return err
+		return "", err
 	}
 	r.report.ToVersion = r.report.FromVersion
-	return nil
+	compared := fmt.Sprintf("%d containers compared with the snapshot", len(r.report.Containers))
+	if r.before == nil {
+		compared = "containers not compared: " + r.noSnapshot
+	}
+	return fmt.Sprintf("restored %d binaries; %s answers; %s; %d probes read", len(r.swaps), orUnknown(r.report.ToVersion),
+		compared, len(r.report.Probes)), nil
 }
 
+func orUnknown(s string) string {
+	if s == "" {
+		return "the daemon"
+	}
+	return "version " + s
+}
+
+// restartAndCheck restarts the unit, waits for version and judges the
+// workloads as verify does: the probes keep running until settle after
+// ready, then the containers are compared with the snapshot when there is
+// one, and the probes are read in any case.
 func (r *run) restartAndCheck(ctx context.Context, version string) error {
 	if err := r.connect(ctx); err != nil {
 		return err
@@ -574,12 +624,13 @@ func (r *run) restartAndCheck(ctx context.Context, version string) error {
 	if err := r.waitReady(ctx, version); err != nil {
 		return err
 	}
-	if r.before == nil {
-		return nil
-	}
-	after, err := TakeSnapshot(ctx, r.eng, r.plan.Workloads)
-	if err != nil {
-		return err
+	time.Sleep(settle) // an interruption that shows late must be seen
+	var after *Snapshot
+	if r.before != nil {
+		var err error
+		if after, err = TakeSnapshot(ctx, r.eng, r.plan.Workloads); err != nil {
+			return err
+		}
 	}
 	r.stopProbes()
 	return r.judge(after)
@@ -602,6 +653,11 @@ func (r *run) dryRun(ctx context.Context) *Report {
 	}
 	for _, b := range r.plan.Binaries {
 		r.report.Steps = append(r.report.Steps, fmt.Sprintf("swap %s <- %s (old kept as %s)", b.Path, b.NewFile, backupName(b.Path, "<running version>")))
+	}
+	if reason := CanarySkipped(r.plan.Canary); reason != "" {
+		r.report.Steps = append(r.report.Steps, "canary skipped: "+reason)
+	} else {
+		r.report.Steps = append(r.report.Steps, fmt.Sprintf("canary %s %s", r.plan.Canary.Image, strings.Join(r.plan.Canary.Command, " ")))
 	}
 	for _, w := range r.plan.Workloads {
 		r.report.Steps = append(r.report.Steps, fmt.Sprintf("probe %s: %s %s every %s", w.Container, w.Probe, w.Address, w.Interval))

@@ -2,11 +2,14 @@ package upgrade
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,25 +157,76 @@ func TestStageChecksSHA(t *testing.T) {
 }
 
 func TestPruneBackups(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "liveswapd")
-	var names []string
-	for _, v := range []string{"1.0.0", "1.0.1", "1.0.2", "1.0.3"} {
-		n := backupName(path, v)
-		write(t, n, v)
-		names = append(names, n)
-		time.Sleep(20 * time.Millisecond) // file times tick coarsely
+	tests := []struct {
+		name    string
+		keep    int
+		protect int // index of the protected backup, oldest first
+		removed []int
+	}{
+		{"the oldest protected survives past the keep count", 2, 0, []int{1}},
+		{"the newest protected: the two newest kept", 2, 3, []int{0, 1}},
+		{"keep one, protect the oldest", 1, 0, []int{1, 2}},
+		{"keep all", 4, 3, nil},
 	}
-	// ctime follows the writes: the last written is the newest. Protect
-	// the oldest: it must survive although it is past the keep count.
-	removed, err := pruneBackups(OSFiles{}, path, 2, names[0])
-	if err != nil {
-		t.Fatal(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "liveswapd")
+			var names []string
+			for _, v := range []string{"1.0.0", "1.0.1", "1.0.2", "1.0.3"} {
+				n := backupName(path, v)
+				if len(names) > 0 {
+					waitCtimeAfter(t, dir, names[len(names)-1])
+				}
+				write(t, n, v)
+				names = append(names, n)
+			}
+			removed, err := pruneBackups(OSFiles{}, path, tt.keep, names[tt.protect])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, i := range tt.removed {
+				want = append(want, names[i])
+			}
+			sort.Strings(removed)
+			if !reflect.DeepEqual(removed, want) {
+				t.Fatalf("removed %v, want %v", removed, want)
+			}
+			for _, n := range names {
+				if _, err := os.Stat(n); (err == nil) == contains(want, n) {
+					t.Errorf("%s: exists %v, removed %v", n, err == nil, contains(want, n))
+				}
+			}
+		})
 	}
-	left, _ := filepath.Glob(path + ".liveswap-backup-*")
-	sort.Strings(left)
-	if len(removed) != 1 || len(left) != 3 || !contains(left, names[0]) {
-		t.Fatalf("removed %v, left %v", removed, left)
+}
+
+// waitCtimeAfter returns once a file created now in dir gets a change time
+// later than prev's: file times tick with the kernel's clock, not each
+// nanosecond, so the next backup must not share prev's time.
+func waitCtimeAfter(t *testing.T, dir, prev string) {
+	t.Helper()
+	ctime := func(p string) int64 {
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Ctim.Nano()
+	}
+	before := ctime(prev)
+	probe := filepath.Join(dir, "tick")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		write(t, probe, "")
+		if ctime(probe) > before {
+			os.Remove(probe)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("file change times did not advance in 5 s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -186,9 +240,19 @@ func contains(list []string, s string) bool {
 }
 
 // TestReportJSONFields pins the report's JSON schema: scripts and the fleet
-// playbook read these names.
+// playbook read these names. Every field is set, so those omitted when
+// empty are pinned too.
 func TestReportJSONFields(t *testing.T) {
-	b, _ := json.Marshal(&Report{Containers: []Change{{}}, Probes: []ProbeReport{{}}, Phases: []PhaseReport{{}}})
+	full := &Report{Result: Upgraded, Run: "r", Target: "docker", Unit: "docker.service", FromVersion: "1", ToVersion: "2",
+		Containers: []Change{{Name: "web", ID: "i", PidBefore: 1, PidAfter: 2, StartedAtBefore: "a", StartedAtAfter: "b", Interrupted: true, Reason: "pid changed", DataLost: true, Data: "redis keys 3 -> 0"}},
+		Probes:     []ProbeReport{{Name: "web", Kind: "http", Target: "t", Sent: 1, Failed: 1, MaxGapMS: 1, P99MS: 1}},
+		Phases:     []PhaseReport{{Name: "canary", Status: PhaseSkipped, DurationMS: 1, Error: "e", Detail: "no image"}},
+		Checks:     []CheckResult{{ID: "unit.kill-mode", Status: "fail", Message: "m", Remedy: "r"}},
+		Steps:      []string{"s"}, DaemonDowntimeMS: 1, Error: "e", Remedy: "r"}
+	b, err := json.Marshal(full)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var m map[string]any
 	json.Unmarshal(b, &m)
 	keys := func(v any) []string {
@@ -200,25 +264,103 @@ func TestReportJSONFields(t *testing.T) {
 		return out
 	}
 	want := map[string][]string{
-		"report":     {"api_calls", "api_errors", "containers", "daemon_downtime_ms", "from_version", "phases", "probes", "result", "run", "target", "to_version", "unit"},
-		"containers": {"id", "interrupted", "name", "pid_after", "pid_before", "started_at_after", "started_at_before"},
+		"report": {"api_calls", "api_errors", "checks", "containers", "daemon_downtime_ms", "error", "from_version", "phases", "probes", "remedy", "result",
+			"run", "steps", "target", "to_version", "unit"},
+		"containers": {"data", "data_lost", "id", "interrupted", "name", "pid_after", "pid_before", "reason", "started_at_after", "started_at_before"},
 		"probes":     {"failed", "kind", "max_gap_ms", "name", "p99_ms", "sent", "target"},
-		"phases":     {"duration_ms", "name", "status"},
+		"phases":     {"detail", "duration_ms", "error", "name", "status"},
+		"checks":     {"id", "message", "remedy", "status"},
 	}
 	got := map[string][]string{"report": keys(m)}
-	for _, k := range []string{"containers", "probes", "phases"} {
+	for _, k := range []string{"containers", "probes", "phases", "checks"} {
 		got[k] = keys(m[k].([]any)[0])
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("JSON fields changed:\n got %v\nwant %v", got, want)
 	}
+	// Empty, the optional fields are left out and the lists stay lists.
+	b, _ = json.Marshal(&Report{Containers: []Change{{}}, Probes: []ProbeReport{}, Phases: []PhaseReport{{}}})
+	m = nil
+	json.Unmarshal(b, &m)
+	if got, want := keys(m), []string{"api_calls", "api_errors", "containers", "daemon_downtime_ms", "from_version", "phases", "probes", "result", "run", "target", "to_version", "unit"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("empty report fields %v, want %v", got, want)
+	}
+	if got := keys(m["containers"].([]any)[0]); contains(got, "reason") {
+		t.Errorf("an empty reason is written: %v", got)
+	}
 }
 
 func TestExitCodes(t *testing.T) {
-	for result, code := range map[Result]int{Upgraded: 0, Enabled: 0, AlreadyEnabled: 0, Planned: 0, Refused: 1, RolledBack: 3, Restored: 3, Failed: 4} {
+	for result, code := range map[Result]int{Upgraded: 0, Enabled: 0, AlreadyEnabled: 0, Planned: 0, Reverted: 0,
+		Refused: 1, RolledBack: 3, Restored: 3, Failed: 4, RevertedUnverified: 5, "": 4} {
 		if got := (&Report{Result: result}).ExitCode(); got != code {
-			t.Errorf("%s -> %d, want %d", result, got, code)
+			t.Errorf("%q -> %d, want %d", result, got, code)
 		}
+	}
+}
+
+func TestRollbackVerdict(t *testing.T) {
+	undo := &Phase{Name: "rollback", Undo: true}
+	tests := []struct {
+		name       string
+		err        error
+		noSnapshot string
+		probes     int
+		result     Result
+		errHas     string
+		remedyHas  string
+	}{
+		{"compared and probed", nil, "", 2, Reverted, "", ""},
+		{"daemon was down: not verified", nil, "no snapshot before the restart (engine down)", 2, RevertedUnverified,
+			"not verified: no snapshot before the restart (engine down)", "the 2 workload probes failed no more than"},
+		{"daemon was down, no probes either", nil, "no snapshot (down)", 0, RevertedUnverified, "not verified", "no workload probes either"},
+		{"workloads interrupted by the rollback", &PhaseError{Phase: undo, Err: fmt.Errorf("%w: web (pid changed 1 -> 2)", ErrInterrupted)}, "", 2,
+			Failed, "web (pid changed 1 -> 2)", "previous binary runs again, but workloads were interrupted"},
+		{"restoring failed", &PhaseError{Phase: undo, Err: errors.New("rename: permission denied")}, "", 2,
+			Failed, "permission denied", "restore the backups listed by `liveswap status` by hand"},
+		{"refused before touching", &PhaseError{Phase: &Phase{Name: "lock"}, Err: errors.New("another liveswap upgrade")}, "", 2,
+			Failed, "another liveswap upgrade", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			result, e, remedy := rollbackVerdict(tt.err, tt.noSnapshot, tt.probes)
+			if result != tt.result || !strings.Contains(e, tt.errHas) || !strings.Contains(remedy, tt.remedyHas) || (tt.errHas == "") != (e == "") {
+				t.Errorf("= %s, %q, %q; want %s, error with %q, remedy with %q", result, e, remedy, tt.result, tt.errHas, tt.remedyHas)
+			}
+		})
+	}
+}
+
+func TestJudge(t *testing.T) {
+	tests := []struct {
+		name       string
+		containers []Change
+		probes     []ProbeReport
+		max        int
+		want       string // "" = nothing interrupted
+	}{
+		{"clean", []Change{{Name: "web"}}, []ProbeReport{{Name: "web", Sent: 10}}, 0, ""},
+		{"a container", []Change{{Name: "web", Interrupted: true, Reason: "pid changed 1 -> 2"}}, nil, 0, "web (pid changed 1 -> 2)"},
+		{"a probe over the limit", nil, []ProbeReport{{Name: "cache", Sent: 10, Failed: 2}}, 1, "probe cache: 2 of 10 failed"},
+		{"a probe within the limit", nil, []ProbeReport{{Name: "cache", Sent: 10, Failed: 1}}, 1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Judge(tt.containers, tt.probes, tt.max)
+			if (err == nil) != (tt.want == "") || (err != nil && (!errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), tt.want))) {
+				t.Errorf("Judge = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCompareWithoutSnapshot(t *testing.T) {
+	after := &Snapshot{Containers: []Container{{ID: "a", Name: "web", Pid: 1}}}
+	if got := Compare(nil, after); got != nil {
+		t.Errorf("Compare(nil, after) = %v, want nothing to compare", got)
+	}
+	if got := Compare(&Snapshot{Containers: []Container{{ID: "a", Name: "web", Pid: 1}}}, nil); len(got) != 1 || !got[0].Interrupted {
+		t.Errorf("Compare(before, nil) = %v, want web gone", got)
 	}
 }
 

@@ -233,13 +233,64 @@ func TestParseVersion(t *testing.T) {
 		{"v24.0.7", Version{24, 0}, false},
 		{"Docker version 20.10.24+dfsg1, build 5d6db84", V2010, false},
 		{"28", Version{28, 0}, false},
+		{"26.1.5+dfsg1", Version{26, 1}, false},
+		{"27.5", Version{27, 5}, false},
 		{"19.03", Version{}, true},
 		{"latest", Version{}, true},
+		// Not releases: 21 and 22 do not exist, 23 had one minor.
+		{"21.0", Version{}, true},
+		{"22.06", Version{}, true},
+		{"23.5", Version{}, true},
+		{"20.11.0", Version{}, true},
+		{"26.2", Version{}, true},
+		// After the newest known release: a later release, Current's rules.
+		{"28.6", Version{28, 6}, false},
+		{"29.0.1", Version{29, 0}, false},
 	}
 	for _, tt := range tests {
 		got, err := ParseVersion(tt.in)
 		if (err != nil) != tt.err || got != tt.want {
 			t.Errorf("ParseVersion(%q) = %v, %v", tt.in, got, err)
+		}
+	}
+	_, err := ParseVersion("23.5")
+	if err == nil || !strings.Contains(err.Error(), "never released") ||
+		!strings.Contains(err.Error(), "20.10, 23.0, 24.0, 25.0, 26.0 to 26.1, 27.0 to 27.5, 28.0 to 28.5") {
+		t.Errorf("ParseVersion(23.5) error %v: want it to name the releases", err)
+	}
+}
+
+// TestReleases: the release list is ordered and ends with the newest rule
+// set, so no version before Current is refused by mistake.
+func TestReleases(t *testing.T) {
+	if Releases[0] != V2010 || Releases[len(Releases)-1] != Current {
+		t.Errorf("releases run %v to %v, want %v to %v", Releases[0], Releases[len(Releases)-1], V2010, Current)
+	}
+	for i := 1; i < len(Releases); i++ {
+		if !Releases[i-1].less(Releases[i]) {
+			t.Errorf("releases out of order at %v", Releases[i])
+		}
+	}
+}
+
+// TestValidateVersion: a version that is no release fails as the docker
+// version finding; one after Current is judged by Current's rules.
+func TestValidateVersion(t *testing.T) {
+	tests := []struct {
+		version, rules string
+		fails          bool
+	}{
+		{"24.0.7", "24.0", false},
+		{"21.0", "21.0", true},
+		{"22.06", "22.06", true},
+		{"23.5", "23.5", true},
+		{"29.0", Current.String(), false},
+	}
+	for _, tt := range tests {
+		r := Validate([]byte(`{"live-restore": true}`), Options{DockerVersion: tt.version})
+		failed := len(r.Findings) > 0 && r.Findings[0].ID == IDVersion && r.Findings[0].Severity == Fail
+		if failed != tt.fails || r.DockerVersion != tt.rules || r.Starts() == tt.fails {
+			t.Errorf("%s: rules %s, findings %+v; want rules %s, version failure %v", tt.version, r.DockerVersion, r.Findings, tt.rules, tt.fails)
 		}
 	}
 }

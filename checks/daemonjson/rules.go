@@ -2,6 +2,7 @@ package daemonjson
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -14,6 +15,32 @@ var V2010 = Version{20, 10}
 
 // Current is the newest release whose rules are encoded here.
 var Current = Version{28, 5}
+
+// Releases are the dockerd releases from 20.10 to Current: 21 and 22 were
+// never released (22.06 was a beta that became 23.0), and 23 to 25 had one
+// minor each. A version between them that is none of them is a mistake,
+// not a rule set; one after Current is judged by Current's rules.
+var Releases = []Version{{20, 10}, {23, 0}, {24, 0}, {25, 0}, {26, 0}, {26, 1},
+	{27, 0}, {27, 1}, {27, 2}, {27, 3}, {27, 4}, {27, 5},
+	{28, 0}, {28, 1}, {28, 2}, {28, 3}, {28, 4}, {28, 5}}
+
+// releaseList names Releases briefly: 20.10, ..., 27.0 to 27.5, ...
+func releaseList() string {
+	var out []string
+	for i := 0; i < len(Releases); {
+		j := i
+		for j+1 < len(Releases) && Releases[j+1].Major == Releases[i].Major {
+			j++
+		}
+		if j > i {
+			out = append(out, Releases[i].String()+" to "+Releases[j].String())
+		} else {
+			out = append(out, Releases[i].String())
+		}
+		i = j + 1
+	}
+	return strings.Join(out, ", ")
+}
 
 func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
 
@@ -50,10 +77,13 @@ func ParseVersion(s string) (Version, error) {
 			return Version{}, fmt.Errorf("parse docker version %q: %w", orig, err)
 		}
 	}
-	// Releases before 20.10 used the same config loader as 20.10.
 	v := Version{major, minor}
 	if v.less(V2010) {
 		return Version{}, fmt.Errorf("docker version %q: rule sets exist for 20.10 and newer", orig)
+	}
+	if !Current.less(v) && !slices.Contains(Releases, v) {
+		return Version{}, fmt.Errorf("docker version %q: dockerd %s was never released; the releases with rule sets are %s (a later release is judged by the %s rules)",
+			orig, v, releaseList(), Current)
 	}
 	return v, nil
 }

@@ -66,7 +66,7 @@ func TestApplyUsageErrors(t *testing.T) {
 
 func TestReportJUnitParses(t *testing.T) {
 	rep := &upgrade.Report{Result: upgrade.RolledBack, Unit: "docker.service", Error: "ready: wrong version",
-		Phases:     []upgrade.PhaseReport{{Name: "swap", Status: "done", DurationMS: 3}, {Name: "ready", Status: "failed", Error: "wrong version"}, {Name: "preflight", Status: "skipped"}},
+		Phases:     []upgrade.PhaseReport{{Name: "swap", Status: "done", DurationMS: 3}, {Name: "ready", Status: "failed", Error: "wrong version"}, {Name: "canary", Status: "skipped", Detail: "no image"}},
 		Containers: []upgrade.Change{{Name: "web"}, {Name: "cache", Interrupted: true, Reason: "pid changed 1 -> 2"}},
 		Probes:     []upgrade.ProbeReport{{Name: "web", Kind: "http", Sent: 10}},
 	}
@@ -81,6 +81,9 @@ func TestReportJUnitParses(t *testing.T) {
 		Cases    []struct {
 			Name    string    `xml:"name,attr"`
 			Failure *struct{} `xml:"failure"`
+			Skipped *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"skipped"`
 		} `xml:"testcase"`
 	}
 	if err := xml.Unmarshal(buf.Bytes(), &s); err != nil {
@@ -90,13 +93,19 @@ func TestReportJUnitParses(t *testing.T) {
 	if s.Tests != 7 || s.Failures != 3 || s.Skipped != 1 || len(s.Cases) != 7 {
 		t.Fatalf("tests=%d failures=%d skipped=%d cases=%d\n%s", s.Tests, s.Failures, s.Skipped, len(s.Cases), buf.String())
 	}
+	if c := s.Cases[2]; c.Name != "canary" || c.Skipped == nil || c.Skipped.Message != "no image" {
+		t.Errorf("skipped phase %+v: want its reason as the message", c)
+	}
 }
 
 func TestReportTable(t *testing.T) {
 	var buf bytes.Buffer
 	writeReport(&buf, "table", &upgrade.Report{Result: upgrade.Upgraded, FromVersion: "1.0.0", ToVersion: "1.0.1",
-		Probes: []upgrade.ProbeReport{{Name: "web", Kind: "http", Target: "http://127.0.0.1:1/", Sent: 50, MaxGapMS: 21.5}}})
-	for _, want := range []string{"result:   upgraded", "1.0.0 -> 1.0.1", "web", "21.5 ms"} {
+		Probes: []upgrade.ProbeReport{{Name: "web", Kind: "http", Target: "http://127.0.0.1:1/", Sent: 50, MaxGapMS: 21.5}},
+		Phases: []upgrade.PhaseReport{{Name: "canary", Status: "skipped", Detail: "no image: the plan names none"},
+			{Name: "ready", Status: "failed", Error: "wrong version", Detail: "not shown"}}})
+	for _, want := range []string{"result:   upgraded", "1.0.0 -> 1.0.1", "web", "21.5 ms",
+		"canary  skipped  0 ms  no image: the plan names none", "ready   failed   0 ms  wrong version"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, buf.String())
 		}

@@ -73,12 +73,20 @@ func newRollbackCmd() *cobra.Command {
 		Short: "Restore the binaries the last upgrade replaced and restart the daemon",
 		Long: `Rollback puts back every backup the journal's last run recorded, restarts the
 unit through systemd, waits until the daemon answers with the previous version,
-and checks that no container was interrupted by it.
+and checks that no container was interrupted by it: before the restart it
+records every running container and starts the plan's workload probes, after
+it compares the containers with that record and reads the probes (result
+"reverted").
+
+When the daemon is down as the rollback begins there is no record to compare
+with: the binaries are restored and the probes still read, but the result is
+"reverted-unverified" (exit 5): check the containers yourself.
 
 EXIT STATUS
-  0  rolled back and verified
+  0  reverted: the previous binary runs, containers compared, probes clean
   2  usage or input error (nothing to roll back)
-  4  the rollback failed: operator needed`,
+  4  failed: the rollback failed, or workloads were interrupted; operator needed
+  5  reverted-unverified: the previous binary runs, but no container was compared`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
@@ -101,8 +109,8 @@ EXIT STATUS
 			}
 			writeReport(cmd.OutOrStdout(), output, rep)
 			writeMetrics(cmd.ErrOrStderr(), metricsFile, rep)
-			if rep.Result != upgrade.RolledBack {
-				return &exitError{code: 4, err: errSilent}
+			if code := rep.ExitCode(); code != 0 {
+				return &exitError{code: code, err: errSilent}
 			}
 			return nil
 		},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -23,11 +24,12 @@ import (
 type planOptions struct {
 	Out, Err io.Writer
 
-	Target   discover.Flags
-	Probes   []string
-	OutFile  string
-	Skip     []string
-	StateDir string
+	Target      discover.Flags
+	Probes      []string
+	CanaryImage string
+	OutFile     string
+	Skip        []string
+	StateDir    string
 
 	connect func(ctx context.Context, scope systemd.Scope) (*systemd.Manager, error)
 }
@@ -52,6 +54,13 @@ probes instead of discovering them:
   --probe web=http://127.0.0.1:8080/healthz
   --probe cache=redis://127.0.0.1:6379
   --probe db=tcp://127.0.0.1:5432
+
+The canary (a short-lived container apply runs on the new daemon) is the
+kind's own when it has one (liveswapd: the host image). Otherwise it is the
+image of a running container whose filesystem has /bin/sh (looked up through
+the container's root as it sees it), run as '/bin/sh -c true', or the image
+--canary-image names (it must be present and have /bin/sh). With neither,
+the plan has no canary and apply reports the phase skipped: no image.
 
 Edit the file freely: 'liveswap apply' validates it strictly.
 
@@ -78,6 +87,7 @@ EXIT STATUS
 	f := cmd.Flags()
 	addTargetFlags(f, &opts.Target)
 	f.StringArrayVar(&opts.Probes, "probe", nil, "CONTAINER=URL probe (http://, https://, redis://, tcp://); repeatable; replaces discovery")
+	f.StringVar(&opts.CanaryImage, "canary-image", "", "image of the canary container, present on the host and with /bin/sh (default: the image of a running container that has /bin/sh)")
 	f.StringVarP(&opts.OutFile, "output-file", "o", "", "write the plan here (default stdout)")
 	f.StringSliceVar(&opts.Skip, "skip", nil, "pre-flight check IDs not to run while planning")
 	f.StringVar(&opts.StateDir, "state-dir", checks.DefaultStateDir, "folder of liveswap's journal and lock")
@@ -128,15 +138,21 @@ func planRun(ctx context.Context, o *planOptions) error {
 		defer mgr.Close()
 	}
 	p.Workloads = probes
+	c, err := engine.New(p.Target.Endpoint)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	defer c.Close()
 	if len(probes) == 0 {
-		if c, err := engine.New(p.Target.Endpoint); err == nil {
-			if ws, err := discover.Workloads(ctx, c); err == nil {
-				p.Workloads = ws
-			} else {
-				fmt.Fprintf(o.Err, "note: no probes discovered (%v); name them with --probe\n", err)
-			}
-			c.Close()
+		if ws, err := discover.Workloads(ctx, c); err == nil {
+			p.Workloads = ws
+		} else {
+			fmt.Fprintf(o.Err, "note: no probes discovered (%v); name them with --probe\n", err)
 		}
+	}
+	canaryWhy, err := planCanary(ctx, o, p, c)
+	if err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	rep, err := checks.Preflight(ctx, p, checks.Options{Skip: o.Skip, StateDir: o.StateDir, Manager: mgr, Connect: o.connect})
 	if err != nil {
@@ -158,12 +174,38 @@ func planRun(ctx context.Context, o *planOptions) error {
 	} else if err := os.WriteFile(o.OutFile, b, 0o644); err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("writing the plan: %w", err)}
 	}
-	writePlanSummary(o.Err, p, rep, o.OutFile)
+	writePlanSummary(o.Err, p, rep, o.OutFile, canaryWhy)
 	return nil
 }
 
+// planCanary fills the plan's canary when its kind has none: the image
+// --canary-image names, else one discovered on the host. It returns why
+// the canary is what it is, for the summary.
+func planCanary(ctx context.Context, o *planOptions, p *plan.Plan, c discover.ContainerSource) (string, error) {
+	if o.CanaryImage != "" {
+		// Checked now: a canary that cannot be created would fail apply
+		// after the swap, and roll it back.
+		if _, err := c.ImageID(ctx, o.CanaryImage); errors.Is(err, engine.ErrNoImage) {
+			return "", fmt.Errorf("--canary-image %s: the daemon has no such image (pull or load it first)", o.CanaryImage)
+		} else if err != nil {
+			fmt.Fprintf(o.Err, "note: --canary-image %s not checked: %v\n", o.CanaryImage, err)
+		}
+		p.Canary = plan.Canary{Image: o.CanaryImage, Command: discover.CanaryCommand}
+		return "named by --canary-image", nil
+	}
+	if p.Canary.Image != "" {
+		return "the " + p.Target.Kind + " default", nil
+	}
+	choice, err := discover.Canary(ctx, c, nil)
+	if err != nil {
+		return err.Error(), nil
+	}
+	p.Canary = choice.Canary
+	return choice.Why, nil
+}
+
 // writePlanSummary tells a person what apply would do.
-func writePlanSummary(w io.Writer, p *plan.Plan, rep *checks.Report, file string) {
+func writePlanSummary(w io.Writer, p *plan.Plan, rep *checks.Report, file, canaryWhy string) {
 	fmt.Fprintf(w, "\nUpgrade plan for %s (%s, systemd %s)\n", p.Target.Unit, p.Target.Kind, p.Target.Systemd)
 	fmt.Fprintf(w, "  version:  %s -> %s\n", orDash(rep.FromVersion), orDash(p.Binaries[0].ExpectedVersion))
 	for _, b := range p.Binaries {
@@ -179,9 +221,9 @@ func writePlanSummary(w io.Writer, p *plan.Plan, rep *checks.Report, file string
 		fmt.Fprintln(w, " (no probes: add --probe)")
 	}
 	if p.Canary.Image != "" {
-		fmt.Fprintf(w, "  canary:   %s %s\n", p.Canary.Image, strings.Join(p.Canary.Command, " "))
+		fmt.Fprintf(w, "  canary:   %s %s (%s)\n", p.Canary.Image, strings.Join(p.Canary.Command, " "), canaryWhy)
 	} else {
-		fmt.Fprintln(w, "  canary:   none (set canary.image to an image that has /bin/true)")
+		fmt.Fprintf(w, "  canary:   none (%s): apply will report it skipped; name an image with --canary-image\n", canaryWhy)
 	}
 	fails, warns := rep.Count(checks.Fail), rep.Count(checks.Warn)
 	fmt.Fprintf(w, "  checks:   %d ok, %d warn, %d fail\n", rep.Count(checks.OK), warns, fails)

@@ -43,9 +43,13 @@ func writeReportTable(w io.Writer, r *upgrade.Report) error {
 		}
 	}
 	if len(r.Phases) > 0 {
-		fmt.Fprintln(tw, "\nPHASE\tSTATUS\tTIME\tERROR")
+		fmt.Fprintln(tw, "\nPHASE\tSTATUS\tTIME\tERROR OR DETAIL")
 		for _, p := range r.Phases {
-			fmt.Fprintf(tw, "%s\t%s\t%.0f ms\t%s\n", p.Name, p.Status, p.DurationMS, p.Error)
+			note := p.Error
+			if note == "" {
+				note = p.Detail
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.0f ms\t%s\n", p.Name, p.Status, p.DurationMS, note)
 		}
 	}
 	if len(r.Containers) > 0 {
@@ -102,7 +106,11 @@ type junitCase struct {
 	Classname string        `xml:"classname,attr"`
 	Time      float64       `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
-	Skipped   *struct{}     `xml:"skipped,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr,omitempty"`
 }
 
 type junitFailure struct {
@@ -113,14 +121,14 @@ type junitFailure struct {
 // writeReportJUnit makes one test case per phase, container and probe.
 func writeReportJUnit(w io.Writer, r *upgrade.Report) error {
 	s := junitSuite{Name: "liveswap apply " + r.Unit}
-	add := func(class, name string, secs float64, fail string, skipped bool) {
+	add := func(class, name string, secs float64, fail string, skipped *junitSkipped) {
 		c := junitCase{Name: name, Classname: class, Time: secs}
 		if fail != "" {
 			c.Failure = &junitFailure{Message: fail, Text: fail}
 			s.Failures++
 		}
-		if skipped {
-			c.Skipped = &struct{}{}
+		if skipped != nil {
+			c.Skipped = skipped
 			s.Skipped++
 		}
 		s.Cases = append(s.Cases, c)
@@ -128,7 +136,11 @@ func writeReportJUnit(w io.Writer, r *upgrade.Report) error {
 		s.Time += secs
 	}
 	for _, p := range r.Phases {
-		add("liveswap.phase", p.Name, p.DurationMS/1000, p.Error, p.Status == "skipped")
+		var skipped *junitSkipped
+		if p.Status == upgrade.PhaseSkipped {
+			skipped = &junitSkipped{Message: p.Detail}
+		}
+		add("liveswap.phase", p.Name, p.DurationMS/1000, p.Error, skipped)
 	}
 	for _, c := range r.Containers {
 		var fail []string
@@ -138,17 +150,17 @@ func writeReportJUnit(w io.Writer, r *upgrade.Report) error {
 		if c.DataLost {
 			fail = append(fail, "data lost: "+c.Data)
 		}
-		add("liveswap.container", c.Name, 0, strings.Join(fail, "; "), false)
+		add("liveswap.container", c.Name, 0, strings.Join(fail, "; "), nil)
 	}
 	for _, p := range r.Probes {
 		fail := ""
 		if p.Failed > 0 {
 			fail = fmt.Sprintf("%d of %d probes failed", p.Failed, p.Sent)
 		}
-		add("liveswap.probe", p.Name+" "+string(p.Kind), 0, fail, false)
+		add("liveswap.probe", p.Name+" "+string(p.Kind), 0, fail, nil)
 	}
 	if r.Result != upgrade.Upgraded && r.Result != upgrade.Planned {
-		add("liveswap.result", string(r.Result), 0, strings.TrimSpace(string(r.Result)+": "+r.Error), false)
+		add("liveswap.result", string(r.Result), 0, strings.TrimSpace(string(r.Result)+": "+r.Error), nil)
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err

@@ -58,7 +58,9 @@ The rules follow the dockerd release that will read the file
 (--docker-version): 20.10, or 23 and newer, whose loaders differ (a
 "disable-legacy-registry" or "graph" key, an empty file, a byte order mark,
 text after the object). With the 20.10 rules, problems that only newer
-releases refuse are warned about (daemon-json.upgrade-compat).
+releases refuse are warned about (daemon-json.upgrade-compat). A version that
+was never released (21.x, 22.06, 23.5) is an input error naming the releases;
+one after 28.5 is judged by the 28.5 rules, and the output says so.
 
 Each key is listed as reloadable (applied by systemctl reload docker) or
 restart-only.
@@ -68,7 +70,9 @@ FILE defaults to the --config-file of the unit's ExecStart, else
 
 EXIT STATUS
   0  dockerd would start with the file (warnings allowed)
-  1  dockerd would refuse the file, or --strict and a warning was found
+  1  dockerd would refuse the file, or --strict and an upgrade-safety
+     warning (live-restore missing or false) was found; other warnings
+     (a duplicate key, a deprecated key) never change the exit status
   2  usage or input error (file missing or unreadable, bad flag)`,
 		Example: `  # check the file for the release the local daemon runs
   liveswap validate /etc/docker/daemon.json
@@ -101,7 +105,7 @@ EXIT STATUS
 	f.StringVar(&opts.Systemd, "systemd", "system", "systemd manager of --unit: system or user")
 	f.StringVar(&opts.Dockerd, "dockerd", "", "also run this dockerd binary with --validate on the file when it supports it (23+)")
 	f.BoolVar(&opts.Swarm, "swarm", false, "the node is in swarm mode (live-restore is refused then)")
-	f.BoolVar(&opts.Strict, "strict", false, "fail on upgrade-safety warnings (live-restore missing or false)")
+	f.BoolVar(&opts.Strict, "strict", false, "fail on upgrade-safety warnings (live-restore missing or false); other warnings still pass")
 	f.StringVar(&opts.Output, "output", "table", "output format: table or json")
 	return cmd
 }
@@ -163,7 +167,8 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 		}},
 		daemonjson.Candidate{Source: "default", Version: daemonjson.V2010.String()},
 	)
-	if _, err := daemonjson.ParseVersion(version); err != nil {
+	parsed, err := daemonjson.ParseVersion(version)
+	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("--docker-version: %w", err)}
 	}
 
@@ -197,6 +202,9 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 			return &exitError{code: 2, err: err}
 		}
 	default:
+		if parsed != daemonjson.Current && rep.DockerVersion == daemonjson.Current.String() {
+			fmt.Fprintf(opts.Out, "note: dockerd %s is newer than the newest rule set: judged by the dockerd %s rules\n", parsed, daemonjson.Current)
+		}
 		printValidateTable(opts.Out, opts.File, rep)
 	}
 	if !rep.Passed() {

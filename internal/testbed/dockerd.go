@@ -113,7 +113,7 @@ func (d *Dockerd) removeAll(t T) {
 	}
 	if ids := strings.Fields(out); len(ids) > 0 {
 		if out, err := Docker(d.Host, append([]string{"rm", "-f"}, ids...)...); err != nil {
-			t.Logf("testbed: removing containers: %v\n%s", err, out)
+			t.Fatalf("testbed: removing containers: %v\n%s", err, out)
 		}
 	}
 }

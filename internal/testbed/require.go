@@ -42,6 +42,8 @@ const (
 // binary (absolute paths or names on PATH). With LIVESWAP_E2E=require (as
 // `make test` sets) a missing prerequisite fails the test instead, so CI can
 // never pass by skipping; LIVESWAP_E2E=off skips every end-to-end test.
+// StartSystemd calls it too, so a test that starts a manager skips (or
+// fails) here rather than in unshare.
 func Require(t Skipper, bins ...string) {
 	t.Helper()
 	mode := os.Getenv("LIVESWAP_E2E")

@@ -25,8 +25,13 @@ type Systemd struct {
 
 // StartSystemd starts a manager and registers its stop as a cleanup; because
 // it is started before the units and containers of a test, it stops last.
+// A test (a T that can skip) is skipped first, as Require says, when the
+// manager cannot run here: not root, LIVESWAP_E2E=off, no systemd.
 func StartSystemd(t T) *Systemd {
 	t.Helper()
+	if s, ok := t.(Skipper); ok {
+		Require(s)
+	}
 	return startSystemd(t, shortDir(t, "lss-"))
 }
 
@@ -44,7 +49,7 @@ func startSystemd(t T, dir string, setup ...string) *Systemd {
 			s.Conn.Close()
 		}
 		if err := pm.Stop(30 * time.Second); err != nil {
-			t.Logf("testbed: %v", err)
+			t.Fatalf("testbed: %v", err) // its units may have outlived the test
 		}
 	})
 	m, err := pm.Connect(context.Background())
@@ -80,10 +85,11 @@ func (s *Systemd) InstallUnit(t T, name, content string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		if res, err := s.job(ctx, name, s.Conn.StopUnitContext); err != nil || res != "done" {
-			t.Logf("testbed: stopping %s: %s %v", name, res, err)
-		}
+		res, err := s.job(ctx, name, s.Conn.StopUnitContext)
 		os.Remove(path)
+		if err != nil || res != "done" {
+			t.Fatalf("testbed: stopping %s: %s %v\nmanager log:\n%s", name, res, err, s.Log())
+		}
 	})
 }
 

@@ -10,9 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/liveswap/liveswap/checks/daemonjson"
 	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/internal/testbuild"
 	"github.com/liveswap/liveswap/plan"
+	"github.com/liveswap/liveswap/upgrade"
 )
 
 // fakeDockerd24 answers like dockerd 24: --validate refuses files that
@@ -109,21 +111,46 @@ func TestValidateCandidateNamesLine(t *testing.T) {
 	}
 }
 
-// TestResultJSONFields pins the JSON field names scripts read.
+// TestResultJSONFields pins the JSON field names scripts read. Every field
+// is set, nested ones included, so those omitted when empty are pinned too.
 func TestResultJSONFields(t *testing.T) {
-	b, err := json.Marshal(&Result{Backup: "b", Diff: "d", Rules: "r", Error: "e", Remedy: "m"})
+	full := &Result{Result: upgrade.Enabled, Target: "docker", Unit: "docker.service", DaemonConfig: "/etc/docker/daemon.json",
+		DaemonVersion: "20.10.24", LiveRestoreBefore: false, LiveRestoreAfter: true, FileChanged: true,
+		Backup: "b", Diff: "d", Rules: "r", Error: "e", Remedy: "m",
+		Findings:      []daemonjson.Finding{{ID: "daemon-json.unknown-key", Severity: daemonjson.Fail, Key: "k", Line: 1, Col: 2, Message: "m", Remedy: "r", Strict: true}},
+		Steps:         []upgrade.PhaseReport{{Name: "reload", Status: upgrade.PhaseDone, DurationMS: 1, Error: "e", Detail: "d"}},
+		Containers:    []upgrade.Change{{Name: "web", ID: "i", PidBefore: 1, PidAfter: 1, StartedAtBefore: "a", StartedAtAfter: "a", Interrupted: true, Reason: "r"}},
+		Probes:        []upgrade.ProbeReport{{Name: "web", Kind: "http", Target: "t", Sent: 1, Failed: 1, MaxGapMS: 1, P99MS: 1}},
+		Audit:         []AuditItem{{ID: "unit.kill-mode", Status: "fail", Message: "m", Remedy: "r", Details: []string{"d"}}},
+		BeforeUpgrade: []string{"s"},
+	}
+	b, err := json.Marshal(full)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var m map[string]any
 	json.Unmarshal(b, &m)
-	var got []string
-	for k := range m {
-		got = append(got, k)
+	keys := func(v any) []string {
+		var out []string
+		for k := range v.(map[string]any) {
+			out = append(out, k)
+		}
+		sort.Strings(out)
+		return out
 	}
-	sort.Strings(got)
-	want := []string{"audit", "backup", "before_upgrade", "containers", "daemon_config", "daemon_version", "diff", "error",
-		"file_changed", "findings", "live_restore_after", "live_restore_before", "probes", "remedy", "result", "rules", "steps", "target", "unit"}
+	got := map[string][]string{"result": keys(m)}
+	for _, k := range []string{"findings", "steps", "containers", "probes", "audit"} {
+		got[k] = keys(m[k].([]any)[0])
+	}
+	want := map[string][]string{
+		"result": {"audit", "backup", "before_upgrade", "containers", "daemon_config", "daemon_version", "diff", "error",
+			"file_changed", "findings", "live_restore_after", "live_restore_before", "probes", "remedy", "result", "rules", "steps", "target", "unit"},
+		"findings":   {"col", "id", "key", "line", "message", "remedy", "severity", "strict"},
+		"steps":      {"detail", "duration_ms", "error", "name", "status"},
+		"containers": {"id", "interrupted", "name", "pid_after", "pid_before", "reason", "started_at_after", "started_at_before"},
+		"probes":     {"failed", "kind", "max_gap_ms", "name", "p99_ms", "sent", "target"},
+		"audit":      {"details", "id", "message", "remedy", "status"},
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("fields\n got %v\nwant %v", got, want)
 	}

@@ -2,12 +2,14 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
 )
 
 // Engine is what liveswap asks of a daemon. dockerd and liveswapd both
@@ -24,6 +26,9 @@ type Engine interface {
 	RunCanary(ctx context.Context, c Canary) error
 	// Renegotiate makes the next call agree on the API version anew.
 	Renegotiate() error
+	// ImageID is the ID of the image ref names (ErrNoImage when the daemon
+	// has none).
+	ImageID(ctx context.Context, ref string) (string, error)
 	// Address is the endpoint it talks to (unix:///run/x.sock).
 	Address() string
 	Close() error
@@ -56,6 +61,21 @@ func (c *Client) Swarm(ctx context.Context) (bool, error) {
 func (c *Client) Logs(ctx context.Context, id string, since time.Time) (io.ReadCloser, error) {
 	return c.api().ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true,
 		Since: fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond())})
+}
+
+// ErrNoImage: the daemon has no image of that name.
+var ErrNoImage = errors.New("no such image")
+
+// ImageID returns the ID of the image ref names.
+func (c *Client) ImageID(ctx context.Context, ref string) (string, error) {
+	in, err := c.api().ImageInspect(ctx, ref)
+	if client.IsErrNotFound(err) {
+		return "", fmt.Errorf("%s at %s: %w", ref, c.Endpoint, ErrNoImage)
+	}
+	if err != nil {
+		return "", fmt.Errorf("inspecting image %s at %s: %w", ref, c.Endpoint, err)
+	}
+	return in.ID, nil
 }
 
 // RunCanary creates, starts and waits for a container and removes it,
