@@ -7,7 +7,7 @@ GO      ?= go
 LDFLAGS  = -X main.version=$(VERSION)
 BIN     ?= bin
 
-.PHONY: all build test unit e2e demo lint deps bench clean
+.PHONY: all build test unit e2e demo demo-liveswapd lint deps bench clean
 
 all: build
 
@@ -33,9 +33,16 @@ unit:
 e2e: deps
 	LIVESWAP_E2E=require $(GO) test -count=1 -timeout 60m -v ./e2e/...
 
-# demo upgrades liveswapd 1.0.0 -> 1.0.1 under systemd with nginx and redis
-# serving, then shows the negative control; it cleans up after itself.
+# demo plays the live-restore case study on real Debian builds: dockerd
+# 20.10.5 with live restore off -> enable-live-restore -> patch upgrade to
+# 20.10.24 with nginx and redis serving -> the negative control. It runs
+# under Debian's own units in a namespace of its own and cleans up after
+# itself.
 demo: deps build
+	$(BIN)/liveswap demo docker
+
+# demo-liveswapd upgrades the bundled liveswapd 1.0.0 -> 1.0.1 the same way.
+demo-liveswapd: deps build
 	$(GO) build -ldflags "-X main.version=1.0.0" -o $(BIN)/demo/liveswapd-1.0.0 ./cmd/liveswapd
 	$(GO) build -ldflags "-X main.version=1.0.1" -o $(BIN)/demo/liveswapd-1.0.1 ./cmd/liveswapd
 	$(BIN)/liveswap demo --old $(BIN)/demo/liveswapd-1.0.0 --new $(BIN)/demo/liveswapd-1.0.1

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,22 +10,6 @@ import (
 	"github.com/liveswap/liveswap/internal/testbed"
 	"github.com/liveswap/liveswap/upgrade"
 )
-
-// fillRedis writes n keys into the workload, so that verify and the
-// witness can tell a kept cache from an emptied one.
-func fillRedis(t *testing.T, w *testbed.Workload, n int) {
-	t.Helper()
-	host, port, _ := strings.Cut(w.Addr, ":")
-	var script strings.Builder
-	for i := 0; i < n; i++ {
-		fmt.Fprintf(&script, "SET key:%d value-%d\n", i, i)
-	}
-	cmd := exec.Command("redis-cli", "-h", host, "-p", port)
-	cmd.Stdin = strings.NewReader(script.String())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("filling %s: %v: %s", w.Name, err, out)
-	}
-}
 
 // releaseBinary copies a file of a release to a root-owned 0755 file of
 // the test, as an operator stages a new binary.
@@ -76,7 +58,7 @@ func TestStackPatchUpgrade(t *testing.T) {
 			img := testbed.ImportImage(t, st.Host, st.Dir)
 			web, kv := testbed.RunNginx(t, st.Host, img), testbed.RunRedis(t, st.Host, img)
 			testbed.DockerCLI(t, st.Host, "update", "--restart", "always", kv.Name)
-			fillRedis(t, kv, 100)
+			testbed.FillRedis(t, kv, 100)
 
 			liveswap := testbed.Build(t, "liveswap", "e2e")
 			newFile := releaseBinary(t, next, "usr/sbin/dockerd")
@@ -144,5 +126,24 @@ func TestStackPatchUpgrade(t *testing.T) {
 				t.Errorf("error %q does not name the data loss", r.Error)
 			}
 		})
+	}
+}
+
+// TestDemoDocker runs `liveswap demo docker` — `make demo` — which checks
+// each step's exit status itself; the witnessed figures are the stack
+// tests'.
+func TestDemoDocker(t *testing.T) {
+	testbed.Require(t, testbed.DockerdBin, testbed.DockerBin, testbed.NginxBin, testbed.RedisBin)
+	liveswap := testbed.Build(t, "liveswap", "e2e")
+	out, err := exec.Command(liveswap, "demo", "docker").CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("liveswap demo docker: %v", err)
+	}
+	for _, want := range []string{"Live Restore Enabled: false", "Live Restore Enabled: true", "result:   upgraded",
+		"Server Version: 20.10.24", "result:   refused", "result:   failed", "LOST: redis keys 100 -> 0", "==> done:"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the demo's output lacks %q", want)
+		}
 	}
 }

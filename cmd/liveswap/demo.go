@@ -28,7 +28,7 @@ func newDemoCmd() *cobra.Command {
 	o := &demoOptions{}
 	cmd := &cobra.Command{
 		Use:   "demo --old LIVESWAPD --new LIVESWAPD",
-		Short: "Upgrade a bundled liveswapd under systemd while nginx and redis serve, then show the negative control",
+		Short: "Run a demo: 'demo docker' is the live-restore case study on real dockerd builds; plain 'demo' upgrades liveswapd",
 		Long: `Demo runs the whole story on this machine, touching nothing global:
 
   1. starts liveswapd (the --old build) as a systemd unit — under the system
@@ -56,6 +56,7 @@ EXIT STATUS
 			return demoRun(cmd.Context(), o)
 		},
 	}
+	cmd.AddCommand(newDemoDockerCmd())
 	cmd.Flags().StringVar(&o.Old, "old", "", "liveswapd build to start with")
 	cmd.Flags().StringVar(&o.New, "new", "", "liveswapd build to upgrade to")
 	cmd.Flags().BoolVar(&o.Keep, "keep", false, "leave the demo's daemon and containers running")

@@ -31,7 +31,7 @@ func writeReportTable(w io.Writer, r *upgrade.Report) error {
 	fmt.Fprintf(w, "unit:     %s (%s)\n", r.Unit, r.Target)
 	fmt.Fprintf(w, "version:  %s -> %s\n", orDash(r.FromVersion), orDash(r.ToVersion))
 	if r.Result != upgrade.Planned {
-		fmt.Fprintf(w, "downtime: %.0f ms (engine API unreachable)\n", r.DaemonDowntimeMS)
+		fmt.Fprintf(w, "downtime: %.0f ms (engine API unreachable); %d of %d API calls failed\n", r.DaemonDowntimeMS, r.APIErrors, r.APICalls)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if len(r.Checks) > 0 {

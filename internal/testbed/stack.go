@@ -19,7 +19,7 @@ type StackOptions struct {
 	Docker     Release        // docker.io: dockerd, docker.service, docker.socket
 	Containerd Release        // containerd: containerd, its shims, containerd.service
 	Runc       Release        // runc; zero keeps the host's
-	Daemon     map[string]any // /etc/docker/daemon.json keys beside the testbed's own
+	Daemon     map[string]any // /etc/docker/daemon.json keys beside the testbed's own; nil removes one
 }
 
 // Stack is the Docker stack as Debian ships it — docker.socket,
@@ -111,6 +111,9 @@ func StartStack(t Skipper, o StackOptions) *Stack {
 	}
 	for k, v := range o.Daemon {
 		cfg[k] = v
+		if v == nil { // a key the host's file does not have
+			delete(cfg, k)
+		}
 	}
 	st.WriteDaemonJSON(t, cfg)
 	for _, u := range []struct {

@@ -135,6 +135,12 @@ func (s *Systemd) RestartUnit(t T, name string) {
 	s.mustJob(t, name, "restart", s.Conn.RestartUnitContext)
 }
 
+// ReloadUnit reloads name (ExecReload) and fails the test unless the job
+// ends "done".
+func (s *Systemd) ReloadUnit(t T, name string) {
+	s.mustJob(t, name, "reload", s.Conn.ReloadUnitContext)
+}
+
 func (s *Systemd) mustJob(t T, name, verb string, f jobFunc) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
