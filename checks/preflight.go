@@ -33,7 +33,8 @@ func checkVersionPolicy(ctx context.Context, env *Env) Result {
 	if err != nil {
 		return env.Blocked("binary.version", err)
 	}
-	return VersionPolicy(st.Version, nv.Version, env.Plan.Policy.AllowMinor, env.Plan.Policy.AllowDowngrade)
+	pol := env.Plan.Policy
+	return VersionPolicy(st.Version, nv.Version, env.Plan.Spec().Versions, Allow{Minor: pol.AllowMinor, Major: pol.AllowMajor, Downgrade: pol.AllowDowngrade})
 }
 
 // Preflight runs every pre-flight check of plan p and returns the report;

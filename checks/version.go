@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/liveswap/liveswap/plan"
 )
 
 // Version is a daemon version: Docker's 20.10.24+dfsg1 or 24.0.9,
@@ -131,13 +133,20 @@ func ExtractVersion(out string) string {
 	return ""
 }
 
+// Allow holds the operator's consent to version steps beyond the daemon's
+// documented path.
+type Allow struct {
+	Minor, Major, Downgrade bool
+}
+
 // VersionPolicy decides whether a daemon may go from version `from` (the
-// running one) to `to` (the new binary) with live restore. Docker documents
-// live restore across patch releases only, so by default anything but a
-// patch step (or the same version, a re-install) fails; allowMinor and
-// allowDowngrade turn the matching failure into a warning. A downgrade to
-// an older minor release needs both.
-func VersionPolicy(from, to string, allowMinor, allowDowngrade bool) Result {
+// running one) to `to` (the new binary) with live restore. A patch step or
+// a re-install always may; a one-minor step may when the daemon's project
+// documents it (rules.MinorStep). Beyond that, --allow-minor admits a
+// minor jump, --allow-major a major one (with rules.MajorNote), and a
+// downgrade needs --allow-downgrade plus the flag of its size; each
+// admitted step is a warning.
+func VersionPolicy(from, to string, rules plan.VersionRules, allow Allow) Result {
 	const skipHint = "or --skip version.policy if you have checked the versions yourself"
 	f, err := ParseVersion(from)
 	if err != nil {
@@ -147,44 +156,72 @@ func VersionPolicy(from, to string, allowMinor, allowDowngrade bool) Result {
 	if err != nil {
 		return fail("build the new binary with a release version, "+skipHint, "new version: %v", err)
 	}
-	sameMinor := f.Major == t.Major && f.Minor == t.Minor
 	step := fmt.Sprintf("%s -> %s", from, to)
-	switch c := t.Compare(f); {
+	c := t.Compare(f)
+	switch {
 	case c == 0 && f.Build == t.Build:
 		return ok("%s: same version (re-install)", step)
 	case c == 0:
 		return ok("%s: same release, other build (re-install)", step)
-	case c > 0 && sameMinor:
-		return ok("%s: patch upgrade", step)
-	case c > 0:
-		kind := "minor"
-		if f.Major != t.Major {
-			kind = "major"
+	}
+	// The size of the step, whichever way.
+	lo, hi := f, t
+	if c < 0 {
+		lo, hi = t, f
+	}
+	size := "patch"
+	switch {
+	case lo.Major != hi.Major:
+		size = "major"
+	case lo.Minor != hi.Minor:
+		size = "minor"
+	}
+	if c > 0 {
+		switch {
+		case size == "patch":
+			return ok("%s: patch upgrade", step)
+		case size == "minor" && rules.MinorStep && hi.Minor == lo.Minor+1:
+			return ok("%s: one minor release, a step its project supports (%s)", step, rules.Source)
 		}
-		msg := fmt.Sprintf("%s: %s upgrade; Docker supports live restore across patch releases only: containers may be left unmanaged", step, kind)
-		if allowMinor {
+		msg := fmt.Sprintf("%s: %s upgrade, beyond the documented path (%s)", step, size, rules.Source)
+		switch {
+		case size == "minor" && allow.Minor:
 			return warn("", "%s (allowed by --allow-minor)", msg)
+		case size == "major" && allow.Major:
+			r := warn("", "%s (allowed by --allow-major)", msg)
+			if rules.MajorNote != "" {
+				r.Details = []string{rules.MajorNote}
+			}
+			return r
+		case size == "minor":
+			remedy := fmt.Sprintf("upgrade to the newest %d.%d.x first; to jump, pass --allow-minor after a test on a similar host", f.Major, f.Minor)
+			if rules.MinorStep {
+				remedy = fmt.Sprintf("step through %d.%d first, or pass --allow-minor after a test on a similar host", lo.Major, lo.Minor+1)
+			}
+			return fail(remedy, "%s", msg)
 		}
-		return fail(fmt.Sprintf("upgrade to the newest %d.%d.x first, then step one release at a time with --allow-minor after a test on a similar host", f.Major, f.Minor), "%s", msg)
+		return fail("pass --allow-major after a test on a similar host (a Debian stable to the next is such a jump); --allow-minor does not admit it", "%s", msg)
 	}
 	// Downgrade.
 	msg := step + ": downgrade"
-	if !sameMinor {
-		msg += " to an older release; live restore is supported across patch releases only"
+	if size != "patch" {
+		msg += fmt.Sprintf(" to an older %s release; live restore is documented across patch releases", size)
 	}
-	switch {
-	case allowDowngrade && (sameMinor || allowMinor):
-		flags := "--allow-downgrade"
-		if !sameMinor {
-			flags += " --allow-minor"
+	need := []string{"--allow-downgrade"}
+	granted := allow.Downgrade
+	switch size {
+	case "minor":
+		need, granted = append(need, "--allow-minor"), granted && allow.Minor
+	case "major":
+		need, granted = append(need, "--allow-major"), granted && allow.Major
+	}
+	flags := strings.Join(need, " ")
+	if granted {
+		r := warn("", "%s (allowed by %s)", msg, flags)
+		if size == "major" && rules.MajorNote != "" {
+			r.Details = []string{rules.MajorNote}
 		}
-		return warn("", "%s (allowed by %s)", msg, flags)
-	case allowDowngrade:
-		return fail("add --allow-minor as well if you mean it", "%s", msg)
+		return r
 	}
-	remedy := "check --new-binary; if the downgrade is intended, pass --allow-downgrade"
-	if !sameMinor {
-		remedy += " --allow-minor"
-	}
-	return fail(remedy, "%s", msg)
+	return fail("check --new-binary; if the downgrade is intended, pass "+flags, "%s", msg)
 }

@@ -3,6 +3,8 @@ package checks
 import (
 	"strings"
 	"testing"
+
+	"github.com/liveswap/liveswap/plan"
 )
 
 func TestParseVersion(t *testing.T) {
@@ -82,43 +84,57 @@ func TestExtractVersion(t *testing.T) {
 }
 
 func TestVersionPolicy(t *testing.T) {
+	docker := plan.MustKind(plan.Docker).Versions
+	minorStep := plan.VersionRules{MinorStep: true, Source: "one minor release at a time"}
 	tests := []struct {
-		name                       string
-		from, to                   string
-		allowMinor, allowDowngrade bool
-		want                       Status
-		msg                        string // substring of the message
+		name     string
+		from, to string
+		rules    plan.VersionRules
+		allow    Allow
+		want     Status
+		msg      string // substring of the message
+		remedy   string // substring of the remedy
 	}{
-		{"patch upgrade", "20.10.24+dfsg1", "20.10.25", false, false, OK, "patch upgrade"},
-		{"patch upgrade semver", "24.0.7", "24.0.9", false, false, OK, "patch upgrade"},
-		{"liveswapd patch", "1.0.0", "1.0.1", false, false, OK, "patch upgrade"},
-		{"same version", "20.10.24+dfsg1", "20.10.24+dfsg1", false, false, OK, "re-install"},
-		{"same release other build", "20.10.24+dfsg1", "20.10.24", false, false, OK, "re-install"},
-		{"rc to release", "25.0.0-rc.1", "25.0.0", false, false, OK, "patch upgrade"},
-		{"minor jump", "20.10.24+dfsg1", "20.11.0", false, false, Fail, "minor upgrade"},
-		{"minor jump allowed", "20.10.24+dfsg1", "20.11.0", true, false, Warn, "--allow-minor"},
-		{"major jump", "20.10.24+dfsg1", "23.0.0", false, false, Fail, "major upgrade"},
-		{"major jump allowed", "20.10.24", "24.0.9", true, false, Warn, "major upgrade"},
-		{"liveswapd minor", "1.2.3", "1.3.0", false, false, Fail, "minor upgrade"},
-		{"patch downgrade", "24.0.9", "24.0.7", false, false, Fail, "downgrade"},
-		{"patch downgrade allowed", "24.0.9", "24.0.7", false, true, Warn, "--allow-downgrade"},
-		{"minor downgrade needs both", "24.1.0", "24.0.7", false, true, Fail, "older release"},
-		{"minor downgrade allowed", "24.1.0", "24.0.7", true, true, Warn, "--allow-minor"},
-		{"minor downgrade allowMinor only", "24.1.0", "24.0.7", true, false, Fail, "downgrade"},
-		{"downgrade to rc", "25.0.0", "25.0.0-rc.1", false, false, Fail, "downgrade"},
-		{"unparsable running", "dev", "1.0.0", true, true, Fail, "running version"},
-		{"unparsable new", "1.0.0", "dev", true, true, Fail, "new version"},
-		{"empty running", "", "1.0.0", false, false, Fail, "running version"},
+		{"patch upgrade", "20.10.24+dfsg1", "20.10.25", docker, Allow{}, OK, "patch upgrade", ""},
+		{"Debian 11 to 12: a patch step", "20.10.5+dfsg1", "20.10.24+dfsg1", docker, Allow{}, OK, "patch upgrade", ""},
+		{"patch upgrade semver", "24.0.7", "24.0.9", docker, Allow{}, OK, "patch upgrade", ""},
+		{"liveswapd patch", "1.0.0", "1.0.1", plan.MustKind(plan.Liveswapd).Versions, Allow{}, OK, "patch upgrade", ""},
+		{"same version", "20.10.24+dfsg1", "20.10.24+dfsg1", docker, Allow{}, OK, "re-install", ""},
+		{"same release other build", "20.10.24+dfsg1", "20.10.24", docker, Allow{}, OK, "re-install", ""},
+		{"rc to release", "25.0.0-rc.1", "25.0.0", docker, Allow{}, OK, "patch upgrade", ""},
+		{"minor jump", "20.10.24+dfsg1", "20.11.0", docker, Allow{}, Fail, "minor upgrade", "--allow-minor"},
+		{"minor jump allowed", "20.10.24+dfsg1", "20.11.0", docker, Allow{Minor: true}, Warn, "--allow-minor", ""},
+		{"major jump", "20.10.24+dfsg1", "23.0.0", docker, Allow{}, Fail, "major upgrade", "--allow-major"},
+		{"major jump: --allow-minor is not enough", "20.10.24", "26.1.5", docker, Allow{Minor: true}, Fail, "major upgrade", "--allow-minor does not admit it"},
+		{"Debian 12 to 13 allowed", "20.10.24+dfsg1", "26.1.5+dfsg1", docker, Allow{Major: true}, Warn, "--allow-major", ""},
+		{"one minor step documented (containerd)", "1.6.20~ds1", "1.7.24~ds1", minorStep, Allow{}, OK, "one minor release", ""},
+		{"a skipped minor (containerd 1.4 -> 1.6)", "1.4.13~ds1", "1.6.20~ds1", minorStep, Allow{}, Fail, "minor upgrade", "step through 1.5"},
+		{"a skipped minor allowed", "1.4.13~ds1", "1.6.20~ds1", minorStep, Allow{Minor: true}, Warn, "--allow-minor", ""},
+		{"liveswapd minor", "1.2.3", "1.3.0", plan.MustKind(plan.Liveswapd).Versions, Allow{}, Fail, "minor upgrade", ""},
+		{"patch downgrade", "24.0.9", "24.0.7", docker, Allow{}, Fail, "downgrade", "--allow-downgrade"},
+		{"patch downgrade allowed", "24.0.9", "24.0.7", docker, Allow{Downgrade: true}, Warn, "--allow-downgrade", ""},
+		{"minor downgrade needs both", "24.1.0", "24.0.7", docker, Allow{Downgrade: true}, Fail, "older minor release", "--allow-minor"},
+		{"minor downgrade allowed", "24.1.0", "24.0.7", docker, Allow{Minor: true, Downgrade: true}, Warn, "--allow-minor", ""},
+		{"minor downgrade allowMinor only", "24.1.0", "24.0.7", docker, Allow{Minor: true}, Fail, "downgrade", "--allow-downgrade"},
+		{"Debian 13 back to 12 allowed", "26.1.5+dfsg1", "20.10.24+dfsg1", docker, Allow{Major: true, Downgrade: true}, Warn, "--allow-downgrade --allow-major", ""},
+		{"major downgrade needs --allow-major", "26.1.5", "20.10.24", docker, Allow{Minor: true, Downgrade: true}, Fail, "older major release", "--allow-major"},
+		{"downgrade to rc", "25.0.0", "25.0.0-rc.1", docker, Allow{}, Fail, "downgrade", ""},
+		{"unparsable running", "dev", "1.0.0", docker, Allow{true, true, true}, Fail, "running version", ""},
+		{"unparsable new", "1.0.0", "dev", docker, Allow{true, true, true}, Fail, "new version", ""},
+		{"empty running", "", "1.0.0", docker, Allow{}, Fail, "running version", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := VersionPolicy(tt.from, tt.to, tt.allowMinor, tt.allowDowngrade)
-			if r.Status != tt.want || !strings.Contains(r.Message, tt.msg) {
-				t.Errorf("VersionPolicy(%s, %s, minor=%v, down=%v) = %s %q, want %s with %q",
-					tt.from, tt.to, tt.allowMinor, tt.allowDowngrade, r.Status, r.Message, tt.want, tt.msg)
+			r := VersionPolicy(tt.from, tt.to, tt.rules, tt.allow)
+			if r.Status != tt.want || !strings.Contains(r.Message, tt.msg) || !strings.Contains(r.Remedy, tt.remedy) {
+				t.Errorf("VersionPolicy(%s, %s, %+v) = %s %q (remedy %q), want %s with %q (remedy %q)",
+					tt.from, tt.to, tt.allow, r.Status, r.Message, r.Remedy, tt.want, tt.msg, tt.remedy)
 			}
 			if r.Status == Fail && r.Remedy == "" {
 				t.Errorf("failure without a remedy: %q", r.Message)
+			}
+			if tt.allow.Major && r.Status == Warn && strings.Contains(r.Message, "major") && len(r.Details) == 0 {
+				t.Errorf("a major jump admitted without the note: %q", r.Message)
 			}
 		})
 	}

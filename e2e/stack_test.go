@@ -148,3 +148,120 @@ func TestDemoDocker(t *testing.T) {
 		}
 	}
 }
+
+// stackOf starts the stock stack with a dockerd and a containerd release
+// and nginx and a redis holding 100 keys.
+func stackOf(t *testing.T, docker, containerd string) (*testbed.Stack, *testbed.Workload, *testbed.Workload) {
+	t.Helper()
+	testbed.Require(t, testbed.DockerdBin, testbed.DockerBin, testbed.NginxBin, testbed.RedisBin)
+	st := testbed.StartStack(t, testbed.StackOptions{Docker: testbed.FindRelease(t, "docker.io", docker),
+		Containerd: testbed.FindRelease(t, "containerd", containerd)})
+	if v := daemonVersion(t, st.Host); !strings.HasPrefix(v, docker) {
+		t.Fatalf("the stack runs dockerd %s, want %s", v, docker)
+	}
+	img := testbed.ImportImage(t, st.Host, st.Dir)
+	web, kv := testbed.RunNginx(t, st.Host, img), testbed.RunRedis(t, st.Host, img)
+	testbed.FillRedis(t, kv, 100)
+	return st, web, kv
+}
+
+// stackRun runs a liveswap command in the stack's namespace that prints a
+// report, and returns its exit status and report.
+func stackRun(t *testing.T, st *testbed.Stack, liveswap string, args ...string) (int, *upgrade.Report) {
+	t.Helper()
+	code, out, errOut := st.Liveswap(t, liveswap, append(args, "--output", "json")...)
+	if !strings.HasPrefix(strings.TrimSpace(out), "{") {
+		t.Fatalf("liveswap %s: exit %d, no report\n%s\n%s", args[0], code, out, errOut)
+	}
+	r := decodeReport(t, out)
+	t.Logf("liveswap %s: exit %d, result %s, %s -> %s, downtime %.0f ms, API errors %d of %d, error %q",
+		args[0], code, r.Result, r.FromVersion, r.ToVersion, r.DaemonDowntimeMS, r.APIErrors, r.APICalls, r.Error)
+	for _, p := range r.Probes {
+		t.Logf("  probe %s: %d sent, %d failed, max gap %.1f ms", p.Name, p.Sent, p.Failed, p.MaxGapMS)
+	}
+	return code, r
+}
+
+// planStack writes a plan for the stack's dockerd to newFile.
+func planStack(t *testing.T, st *testbed.Stack, liveswap, newFile string, flags ...string) string {
+	t.Helper()
+	planFile := filepath.Join(t.TempDir(), "plan.yaml")
+	args := append([]string{"plan", "--systemd", "user", "--unit", testbed.DockerUnit,
+		"--new-binary", newFile, "--sha256", sha256Of(newFile), "-o", planFile}, flags...)
+	if code, out, errOut := st.Liveswap(t, liveswap, args...); code != 0 {
+		t.Fatalf("liveswap plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	return planFile
+}
+
+// TestStackMajorUpgrade jumps Debian 12's dockerd 20.10.24 to Debian 13's
+// 26.1.5 — the next stable's — on the stock stack: refused without
+// --allow-major with nothing touched; with it upgraded, every container kept
+// (witness); then rolled back to 20.10.24, whose older API the client must
+// negotiate again. The second case plans the downgrade 26.1.5 -> 20.10.24.
+func TestStackMajorUpgrade(t *testing.T) {
+	t.Run("20.10.24 to 26.1.5 and back", func(t *testing.T) {
+		st, web, kv := stackOf(t, "20.10.24", "1.6.20")
+		liveswap := testbed.Build(t, "liveswap", "e2e")
+		newFile := releaseBinary(t, testbed.FindRelease(t, "docker.io", "26.1.5"), "usr/sbin/dockerd")
+		oldSHA := sha256Of(st.Path("/usr/sbin/dockerd"))
+		state := t.TempDir()
+
+		w := testbed.Watch(t, st.Host, web, kv)
+		code, r := stackRun(t, st, liveswap, "apply", planStack(t, st, liveswap, newFile), "--yes", "--state-dir", state)
+		w.Stop(t)
+		if code != 1 || r.Result != upgrade.Refused || !strings.Contains(r.Error, "major upgrade") {
+			t.Fatalf("without --allow-major: exit %d result %s error %q, want 1 refused naming the major upgrade", code, r.Result, r.Error)
+		}
+		if sha256Of(st.Path("/usr/sbin/dockerd")) != oldSHA {
+			t.Fatal("the refused run changed /usr/sbin/dockerd")
+		}
+		w.RequireUninterrupted(t)
+
+		w = testbed.Watch(t, st.Host, web, kv)
+		code, r = stackRun(t, st, liveswap, "apply", planStack(t, st, liveswap, newFile, "--allow-major"), "--yes", "--state-dir", state)
+		w.Stop(t)
+		if code != 0 || r.Result != upgrade.Upgraded {
+			t.Fatalf("with --allow-major: exit %d result %s, want 0 upgraded", code, r.Result)
+		}
+		if v := daemonVersion(t, st.Host); !strings.HasPrefix(v, "26.1.5") {
+			t.Fatalf("dockerd reports %s, want 26.1.5", v)
+		}
+		w.RequireUninterrupted(t)
+		testbed.DockerCLI(t, st.Host, "exec", kv.Name, "/bin/true") // 26.1.5 manages what 20.10.24 created
+
+		w = testbed.Watch(t, st.Host, web, kv)
+		code, r = stackRun(t, st, liveswap, "rollback", "--yes", "--state-dir", state)
+		w.Stop(t)
+		if code != 0 || r.Result != upgrade.Reverted {
+			t.Fatalf("rollback: exit %d result %s error %q, want 0 reverted", code, r.Result, r.Error)
+		}
+		if !strings.HasPrefix(r.FromVersion, "26.1.5") || !strings.HasPrefix(r.ToVersion, "20.10.24") {
+			t.Errorf("the rollback reports %s -> %s, want 26.1.5 -> 20.10.24", r.FromVersion, r.ToVersion)
+		}
+		if v := daemonVersion(t, st.Host); !strings.HasPrefix(v, "20.10.24") {
+			t.Fatalf("after the rollback dockerd reports %s, want 20.10.24", v)
+		}
+		if sha256Of(st.Path("/usr/sbin/dockerd")) != oldSHA {
+			t.Error("after the rollback /usr/sbin/dockerd is not the old binary")
+		}
+		w.RequireUninterrupted(t)
+	})
+
+	t.Run("26.1.5 down to 20.10.24", func(t *testing.T) {
+		st, web, kv := stackOf(t, "26.1.5", "1.6.20")
+		liveswap := testbed.Build(t, "liveswap", "e2e")
+		newFile := releaseBinary(t, testbed.FindRelease(t, "docker.io", "20.10.24"), "usr/sbin/dockerd")
+		w := testbed.Watch(t, st.Host, web, kv)
+		code, r := stackRun(t, st, liveswap, "apply", planStack(t, st, liveswap, newFile, "--allow-downgrade", "--allow-major"),
+			"--yes", "--state-dir", t.TempDir())
+		w.Stop(t)
+		if code != 0 || r.Result != upgrade.Upgraded {
+			t.Fatalf("downgrade: exit %d result %s error %q, want 0 upgraded", code, r.Result, r.Error)
+		}
+		if v := daemonVersion(t, st.Host); !strings.HasPrefix(v, "20.10.24") {
+			t.Fatalf("dockerd reports %s, want 20.10.24", v)
+		}
+		w.RequireUninterrupted(t)
+	})
+}

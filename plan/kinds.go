@@ -44,6 +44,22 @@ type KindSpec struct {
 	Swarm bool
 	// Canary is the default canary; an empty image leaves it to the plan.
 	Canary Canary
+	// Versions is the daemon's documented upgrade path.
+	Versions VersionRules
+}
+
+// VersionRules are what a daemon's project documents about upgrading its
+// running instances: version.policy passes what they support and names the
+// source when it refuses the rest.
+type VersionRules struct {
+	// MinorStep: one minor release at a time is supported, as patch steps
+	// always are.
+	MinorStep bool
+	// Source cites where the path is documented.
+	Source string
+	// MajorNote is shown when --allow-major admits a major jump: what the
+	// project documents beside what was measured.
+	MajorNote string
 }
 
 // ConfigRules say who judges a daemon's configuration file.
@@ -72,6 +88,12 @@ var kinds = map[string]*KindSpec{
 		Config:   ConfigRules{DockerRules: true, SelfValidate: func(v string) bool { return majorOf(v) >= 23 }},
 		LogPipes: true,
 		Swarm:    true,
+		Versions: VersionRules{
+			Source: "Docker's live-restore documentation: live restore is supported across patch releases; skipping releases may leave containers running but unmanaged",
+			MajorNote: "Docker documents live restore across patch releases only. Measured on real Debian builds " +
+				"(20.10.24 -> 26.1.5 and back to 20.10.24, live restore on): every container kept its process and " +
+				"the new daemon managed it (exec, logs, stats). Test the jump on a similar host first.",
+		},
 	},
 	Liveswapd: {
 		Name:             Liveswapd,
@@ -82,7 +104,8 @@ var kinds = map[string]*KindSpec{
 		Config:           ConfigRules{SelfValidate: func(string) bool { return true }},
 		ScopedContainers: true,
 		// The image "host" runs a host binary: every liveswapd has it.
-		Canary: Canary{Image: "host"},
+		Canary:   Canary{Image: "host"},
+		Versions: VersionRules{Source: "liveswapd keeps its shim protocol across patch releases"},
 	},
 }
 

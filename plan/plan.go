@@ -58,6 +58,7 @@ type Binary struct {
 // Policy says how careful to be.
 type Policy struct {
 	AllowMinor           bool     `yaml:"allowMinor" json:"allowMinor"`
+	AllowMajor           bool     `yaml:"allowMajor,omitempty" json:"allowMajor,omitempty"`
 	AllowDowngrade       bool     `yaml:"allowDowngrade" json:"allowDowngrade"`
 	InsecureSkipChecksum bool     `yaml:"insecureSkipChecksum,omitempty" json:"insecureSkipChecksum,omitempty"`
 	Rollback             string   `yaml:"rollback" json:"rollback"` // auto or never

@@ -35,7 +35,10 @@ func Rollback(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.report.Run, r.report.FromVersion, r.swaps, r.state = st.Run, st.From, st.Swaps, st
+	// The report goes from the version running now to the one the backups
+	// hold (the journal's from_version).
+	r.report.Run, r.restoreVersion, r.swaps, r.state = st.Run, st.From, st.Swaps, st
+	r.report.FromVersion, r.report.ToVersion = "", st.From
 	r.probeCtx, r.stopAll = context.WithCancel(context.WithoutCancel(ctx))
 	defer r.cleanup()
 	r.rn = r.newRunner(nil)
@@ -89,6 +92,7 @@ func (r *run) snapshotNow(ctx context.Context) (string, error) {
 	detail := ""
 	if s, err := TakeSnapshot(ctx, r.eng, r.plan.Workloads); err == nil {
 		r.before = s
+		r.report.FromVersion = s.Version
 		detail = fmt.Sprintf("%d running containers recorded", len(s.Containers))
 	} else {
 		r.noSnapshot = "no snapshot before the restart (" + err.Error() + ")"

@@ -56,7 +56,10 @@ type run struct {
 	eng     engine.Engine
 	report  *Report
 	state   *RunState // the journal's view, for resume
-	rn      *runner
+	// restoreVersion is what a rollback brings back (the backups' version);
+	// empty in apply, whose rollback returns to the version it found.
+	restoreVersion string
+	rn             *runner
 
 	before *Snapshot
 	// noSnapshot says why a rollback run has no snapshot to compare with.
@@ -588,10 +591,14 @@ func (r *run) rollback(ctx context.Context) (string, error) {
 	if err := errors.Join(errs...); err != nil {
 		return "", err
 	}
-	if err := r.restartAndCheck(ctx, r.report.FromVersion); err != nil {
+	want := r.restoreVersion
+	if want == "" { // apply's own rollback: back to the version it found
+		want = r.report.FromVersion
+	}
+	if err := r.restartAndCheck(ctx, want); err != nil {
 		return "", err
 	}
-	r.report.ToVersion = r.report.FromVersion
+	r.report.ToVersion = want
 	compared := fmt.Sprintf("%d containers compared with the snapshot", len(r.report.Containers))
 	if r.before == nil {
 		compared = "containers not compared: " + r.noSnapshot

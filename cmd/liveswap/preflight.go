@@ -169,6 +169,7 @@ func preflightRun(ctx context.Context, o *preflightOptions) error {
 		// Policy flags loosen the plan's policy; they never tighten it
 		// silently, so only true values apply.
 		p.Policy.AllowMinor = p.Policy.AllowMinor || o.Target.AllowMinor
+		p.Policy.AllowMajor = p.Policy.AllowMajor || o.Target.AllowMajor
 		p.Policy.AllowDowngrade = p.Policy.AllowDowngrade || o.Target.AllowDowngrade
 		p.Policy.InsecureSkipChecksum = p.Policy.InsecureSkipChecksum || o.Target.InsecureSkipChecksum
 	} else {

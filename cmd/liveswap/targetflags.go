@@ -23,8 +23,9 @@ func addTargetFlags(f *pflag.FlagSet, t *discover.Flags) {
 	f.StringVar(&t.NewBinary, "new-binary", "", "the new daemon binary")
 	f.StringVar(&t.SHA256, "sha256", "", "expected sha256 of --new-binary (from the release, not from the file)")
 	f.BoolVar(&t.InsecureSkipChecksum, "insecure-skip-checksum", false, "do not require --sha256")
-	f.BoolVar(&t.AllowMinor, "allow-minor", false, "a minor or major version jump warns instead of failing")
-	f.BoolVar(&t.AllowDowngrade, "allow-downgrade", false, "a downgrade warns instead of failing")
+	f.BoolVar(&t.AllowMinor, "allow-minor", false, "a minor version jump beyond the daemon's documented upgrade path warns instead of failing")
+	f.BoolVar(&t.AllowMajor, "allow-major", false, "a major version jump (dockerd 20.10 -> 26.1, Debian stable to the next) warns instead of failing, with what was measured")
+	f.BoolVar(&t.AllowDowngrade, "allow-downgrade", false, "a downgrade warns instead of failing (with --allow-minor or --allow-major for its size)")
 }
 
 // discoverTarget builds a plan from the target flags, reading the unit

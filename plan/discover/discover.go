@@ -26,6 +26,7 @@ type Flags struct {
 
 	InsecureSkipChecksum bool // --insecure-skip-checksum
 	AllowMinor           bool // --allow-minor
+	AllowMajor           bool // --allow-major
 	AllowDowngrade       bool // --allow-downgrade
 }
 
@@ -50,7 +51,7 @@ func FromFlags(ctx context.Context, f Flags, units UnitReader) (*plan.Plan, erro
 	}
 	p := &plan.Plan{Target: plan.Target{Kind: f.Target, Unit: unitName(f.Unit), Systemd: f.Systemd,
 		Endpoint: f.Endpoint, DaemonConfig: f.DaemonConfig}}
-	p.Policy.AllowMinor, p.Policy.AllowDowngrade = f.AllowMinor, f.AllowDowngrade
+	p.Policy.AllowMinor, p.Policy.AllowMajor, p.Policy.AllowDowngrade = f.AllowMinor, f.AllowMajor, f.AllowDowngrade
 	p.Policy.InsecureSkipChecksum = f.InsecureSkipChecksum
 
 	var argv []string
