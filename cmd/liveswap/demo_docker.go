@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -47,6 +49,19 @@ EXIT STATUS
 				return &exitError{code: 1, err: err}
 			}
 			defer s.Close()
+			// A reader that goes away (| head) must not kill the demo
+			// before it removes what it started, nor must an interrupt.
+			signal.Ignore(syscall.SIGPIPE)
+			sigs := make(chan os.Signal, 1)
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+			defer signal.Stop(sigs)
+			go func() {
+				if sig, ok := <-sigs; ok {
+					fmt.Fprintf(cmd.ErrOrStderr(), "demo: %v: removing what it started\n", sig)
+					s.Close()
+					os.Exit(130)
+				}
+			}()
 			cs := &testbed.CaseStudy{Out: cmd.OutOrStdout(), Liveswap: self}
 			if err := cs.Run(s); err != nil {
 				return &exitError{code: 1, err: fmt.Errorf("demo: %w", err)}

@@ -70,7 +70,8 @@ func StartPrivateManager(dir string, setup ...string) (*PrivateManager, error) {
 	// two managers put a unit of the same name (and their dbus.service) in
 	// one cgroup, and stopping one kills the other's processes.
 	join := ""
-	m.Cgroup, m.cgroupDirs = makeCgroup("liveswap-mgr-" + filepath.Base(dir))
+	reapStale()
+	m.Cgroup, m.cgroupDirs = makeCgroup(mgrPrefix + filepath.Base(dir))
 	for _, d := range m.cgroupDirs {
 		join += "echo $$ > " + filepath.Join(d, "cgroup.procs") + " && "
 	}
@@ -172,49 +173,17 @@ func (m *PrivateManager) Stop(timeout time.Duration) error {
 		<-m.exited
 		err = errors.New("systemd --user did not exit in time; killed")
 	}
-	if left := killCgroup(m.cgroupDirs); len(left) > 0 {
+	if left := endCgroup(strings.TrimPrefix(m.Cgroup, "/")); len(left) > 0 {
 		err = errors.Join(err, fmt.Errorf("killed what its units left running: %s", strings.Join(left, "; ")))
 	}
-	removeCgroup(m.cgroupDirs)
 	return err
-}
-
-// killCgroup SIGKILLs every process in the subtrees and waits for them to
-// go; it returns what it killed.
-func killCgroup(dirs []string) []string {
-	var killed []string
-	for round := 0; round < 50; round++ {
-		var pids []int
-		for _, d := range dirs {
-			filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
-				if err == nil && !e.IsDir() && e.Name() == "cgroup.procs" {
-					b, _ := os.ReadFile(p)
-					for _, f := range strings.Fields(string(b)) {
-						if pid, err := strconv.Atoi(f); err == nil {
-							pids = append(pids, pid)
-						}
-					}
-				}
-				return nil
-			})
-		}
-		if len(pids) == 0 {
-			return killed
-		}
-		for _, pid := range pids {
-			if round == 0 {
-				cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-				killed = append(killed, fmt.Sprintf("pid %d (%s)", pid, strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))))
-			}
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return killed
 }
 
 // cgroupRoot is the cgroup file system.
 const cgroupRoot = "/sys/fs/cgroup"
+
+// mgrPrefix names the cgroups of private managers: liveswap's own mark.
+const mgrPrefix = "liveswap-mgr-"
 
 // makeCgroup creates name in the hierarchies systemd uses: the unified one
 // on a cgroup v2 host; name=systemd and the empty unified one on a hybrid
@@ -232,7 +201,9 @@ func makeCgroup(name string) (string, []string) {
 		}
 		d := filepath.Join(h, name)
 		if err := os.Mkdir(d, 0o755); err != nil {
-			removeCgroup(dirs)
+			for _, made := range dirs {
+				os.Remove(made)
+			}
 			return "", nil
 		}
 		dirs = append(dirs, d)
@@ -243,10 +214,68 @@ func makeCgroup(name string) (string, []string) {
 	return "/" + name, dirs
 }
 
-// removeCgroup removes the subtrees, deepest first; a cgroup that still
-// holds a process stays (the caller's leak check names the process).
-func removeCgroup(dirs []string) {
+// subtrees lists name's folders in every hierarchy: the manager's own and
+// those its units made (a dockerd whose cgroup-parent is below the manager
+// makes one in each v1 controller).
+func subtrees(name string) []string {
+	if name == "" {
+		return nil
+	}
+	var out []string
+	for _, d := range append([]string{filepath.Join(cgroupRoot, name)}, globDirs(filepath.Join(cgroupRoot, "*", name))...) {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func globDirs(pattern string) []string {
+	m, _ := filepath.Glob(pattern)
+	return m
+}
+
+// procsIn lists the processes in the subtrees.
+func procsIn(dirs []string) []int {
+	seen := map[int]bool{}
+	var pids []int
 	for _, d := range dirs {
+		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && !e.IsDir() && e.Name() == "cgroup.procs" {
+				b, _ := os.ReadFile(p)
+				for _, f := range strings.Fields(string(b)) {
+					if pid, err := strconv.Atoi(f); err == nil && !seen[pid] {
+						seen[pid] = true
+						pids = append(pids, pid)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	return pids
+}
+
+// endCgroup SIGKILLs every process of the manager's cgroup name, in every
+// hierarchy, waits for them to go and removes the folders; it returns what
+// it killed.
+func endCgroup(name string) []string {
+	var killed []string
+	for round := 0; round < 50; round++ {
+		pids := procsIn(subtrees(name))
+		if len(pids) == 0 {
+			break
+		}
+		for _, pid := range pids {
+			if round == 0 {
+				cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+				killed = append(killed, fmt.Sprintf("pid %d (%s)", pid, strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))))
+			}
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, d := range subtrees(name) {
 		var all []string
 		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
 			if err == nil && e.IsDir() {
@@ -256,6 +285,34 @@ func removeCgroup(dirs []string) {
 		})
 		for i := len(all) - 1; i >= 0; i-- {
 			os.Remove(all[i])
+		}
+	}
+	return killed
+}
+
+// reapStale ends the cgroups of private managers that died without
+// stopping (killed with their parent), in every hierarchy: no manager left
+// in them, made more than a minute ago, so one that is starting is left
+// alone.
+func reapStale() {
+	seen := map[string]bool{}
+	for _, d := range append(globDirs(filepath.Join(cgroupRoot, mgrPrefix+"*")), globDirs(filepath.Join(cgroupRoot, "*", mgrPrefix+"*"))...) {
+		name := filepath.Base(d)
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		st, err := os.Stat(d)
+		if err != nil || time.Since(st.ModTime()) < time.Minute {
+			continue
+		}
+		alive := false
+		for _, h := range []string{filepath.Join(cgroupRoot, "systemd"), filepath.Join(cgroupRoot, "unified"), cgroupRoot} {
+			b, _ := os.ReadFile(filepath.Join(h, name, "init.scope", "cgroup.procs"))
+			alive = alive || len(strings.TrimSpace(string(b))) > 0
+		}
+		if !alive {
+			endCgroup(name)
 		}
 	}
 }
