@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/xml"
+	"io"
 	"strings"
 	"testing"
 
@@ -109,5 +110,28 @@ func TestReportTable(t *testing.T) {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, buf.String())
 		}
+	}
+}
+
+func TestFlagGivenTwice(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"plan", "--new-binary", "/a/dockerd", "--new-binary", "/b/containerd"}, `"--new-binary" flag: given twice ("/a/dockerd", then "/b/containerd")`},
+		{[]string{"preflight", "--unit", "a", "--unit", "b"}, `"--unit" flag: given twice`},
+		{[]string{"validate", "--docker-version", "20.10", "--docker-version", "24.0", "x"}, "given twice"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args[:2], " "), func(t *testing.T) {
+			root := newRootCmd()
+			root.SetArgs(tt.args)
+			root.SetOut(io.Discard)
+			root.SetErr(io.Discard)
+			err := root.Execute()
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
 	}
 }

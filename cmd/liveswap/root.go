@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func newRootCmd() *cobra.Command {
@@ -28,7 +29,41 @@ EXIT STATUS
 	root.AddCommand(newPreflightCmd(nil))
 	root.AddCommand(newPlanCmd(nil), newApplyCmd(nil), newStatusCmd(), newRollbackCmd(), newSnapshotCmd(), newVerifyCmd(), newDemoCmd())
 	root.AddCommand(newEnableLiveRestoreCmd(nil))
+	onceFlags(root)
 	return root
+}
+
+// onceFlags makes every single-value string flag of cmd and its
+// subcommands refuse a second value: pflag keeps the last one silently, and
+// `--new-binary A --new-binary B` must not plan B at A's place.
+func onceFlags(cmd *cobra.Command) {
+	wrap := func(f *pflag.Flag) {
+		if f.Value.Type() == "string" {
+			if _, done := f.Value.(*onceValue); !done {
+				f.Value = &onceValue{Value: f.Value}
+			}
+		}
+	}
+	cmd.Flags().VisitAll(wrap)
+	cmd.PersistentFlags().VisitAll(wrap)
+	for _, c := range cmd.Commands() {
+		onceFlags(c)
+	}
+}
+
+// onceValue is a flag value that may be set once per command line.
+type onceValue struct {
+	pflag.Value
+	set   bool
+	first string
+}
+
+func (o *onceValue) Set(s string) error {
+	if o.set {
+		return fmt.Errorf("given twice (%q, then %q): this flag takes one value", o.first, s)
+	}
+	o.set, o.first = true, s
+	return o.Value.Set(s)
 }
 
 func newVersionCmd() *cobra.Command {
