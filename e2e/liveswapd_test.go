@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/internal/host/procfs"
 	"github.com/liveswap/liveswap/internal/testbed"
 )
@@ -538,4 +539,42 @@ func sleepersByCmdline(t *testing.T, base, n int) map[string]int {
 		t.Fatalf("/proc shows %d of the %d burst containers: %v", len(out), n, out)
 	}
 	return out
+}
+
+// TestLiveswapdSocketActivation restarts liveswapd three times while the
+// test calls its API every 5 ms. With its socket unit (-H fd://, as
+// runtime/liveswapd.socket ships it) no call fails: they wait for the new
+// daemon. The twin listens on its own socket, and calls made while it
+// restarts are refused.
+func TestLiveswapdSocketActivation(t *testing.T) {
+	for _, socket := range []bool{true, false} {
+		t.Run(fmt.Sprintf("socket unit %v", socket), func(t *testing.T) {
+			requireLiveswapd(t)
+			sd := testbed.StartSystemd(t)
+			l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: true, Socket: socket})
+			c, err := engine.New(l.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			w := engine.WatchDowntime(context.Background(), c, 5*time.Millisecond)
+			testbed.WaitUntil(t, "calls before the restarts", 10*time.Second, func() bool { n, _ := w.Calls(); return n >= 10 })
+			for i := 0; i < 3; i++ {
+				sd.RestartUnit(t, l.Unit)
+			}
+			testbed.WaitUntil(t, "calls after the restarts", 10*time.Second, func() bool {
+				n, _ := w.Calls()
+				return n >= 30
+			})
+			gap := w.Stop()
+			calls, errs := w.Calls()
+			t.Logf("socket unit %v: %d of %d API calls failed, longest gap %v", socket, errs, calls, gap)
+			if socket && errs != 0 {
+				t.Errorf("%d of %d calls failed with the socket unit, want 0", errs, calls)
+			}
+			if !socket && errs == 0 {
+				t.Errorf("no call failed without the socket unit (%d calls): the twin cannot see a refused connection", calls)
+			}
+		})
+	}
 }

@@ -401,10 +401,13 @@ func jsonKind(raw json.RawMessage) string {
 // unixPath checks a host address: only unix sockets are supported, as
 // liveswapd serves no TCP (no TLS to get wrong).
 func unixPath(h string) (string, error) {
+	if h == "fd://" {
+		return "", nil // systemd's sockets: see SocketActivated
+	}
 	p, ok := strings.CutPrefix(h, "unix://")
 	if !ok {
 		if i := strings.Index(h, "://"); i > 0 {
-			return "", fmt.Errorf("%s hosts are not supported: liveswapd listens on unix sockets only (use unix:///path/to.sock)", h[:i])
+			return "", fmt.Errorf("%s hosts are not supported: liveswapd listens on unix sockets only (use unix:///path/to.sock, or fd:// for the sockets of a systemd socket unit)", h[:i])
 		}
 		return "", fmt.Errorf("not a unix socket address: use unix:///path/to.sock")
 	}
@@ -450,11 +453,23 @@ func (c Config) ShutdownWait() time.Duration { return time.Duration(c.ShutdownTi
 func (c Config) SocketPaths() []string {
 	var out []string
 	for _, h := range c.Hosts {
-		if p, err := unixPath(h); err == nil {
+		if p, err := unixPath(h); err == nil && p != "" {
 			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// SocketActivated reports whether hosts name fd://: the daemon serves the
+// sockets its socket unit holds, so a client that connects while the
+// daemon restarts waits for it instead of being refused.
+func (c Config) SocketActivated() bool {
+	for _, h := range c.Hosts {
+		if h == "fd://" {
+			return true
+		}
+	}
+	return false
 }
 
 func lineCol(data []byte, off int64) (int, int) {

@@ -123,3 +123,31 @@ func TestConfigFlagErrors(t *testing.T) {
 		t.Error("bad --log-level accepted")
 	}
 }
+
+func TestConfigSocketActivation(t *testing.T) {
+	tests := []struct {
+		name      string
+		file      string
+		args      []string
+		activated bool
+		paths     string
+	}{
+		{"flag", "", []string{"-H", "fd://"}, true, ""},
+		{"file", `{"hosts": ["fd://", "unix:///tmp/also.sock"]}`, nil, true, "/tmp/also.sock"},
+		{"unix only", `{"hosts": ["unix:///tmp/a.sock"]}`, nil, false, "/tmp/a.sock"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadWith(t, tt.file, tt.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.SocketActivated() != tt.activated || strings.Join(cfg.SocketPaths(), ",") != tt.paths {
+				t.Errorf("activated %v paths %q, want %v %q", cfg.SocketActivated(), cfg.SocketPaths(), tt.activated, tt.paths)
+			}
+		})
+	}
+	if _, err := loadWith(t, `{"hosts": ["fd://x", "tcp://0.0.0.0:2375"]}`); err == nil {
+		t.Error("fd://NAME and tcp:// accepted")
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
 	"github.com/liveswap/liveswap/internal/host/procfs"
 )
@@ -55,6 +56,19 @@ func run(cfg Config, flags *Flags, version string, log *slog.Logger, level *slog
 
 	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	var listeners []net.Listener
+	if cfg.SocketActivated() {
+		ls, err := activation.Listeners()
+		if err != nil || len(ls) == 0 {
+			return fmt.Errorf("hosts name fd:// but systemd passed no socket (%v): start liveswapd through liveswapd.socket, or listen on unix:///run/liveswapd.sock", err)
+		}
+		for _, l := range ls {
+			if l == nil {
+				continue
+			}
+			listeners = append(listeners, l)
+			go srv.Serve(l)
+		}
+	}
 	for _, p := range cfg.SocketPaths() {
 		l, err := listenUnix(p)
 		if err != nil {
@@ -66,7 +80,7 @@ func run(cfg Config, flags *Flags, version string, log *slog.Logger, level *slog
 		listeners = append(listeners, l)
 		go srv.Serve(l)
 	}
-	log.Info("liveswapd ready", "version", version, "live-restore", cfg.LiveRestore, "sockets", cfg.SocketPaths(), "restore", time.Since(begin).Round(time.Millisecond).String())
+	log.Info("liveswapd ready", "version", version, "live-restore", cfg.LiveRestore, "sockets", cfg.SocketPaths(), "socket-activated", cfg.SocketActivated(), "restore", time.Since(begin).Round(time.Millisecond).String())
 	notify(log, "READY=1\nSTATUS=serving the Engine API\nMAINPID="+strconv.Itoa(os.Getpid()))
 
 	for sig := range sigs {

@@ -78,7 +78,7 @@ func (d *Demo) Start(ctx context.Context, old string) error {
 		os.Unsetenv("DBUS_SESSION_BUS_ADDRESS")
 		d.say("systemd is not PID 1 here: using a private systemd user manager (%s)", d.pm.RuntimeDir)
 	}
-	unit := liveswapdUnit("the liveswap demo", d.Bin, d.Config, "process", "Restart=on-failure\n")
+	unit := liveswapdUnit("the liveswap demo", "", d.Bin, d.Config, "process", "Restart=on-failure\n")
 	if err := os.WriteFile(filepath.Join(unitDir, DemoUnit), []byte(unit), 0o644); err != nil {
 		return err
 	}

@@ -16,6 +16,9 @@ type LiveswapdOptions struct {
 	KillMode    string // default "process"
 	Binary      string // default: a fresh build reporting LiveswapdVersion
 	Dir         string // default: a new short folder
+	// Socket: the API socket is a socket unit's (-H fd://), as
+	// runtime/liveswapd.socket ships it.
+	Socket bool
 }
 
 // LiveswapdVersion is the version of the liveswapd StartLiveswapd builds.
@@ -25,6 +28,7 @@ const LiveswapdVersion = "1.0.0-e2e"
 // its own data-root, exec-root, pidfile and socket.
 type Liveswapd struct {
 	Dir, ConfigPath, Socket, Host, Unit, Bin, LogPath string
+	SocketUnit                                        string // "" unless socket-activated
 }
 
 // StartLiveswapd writes the config and unit and starts it (Type=notify: the
@@ -48,13 +52,19 @@ func StartLiveswapd(t T, sd *Systemd, o LiveswapdOptions) *Liveswapd {
 		l.Bin = Build(t, "liveswapd", LiveswapdVersion)
 	}
 	l.Host = "unix://" + l.Socket
+	unitExtra := ""
+	if o.Socket {
+		l.SocketUnit = strings.TrimSuffix(l.Unit, ".service") + ".socket"
+		sd.InstallUnit(t, l.SocketUnit, fmt.Sprintf("[Socket]\nListenStream=%s\nSocketMode=0660\n", l.Socket))
+		unitExtra = fmt.Sprintf("Requires=%s\nAfter=%s\n", l.SocketUnit, l.SocketUnit)
+	}
 	l.WriteConfig(t, o.LiveRestore)
 	kill := o.KillMode
 	if kill == "" {
 		kill = "process"
 	}
 	// No Restart=: tests restart it themselves.
-	sd.InstallUnit(t, l.Unit, liveswapdUnit("a liveswap test", l.Bin, l.ConfigPath, kill,
+	sd.InstallUnit(t, l.Unit, liveswapdUnit("a liveswap test", unitExtra, l.Bin, l.ConfigPath, kill,
 		fmt.Sprintf("StandardOutput=append:%s\nStandardError=append:%s\n", l.LogPath, l.LogPath)))
 	t.Cleanup(func() {
 		if out, err := Docker(l.Host, "ps", "-aq"); err == nil {
@@ -70,10 +80,10 @@ func StartLiveswapd(t T, sd *Systemd, o LiveswapdOptions) *Liveswapd {
 // liveswapdUnit renders the settings of runtime/liveswapd.service that
 // matter here, with KillMode chosen by the caller; extra holds more
 // [Service] lines.
-func liveswapdUnit(purpose, bin, config, killMode, extra string) string {
+func liveswapdUnit(purpose, unitExtra, bin, config, killMode, extra string) string {
 	return fmt.Sprintf(`[Unit]
 Description=liveswapd for %s
-
+%s
 [Service]
 Type=notify
 ExecStart=%s --config-file %s
@@ -81,13 +91,17 @@ ExecReload=/bin/kill -s HUP $MAINPID
 KillMode=%s
 TimeoutStartSec=90
 TimeoutStopSec=30
-%s`, purpose, bin, config, killMode, extra)
+%s`, purpose, unitExtra, bin, config, killMode, extra)
 }
 
 // WriteConfig writes daemon.json (a reload or restart applies it).
 func (l *Liveswapd) WriteConfig(t T, liveRestore bool) {
 	t.Helper()
-	cfg := liveswapdConfig(l.Dir, l.Host, liveRestore)
+	host := l.Host
+	if l.SocketUnit != "" {
+		host = "fd://"
+	}
+	cfg := liveswapdConfig(l.Dir, host, liveRestore)
 	cfg["shutdown-timeout"] = 5 // tests stop daemons often
 	if err := writeJSON(l.ConfigPath, cfg); err != nil {
 		t.Fatalf("%v", err)
