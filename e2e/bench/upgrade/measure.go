@@ -28,6 +28,8 @@ type Arm struct {
 	Round       int       `json:"round"`
 	Start       time.Time `json:"start"` // when the operation began
 	APIDownMS   float64   `json:"api_unreachable_ms"`
+	APICalls    int       `json:"api_calls"`  // GET /_ping every 2 ms
+	APIErrors   int       `json:"api_errors"` // refused, reset, an error status or no answer in a second
 	NginxGapMS  float64   `json:"nginx_max_gap_ms"`
 	RedisGapMS  float64   `json:"redis_max_gap_ms"`
 	NginxSent   int       `json:"nginx_sent"`
@@ -101,6 +103,7 @@ func (b *bed) window(kind string, round int, op func() error) Arm {
 	time.Sleep(tail)
 	arm.PIDAfter = b.sd.MainPID(b.t, b.unit)
 	arm.APIDownMS = ms(api.Stop())
+	arm.APICalls, arm.APIErrors = api.Calls()
 	ws, ks := web.Stop(), kv.Stop()
 	arm.WindowMS = msSince(begin)
 	arm.NginxGapMS, arm.NginxSent, arm.NginxFailed = ws.MaxGapMS(), ws.Sent, ws.Failed

@@ -57,6 +57,8 @@ type Summary struct {
 	WallMS     Stat `json:"wall_ms"`
 	Failed     int  `json:"failed_probes"`
 	Sent       int  `json:"sent_probes"`
+	APIErrors  int  `json:"api_errors"`
+	APICalls   int  `json:"api_calls"`
 }
 
 func summarize(arms []Arm, kind string) Summary {
@@ -71,6 +73,8 @@ func summarize(arms []Arm, kind string) Summary {
 		api, ng, rg, mg, wall = append(api, a.APIDownMS), append(ng, a.NginxGapMS), append(rg, a.RedisGapMS), append(mg, a.MaxGapMS()), append(wall, a.WallMS)
 		s.Failed += a.Failed()
 		s.Sent += a.NginxSent + a.RedisSent
+		s.APIErrors += a.APIErrors
+		s.APICalls += a.APICalls
 	}
 	s.APIDownMS, s.NginxGapMS, s.RedisGapMS, s.MaxGapMS, s.WallMS = stat(api), stat(ng), stat(rg), stat(mg), stat(wall)
 	return s
@@ -120,6 +124,7 @@ func printTarget(w io.Writer, r *TargetResult) {
 			fmt.Fprintf(w, "| %s | %s | %s | %.2f | %s |\n", name, bs.cell(), as.cell(), ratio(as.Median, bs.Median), ic)
 		}
 		row("API unreachable (ms)", b.APIDownMS, a.APIDownMS, Stat{})
+		fmt.Fprintf(w, "| API calls failed | %d of %d | %d of %d | | %d of %d |\n", b.APIErrors, b.APICalls, a.APIErrors, a.APICalls, i.APIErrors, i.APICalls)
 		row("nginx longest gap (ms)", b.NginxGapMS, a.NginxGapMS, i.NginxGapMS)
 		row("redis longest gap (ms)", b.RedisGapMS, a.RedisGapMS, i.RedisGapMS)
 		fmt.Fprintf(w, "| failed probes | %d of %d | %d of %d | | %d of %d |\n", b.Failed, b.Sent, a.Failed, a.Sent, i.Failed, i.Sent)
