@@ -477,3 +477,34 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
+
+// ErrUnknownComponent: a new binary's version probes name no component of
+// the stack.
+var ErrUnknownComponent = errors.New("matches no component of the stack")
+
+// Identify names the component a new binary is by what its version probe
+// prints — never by its file name — after the same gate as the binary
+// checks. A file that does not pass the gate is not run: it returns "" and
+// the gate's error, for the binary checks to report. A file that runs but
+// whose output names no component returns ErrUnknownComponent with what it
+// printed.
+func Identify(ctx context.Context, b plan.Binary, skipChecksum bool, timeout time.Duration) (component, output string, err error) {
+	if err := safeToRun(b, skipChecksum); err != nil {
+		return "", "", err
+	}
+	var printed []string
+	for _, args := range plan.VersionArgSets() {
+		v, _ := RunVersionArgs(ctx, b.NewFile, args, timeout)
+		if v.Output == "" {
+			continue
+		}
+		if c := plan.ComponentSaying(args, v.Output); c != "" {
+			return c, v.Output, nil
+		}
+		printed = append(printed, fmt.Sprintf("%s %s: %q", filepath.Base(b.NewFile), strings.Join(args, " "), v.Output))
+	}
+	if len(printed) == 0 {
+		printed = []string{"nothing"}
+	}
+	return "", "", fmt.Errorf("%s %w (%s); known: %s", b.NewFile, ErrUnknownComponent, strings.Join(printed, "; "), strings.Join(plan.ComponentNames(), ", "))
+}
