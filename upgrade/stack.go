@@ -40,14 +40,13 @@ func (r *run) componentReports(from, to func(i int, b plan.Binary) string) []Com
 }
 
 // restartUnits restarts every unit whose binary changed through systemd,
-// in the stack's order (containerd.service before the target) or, for a
-// rollback, in reverse.
-func (r *run) restartUnits(ctx context.Context, reverse bool) error {
-	units := r.plan.Units()
-	if reverse {
-		slices.Reverse(units)
-	}
-	for _, u := range units {
+// in the stack's order: containerd.service before the target that connects
+// to it. A rollback uses the same order, not the reverse: restarted first,
+// dockerd waits for a containerd.service that the failed start left in
+// auto-restart (RestartSec=5), measured as 5.4 s of API downtime and 5 API
+// errors; containerd first, 0 ms and none.
+func (r *run) restartUnits(ctx context.Context) error {
+	for _, u := range r.plan.Units() {
 		done := r.opts.Progress.Wait("restarting " + u)
 		// Clears the unit's start rate-limit counter: restarts made shortly
 		// before (by an operator, or a previous run) must not turn this one

@@ -83,8 +83,8 @@ func (r *run) phases() []Phase {
 		{Name: "snapshot", Desc: "record every running container and start the probes", Resume: RunAgain, Run: noDetail(r.snapshot)},
 		{Name: "stage", Desc: "copy each new binary beside its target, fsync, verify sha256", JournalSwaps: true, Run: noDetail(r.stage)},
 		{Name: "swap", Desc: "keep each old binary as a backup and rename the new one in place", ChangesHost: true, JournalSwaps: true, Run: noDetail(r.swap)},
-		{Name: "restart", Desc: "restart the unit through systemd and wait for the job", ChangesHost: true, Run: noDetail(r.restart)},
-		{Name: "ready", Desc: "wait for the API, the expected version and live restore", ChangesHost: true, Run: noDetail(r.ready)},
+		{Name: "restart", Desc: "restart each unit whose binary changed through systemd, containerd.service before the target, and wait for the jobs", ChangesHost: true, Run: noDetail(r.restart)},
+		{Name: "ready", Desc: "wait for the API, the expected versions (containerd's through the engine), live restore, and each unit running its new file", ChangesHost: true, Run: noDetail(r.ready)},
 		{Name: "canary", Desc: "create, start and remove a short-lived container", ChangesHost: true, Run: r.canary},
 		{Name: "verify", Desc: "compare containers with the snapshot and read the probes", ChangesHost: true, Judges: true, Run: noDetail(r.verify)},
 		{Name: "commit", Desc: "remove staging files and prune old backups", ChangesHost: true, Run: noDetail(r.commit)},
@@ -94,7 +94,7 @@ func (r *run) phases() []Phase {
 // rollbackPhase puts every backup back, restarts the unit and checks the
 // previous daemon and the workloads again.
 func (r *run) rollbackPhase() Phase {
-	return Phase{Name: "rollback", Desc: fmt.Sprintf("restore %d binaries, restart the unit and check again", len(r.swaps)),
+	return Phase{Name: "rollback", Desc: fmt.Sprintf("restore %d binaries, restart their units and check each component again", len(r.swaps)),
 		ChangesHost: true, Undo: true, Run: r.rollback}
 }
 
@@ -433,7 +433,7 @@ func (r *run) restart(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.plan.Policy.ReadyTimeout.D()+r.plan.Policy.StopTimeout.D())
 	defer cancel()
-	return r.restartUnits(ctx, false)
+	return r.restartUnits(ctx)
 }
 
 func (r *run) ready(ctx context.Context) error {
@@ -647,7 +647,8 @@ func orUnknown(s string) string {
 	return "version " + s
 }
 
-// restartAndCheck restarts the unit, waits for version and judges the
+// restartAndCheck restarts the units, waits for version, checks each
+// restored component and judges the
 // workloads as verify does: the probes keep running until settle after
 // ready, then the containers are compared with the snapshot when there is
 // one, and the probes are read in any case.
@@ -657,7 +658,7 @@ func (r *run) restartAndCheck(ctx context.Context, version string) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, r.plan.Policy.ReadyTimeout.D()+r.plan.Policy.StopTimeout.D())
 	defer cancel()
-	if err := r.restartUnits(rctx, true); err != nil {
+	if err := r.restartUnits(rctx); err != nil {
 		return err
 	}
 	if err := r.waitReady(ctx, version); err != nil {
