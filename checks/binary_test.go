@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -237,5 +238,23 @@ func TestBackupNeedAndHumanBytes(t *testing.T) {
 	}
 	if backupNeed(20) <= 20 {
 		t.Error("backupNeed leaves no margin")
+	}
+}
+
+// TestIdentifyUnknown: a binary that runs but names no component of the
+// stack is refused with what it printed.
+func TestIdentifyUnknown(t *testing.T) {
+	const echo = "/bin/echo"
+	sum, err := FileSHA256(echo)
+	if err != nil {
+		t.Skip(err)
+	}
+	_, _, err = Identify(context.Background(), plan.Binary{NewFile: echo, SHA256: sum}, false, 5*time.Second)
+	if !errors.Is(err, ErrUnknownComponent) || !strings.Contains(err.Error(), "echo --version") {
+		t.Fatalf("err %v, want ErrUnknownComponent naming what echo --version printed", err)
+	}
+	// A file that fails the gate is not run.
+	if c, _, err := Identify(context.Background(), plan.Binary{NewFile: echo, SHA256: strings.Repeat("0", 64)}, false, 5*time.Second); c != "" || err == nil || errors.Is(err, ErrUnknownComponent) {
+		t.Errorf("checksum mismatch: %q %v, want the gate's error", c, err)
 	}
 }

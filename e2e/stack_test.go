@@ -311,7 +311,8 @@ func requireRuns(t *testing.T, st *testbed.Stack, unit, path string) {
 // TestStackContainerdUpgrade upgrades containerd alone, 1.6.20 (Debian 12)
 // to 1.7.24 (Debian 13) — one minor step, which containerd's RELEASES.md
 // supports — under dockerd 20.10.24 on the stock stack: containerd.service
-// is restarted, docker.service is not, every container keeps running.
+// is restarted, docker.service is not, every container keeps running; then
+// `liveswap rollback` brings 1.6.20 back as carefully.
 func TestStackContainerdUpgrade(t *testing.T) {
 	st, web, kv := stackOf(t, "20.10.24", "1.6.20")
 	liveswap := testbed.Build(t, "liveswap", "e2e")
@@ -320,7 +321,8 @@ func TestStackContainerdUpgrade(t *testing.T) {
 	dockerdPID := st.MainPID(t, testbed.DockerUnit)
 
 	w := testbed.Watch(t, st.Host, web, kv)
-	code, r := stackRun(t, st, liveswap, "apply", planFile, "--yes", "--state-dir", t.TempDir())
+	state := t.TempDir()
+	code, r := stackRun(t, st, liveswap, "apply", planFile, "--yes", "--state-dir", state)
 	w.Stop(t)
 	logComponents(t, r)
 	if code != 0 || r.Result != upgrade.Upgraded {
@@ -349,6 +351,27 @@ func TestStackContainerdUpgrade(t *testing.T) {
 		t.Errorf("redis holds %d keys, want 100", w.KeysAfter[kv.Name])
 	}
 	testbed.DockerCLI(t, st.Host, "exec", kv.Name, "/bin/true") // containerd 1.7 manages what 1.6 started
+
+	// `liveswap rollback` brings containerd 1.6.20 back the same way.
+	oldSHA := sha256Of(backup)
+	w = testbed.Watch(t, st.Host, web, kv)
+	code, r = stackRun(t, st, liveswap, "rollback", "--yes", "--state-dir", state)
+	w.Stop(t)
+	logComponents(t, r)
+	if code != 0 || r.Result != upgrade.Reverted {
+		t.Fatalf("rollback: exit %d result %s error %q, want 0 reverted", code, r.Result, r.Error)
+	}
+	if len(r.Components) != 1 || !strings.HasPrefix(r.Components[0].FromVersion, "1.7.24") || !strings.HasPrefix(r.Components[0].ToVersion, "1.6.20") {
+		t.Errorf("rollback components %+v, want containerd 1.7.24 -> 1.6.20", r.Components)
+	}
+	requireRuns(t, st, testbed.ContainerdUnit, "/usr/bin/containerd")
+	if v := containerdVersion(t, st.Host); !strings.HasPrefix(v, "1.6.20") {
+		t.Errorf("after the rollback the engine reports containerd %s, want 1.6.20", v)
+	}
+	if sha256Of(st.Path("/usr/bin/containerd")) != oldSHA {
+		t.Error("after the rollback /usr/bin/containerd is not the old binary")
+	}
+	w.RequireUninterrupted(t)
 }
 
 // TestStackDebianUpgrade upgrades the stack of Debian 11 to Debian 12's:
