@@ -127,14 +127,6 @@ func VersionArgSets() [][]string {
 	return sets
 }
 
-// DaemonComponent is the component that is the kind's daemon itself.
-func (k *KindSpec) DaemonComponent() string {
-	if k.Name == Liveswapd {
-		return LiveswapdComponent
-	}
-	return Dockerd
-}
-
 // ComponentOf is the component of binary b: its own field, else the one
 // whose base names hold its file, else the target's daemon.
 func (p *Plan) ComponentOf(b Binary) *ComponentSpec {
@@ -149,7 +141,7 @@ func (p *Plan) ComponentOf(b Binary) *ComponentSpec {
 			}
 		}
 	}
-	return components[p.daemonComponent()]
+	return components[p.DaemonComponent()]
 }
 
 // UnitOf is the unit to restart so that b runs: its own unit, else none
@@ -168,7 +160,7 @@ func (p *Plan) UnitOf(b Binary) string {
 // leaves the daemon as it is (containerd alone).
 func (p *Plan) Daemon() *Binary {
 	for i := range p.Binaries {
-		if p.UnitOf(p.Binaries[i]) == p.Target.Unit && p.ComponentOf(p.Binaries[i]).Name == p.daemonComponent() {
+		if p.UnitOf(p.Binaries[i]) == p.Target.Unit && p.ComponentOf(p.Binaries[i]).Name == p.DaemonComponent() {
 			return &p.Binaries[i]
 		}
 	}
@@ -199,14 +191,11 @@ func (p *Plan) Units() []string {
 	return units
 }
 
-// daemonComponent is the target's daemon component; a plan not yet
+// DaemonComponent is the component the target daemon is; a plan not yet
 // defaulted is a docker plan.
-func (p *Plan) daemonComponent() string {
+func (p *Plan) DaemonComponent() string {
 	if k, ok := kinds[p.Target.Kind]; ok {
-		return k.DaemonComponent()
+		return k.Component
 	}
 	return Dockerd
 }
-
-// DaemonComponent is the component the target daemon is.
-func (p *Plan) DaemonComponent() string { return p.daemonComponent() }

@@ -49,3 +49,12 @@ func TestValidateComponentAndUnit(t *testing.T) {
 		}
 	}
 }
+
+// TestKindComponent: every kind's daemon is one of the stack's components.
+func TestKindComponent(t *testing.T) {
+	for _, name := range KindNames() {
+		if c := ComponentOf(MustKind(name).Component); c == nil || c.Unit != MustKind(name).Defaults.Unit {
+			t.Errorf("kind %s: component %q is not a component running in %s", name, MustKind(name).Component, MustKind(name).Defaults.Unit)
+		}
+	}
+}
