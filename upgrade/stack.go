@@ -84,8 +84,14 @@ func (r *run) componentsReady(ctx context.Context, want func(i int, b plan.Binar
 			}
 		}
 		w := want(i, b)
+		if c.Name == r.plan.DaemonComponent() && r.plan.UnitOf(b) == r.plan.Target.Unit {
+			if w != "" && r.report.ToVersion != "" { // waitReady checked it over the API
+				r.setComponentTo(i, r.report.ToVersion)
+			}
+			continue
+		}
 		ce, ok := r.eng.(engine.Components)
-		if w == "" || !ok || c.Name == r.plan.DaemonComponent() || r.plan.UnitOf(b) == "" {
+		if w == "" || !ok || r.plan.UnitOf(b) == "" {
 			continue
 		}
 		var got string
