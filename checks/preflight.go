@@ -39,9 +39,9 @@ func checkVersionPolicy(ctx context.Context, env *Env) Result {
 		if err != nil {
 			return env.Blocked("binary.version", err)
 		}
-		from, err := env.runningVersion(ctx, b)
+		from, blocker, err := env.runningVersion(ctx, b)
 		if err != nil {
-			return env.Blocked("engine.reachable", err)
+			return env.Blocked(blocker, err)
 		}
 		r := VersionPolicy(from, nv.Version, c.Versions, allow)
 		if len(bins) > 1 || c.Name != env.Plan.DaemonComponent() {
@@ -54,18 +54,19 @@ func checkVersionPolicy(ctx context.Context, env *Env) Result {
 
 // runningVersion is the version of b's component that runs now: the
 // daemon's as the engine reports it, another component's as its installed
-// file reports it (the unit runs that file).
-func (e *Env) runningVersion(ctx context.Context, b plan.Binary) (string, error) {
+// file reports it (the unit runs that file). blocker names the check that
+// owns a failure.
+func (e *Env) runningVersion(ctx context.Context, b plan.Binary) (version, blocker string, err error) {
 	c := e.Plan.ComponentOf(b)
 	if c.Name == e.Plan.DaemonComponent() && e.Plan.UnitOf(b) == e.Plan.Target.Unit {
 		st, err := e.Status(ctx)
-		return st.Version, err
+		return st.Version, "engine.reachable", err
 	}
 	v, err := e.CurrentVersion(ctx, b.Path, c.VersionArgs)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", c.Name, err)
+		return "", "binary.exists", fmt.Errorf("%s: %w", c.Name, err)
 	}
-	return v.Version, nil
+	return v.Version, "", nil
 }
 
 // joinVerdicts joins several verdicts of one check: the worst status, every
@@ -74,14 +75,12 @@ func joinVerdicts(rs []Result) Result {
 	if len(rs) == 1 {
 		return rs[0]
 	}
-	rank := map[Status]int{OK: 0, Skip: 0, Warn: 1, Fail: 2}
-	out := Result{Status: OK}
-	var msgs, remedies []string
+	var statuses []Status
 	for _, r := range rs {
-		if rank[r.Status] > rank[out.Status] {
-			out.Status = r.Status
-		}
+		statuses = append(statuses, r.Status)
 	}
+	out := Result{Status: worst(statuses...)}
+	var msgs, remedies []string
 	for _, r := range rs {
 		msgs = append(msgs, r.Message)
 		if r.Status == out.Status && r.Remedy != "" {

@@ -139,3 +139,12 @@ func TestVersionPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestJoinVerdicts: a stack's version.policy is its worst component's
+// verdict, with every component's message.
+func TestJoinVerdicts(t *testing.T) {
+	r := joinVerdicts([]Result{ok("dockerd patch upgrade"), fail("step through 1.5", "containerd minor upgrade"), warn("", "runc allowed")})
+	if r.Status != Fail || r.Message != "dockerd patch upgrade; containerd minor upgrade; runc allowed" || r.Remedy != "step through 1.5" {
+		t.Errorf("%+v", r)
+	}
+}
