@@ -258,3 +258,20 @@ func TestIdentifyUnknown(t *testing.T) {
 		t.Errorf("checksum mismatch: %q %v, want the gate's error", c, err)
 	}
 }
+
+// TestIdentifyRelease: Debian's builds, when e2e/releases.sh unpacked them,
+// are known by their version probes: the shim by -v, the others by
+// --version.
+func TestIdentifyRelease(t *testing.T) {
+	root := "/var/cache/liveswap/releases/root/containerd_1.7.24~ds1-6+deb13u1/usr/bin/"
+	for file, want := range map[string]string{"containerd": plan.Containerd, "containerd-shim-runc-v2": plan.Shim} {
+		sum, err := FileSHA256(root + file)
+		if err != nil {
+			t.Skipf("no unpacked release (e2e/releases.sh): %v", err)
+		}
+		c, out, err := Identify(context.Background(), plan.Binary{NewFile: root + file, SHA256: sum}, false, 10*time.Second)
+		if c != want || err != nil || ExtractVersion(out) != "1.7.24~ds1" {
+			t.Errorf("%s: %q %q %v, want %s 1.7.24~ds1", file, c, out, err, want)
+		}
+	}
+}

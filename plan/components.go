@@ -69,7 +69,10 @@ var components = map[string]*ComponentSpec{
 	Shim: {Name: Shim, Binary: "/usr/bin/containerd-shim-runc-v2", BaseNames: []string{"containerd-shim-runc-v2"}, VersionArgs: []string{"-v"},
 		Order: 5, Versions: VersionRules{MinorStep: true, Source: containerdSource},
 		// The shim's -v names itself by the path it was run as.
-		says: func(s string) bool { return filepath.Base(strings.TrimSuffix(s, ":")) == "containerd-shim-runc-v2" }},
+		says: func(s string) bool {
+			f := strings.Fields(s)
+			return len(f) > 0 && filepath.Base(strings.TrimSuffix(f[0], ":")) == "containerd-shim-runc-v2"
+		}},
 	Runc: {Name: Runc, Binary: "/usr/sbin/runc", BaseNames: []string{"runc"}, VersionArgs: []string{"--version"},
 		Order: 0, Versions: VersionRules{Source: "runc is run per container operation; patch releases keep its state format"},
 		says: func(s string) bool { return strings.HasPrefix(s, "runc version ") }},

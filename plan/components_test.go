@@ -16,6 +16,7 @@ func TestComponentSaying(t *testing.T) {
 		{[]string{"--version"}, "Docker version 26.1.5+dfsg1, build a72d7cd", Dockerd},
 		{[]string{"--version"}, "containerd github.com/containerd/containerd 1.7.24~ds1 1.7.24~ds1-6+deb13u1", Containerd},
 		{[]string{"-v"}, "/srv/new/containerd-shim-runc-v2:\n  Version:  1.7.24~ds1\n", Shim},
+		{[]string{"-v"}, "containerd-shim-runc-v2: Version: 1.7.24~ds1 Revision: 1.7.24~ds1-6+deb13u1", Shim}, // as RunVersionArgs joins it
 		{[]string{"--version"}, "runc version 1.1.5+ds1\ncommit: 1.1.5+ds1-1+deb12u1", Runc},
 		{[]string{"--version"}, "liveswapd version 1.0.2", LiveswapdComponent},
 		{[]string{"--version"}, "flag provided but not defined: -version", ""},
