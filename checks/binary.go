@@ -303,9 +303,16 @@ func safeToRun(b plan.Binary, skipChecksum bool) error {
 // RunVersion runs `path --version` with a timeout and a bare environment
 // and extracts the version it prints.
 func RunVersion(ctx context.Context, path string, timeout time.Duration) (BinaryVersion, error) {
+	return RunVersionArgs(ctx, path, []string{"--version"}, timeout)
+}
+
+// RunVersionArgs runs `path ARGS...` (a component's version arguments: the
+// shim knows -v only) as RunVersion does.
+func RunVersionArgs(ctx context.Context, path string, args []string, timeout time.Duration) (BinaryVersion, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, path, "--version")
+	flag := strings.Join(args, " ")
+	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"}
 	cmd.Dir = "/"
 	var out limitedBuffer
@@ -316,16 +323,22 @@ func RunVersion(ctx context.Context, path string, timeout time.Duration) (Binary
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
-	first, _, _ := strings.Cut(strings.TrimSpace(out.String()), "\n")
+	all := strings.TrimSpace(out.String())
+	first, _, _ := strings.Cut(all, "\n")
 	bv := BinaryVersion{Output: first, Version: ExtractVersion(first)}
+	if bv.Version == "" { // the shim: its path, then "Version: 1.7.24~ds1"
+		if v := ExtractVersion(all); v != "" {
+			bv.Output, bv.Version = strings.Join(strings.Fields(all), " "), v
+		}
+	}
 	if ctx.Err() == context.DeadlineExceeded {
-		return bv, fmt.Errorf("%s --version did not finish within %s", path, timeout)
+		return bv, fmt.Errorf("%s %s did not finish within %s", path, flag, timeout)
 	}
 	if err != nil {
-		return bv, fmt.Errorf("%s --version: %v (output: %q)", path, err, first)
+		return bv, fmt.Errorf("%s %s: %v (output: %q)", path, flag, err, first)
 	}
 	if bv.Version == "" {
-		return bv, fmt.Errorf("%s --version printed no version: %q", path, first)
+		return bv, fmt.Errorf("%s %s printed no version: %q", path, flag, first)
 	}
 	return bv, nil
 }
@@ -362,7 +375,7 @@ func (e *Env) BinaryVersion(ctx context.Context, b plan.Binary) (BinaryVersion, 
 	if err != nil {
 		err = fmt.Errorf("not running %s: %w", b.NewFile, err)
 	} else {
-		v, err = RunVersion(ctx, b.NewFile, e.Options.VersionTimeout)
+		v, err = RunVersionArgs(ctx, b.NewFile, e.Plan.ComponentOf(b).VersionArgs, e.Options.VersionTimeout)
 	}
 	e.mu.Lock()
 	e.versions[b.NewFile] = memo[BinaryVersion]{done: true, v: v, err: err}
@@ -370,12 +383,13 @@ func (e *Env) BinaryVersion(ctx context.Context, b plan.Binary) (BinaryVersion, 
 	return v, err
 }
 
-// NewVersion is the version of the new daemon binary (the plan's first).
+// NewVersion is the version of the new daemon binary.
 func (e *Env) NewVersion(ctx context.Context) (BinaryVersion, error) {
-	if len(e.Plan.Binaries) == 0 || e.Plan.Binaries[0].NewFile == "" {
+	d := e.Plan.Daemon()
+	if d == nil || d.NewFile == "" {
 		return BinaryVersion{}, errors.New(noNewBinary)
 	}
-	return e.BinaryVersion(ctx, e.Plan.Binaries[0])
+	return e.BinaryVersion(ctx, *d)
 }
 
 func checkBinaryVersion(ctx context.Context, env *Env) Result {
@@ -462,4 +476,35 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// ErrUnknownComponent: a new binary's version probes name no component of
+// the stack.
+var ErrUnknownComponent = errors.New("matches no component of the stack")
+
+// Identify names the component a new binary is by what its version probe
+// prints — never by its file name — after the same gate as the binary
+// checks. A file that does not pass the gate is not run: it returns "" and
+// the gate's error, for the binary checks to report. A file that runs but
+// whose output names no component returns ErrUnknownComponent with what it
+// printed.
+func Identify(ctx context.Context, b plan.Binary, skipChecksum bool, timeout time.Duration) (component, output string, err error) {
+	if err := safeToRun(b, skipChecksum); err != nil {
+		return "", "", err
+	}
+	var printed []string
+	for _, args := range plan.VersionArgSets() {
+		v, _ := RunVersionArgs(ctx, b.NewFile, args, timeout)
+		if v.Output == "" {
+			continue
+		}
+		if c := plan.ComponentSaying(args, v.Output); c != "" {
+			return c, v.Output, nil
+		}
+		printed = append(printed, fmt.Sprintf("%s %s: %q", filepath.Base(b.NewFile), strings.Join(args, " "), v.Output))
+	}
+	if len(printed) == 0 {
+		printed = []string{"nothing"}
+	}
+	return "", "", fmt.Errorf("%s %w (%s); known: %s", b.NewFile, ErrUnknownComponent, strings.Join(printed, "; "), strings.Join(plan.ComponentNames(), ", "))
 }

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -237,5 +238,40 @@ func TestBackupNeedAndHumanBytes(t *testing.T) {
 	}
 	if backupNeed(20) <= 20 {
 		t.Error("backupNeed leaves no margin")
+	}
+}
+
+// TestIdentifyUnknown: a binary that runs but names no component of the
+// stack is refused with what it printed.
+func TestIdentifyUnknown(t *testing.T) {
+	const echo = "/bin/echo"
+	sum, err := FileSHA256(echo)
+	if err != nil {
+		t.Skip(err)
+	}
+	_, _, err = Identify(context.Background(), plan.Binary{NewFile: echo, SHA256: sum}, false, 5*time.Second)
+	if !errors.Is(err, ErrUnknownComponent) || !strings.Contains(err.Error(), "echo --version") {
+		t.Fatalf("err %v, want ErrUnknownComponent naming what echo --version printed", err)
+	}
+	// A file that fails the gate is not run.
+	if c, _, err := Identify(context.Background(), plan.Binary{NewFile: echo, SHA256: strings.Repeat("0", 64)}, false, 5*time.Second); c != "" || err == nil || errors.Is(err, ErrUnknownComponent) {
+		t.Errorf("checksum mismatch: %q %v, want the gate's error", c, err)
+	}
+}
+
+// TestIdentifyRelease: Debian's builds, when e2e/releases.sh unpacked them,
+// are known by their version probes: the shim by -v, the others by
+// --version.
+func TestIdentifyRelease(t *testing.T) {
+	root := "/var/cache/liveswap/releases/root/containerd_1.7.24~ds1-6+deb13u1/usr/bin/"
+	for file, want := range map[string]string{"containerd": plan.Containerd, "containerd-shim-runc-v2": plan.Shim} {
+		sum, err := FileSHA256(root + file)
+		if err != nil {
+			t.Skipf("no unpacked release (e2e/releases.sh): %v", err)
+		}
+		c, out, err := Identify(context.Background(), plan.Binary{NewFile: root + file, SHA256: sum}, false, 10*time.Second)
+		if c != want || err != nil || ExtractVersion(out) != "1.7.24~ds1" {
+			t.Errorf("%s: %q %q %v, want %s 1.7.24~ds1", file, c, out, err, want)
+		}
 	}
 }

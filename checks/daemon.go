@@ -139,16 +139,17 @@ func (e *Env) RulesVersion(ctx context.Context) (version, source string) {
 // failure.
 func (e *Env) judge(ctx context.Context) (b daemonjson.Binary, blocker string, err error) {
 	b.Validated = e.Plan.Spec().Config.Validated
-	if len(e.Plan.Binaries) > 0 && e.Plan.Binaries[0].NewFile != "" {
+	d := e.Plan.Daemon()
+	if d != nil && d.NewFile != "" {
 		nv, err := e.NewVersion(ctx)
 		if err != nil {
 			return b, "binary.version", err
 		}
-		b.Path, b.VersionOutput, b.Version = e.Plan.Binaries[0].NewFile, nv.Output, nv.Version
+		b.Path, b.VersionOutput, b.Version = d.NewFile, nv.Output, nv.Version
 		return b, "", nil
 	}
-	if len(e.Plan.Binaries) > 0 {
-		b.Path = e.Plan.Binaries[0].Path
+	if d != nil {
+		b.Path = d.Path
 	}
 	if b.Path == "" {
 		argv, err := e.execStartArgv(ctx)
@@ -170,6 +171,12 @@ func (e *Env) judge(ctx context.Context) (b daemonjson.Binary, blocker string, e
 // currentVersion runs `path --version` for a binary already installed
 // (the unit runs it as root anyway), once per run.
 func (e *Env) currentVersion(ctx context.Context, path string) (BinaryVersion, error) {
+	return e.CurrentVersion(ctx, path, []string{"--version"})
+}
+
+// CurrentVersion runs an installed binary with its version arguments,
+// once per run.
+func (e *Env) CurrentVersion(ctx context.Context, path string, args []string) (BinaryVersion, error) {
 	e.mu.Lock()
 	if e.versions == nil {
 		e.versions = map[string]memo[BinaryVersion]{}
@@ -179,7 +186,7 @@ func (e *Env) currentVersion(ctx context.Context, path string) (BinaryVersion, e
 	if done {
 		return m.v, m.err
 	}
-	v, err := RunVersion(ctx, path, e.Options.VersionTimeout)
+	v, err := RunVersionArgs(ctx, path, args, e.Options.VersionTimeout)
 	e.mu.Lock()
 	e.versions[path] = memo[BinaryVersion]{done: true, v: v, err: err}
 	e.mu.Unlock()

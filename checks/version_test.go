@@ -85,7 +85,7 @@ func TestExtractVersion(t *testing.T) {
 
 func TestVersionPolicy(t *testing.T) {
 	docker := plan.MustKind(plan.Docker).Versions
-	minorStep := plan.VersionRules{MinorStep: true, Source: "one minor release at a time"}
+	minorStep := plan.ComponentOf(plan.Containerd).Versions
 	tests := []struct {
 		name     string
 		from, to string
@@ -108,7 +108,7 @@ func TestVersionPolicy(t *testing.T) {
 		{"major jump: --allow-minor is not enough", "20.10.24", "26.1.5", docker, Allow{Minor: true}, Fail, "major upgrade", "--allow-minor does not admit it"},
 		{"Debian 12 to 13 allowed", "20.10.24+dfsg1", "26.1.5+dfsg1", docker, Allow{Major: true}, Warn, "--allow-major", ""},
 		{"one minor step documented (containerd)", "1.6.20~ds1", "1.7.24~ds1", minorStep, Allow{}, OK, "one minor release", ""},
-		{"a skipped minor (containerd 1.4 -> 1.6)", "1.4.13~ds1", "1.6.20~ds1", minorStep, Allow{}, Fail, "minor upgrade", "step through 1.5"},
+		{"a skipped minor (containerd 1.4 -> 1.6)", "1.4.13~ds1", "1.6.20~ds1", minorStep, Allow{}, Fail, "RELEASES.md", "step through 1.5"},
 		{"a skipped minor allowed", "1.4.13~ds1", "1.6.20~ds1", minorStep, Allow{Minor: true}, Warn, "--allow-minor", ""},
 		{"liveswapd minor", "1.2.3", "1.3.0", plan.MustKind(plan.Liveswapd).Versions, Allow{}, Fail, "minor upgrade", ""},
 		{"patch downgrade", "24.0.9", "24.0.7", docker, Allow{}, Fail, "downgrade", "--allow-downgrade"},
@@ -137,5 +137,14 @@ func TestVersionPolicy(t *testing.T) {
 				t.Errorf("a major jump admitted without the note: %q", r.Message)
 			}
 		})
+	}
+}
+
+// TestJoinVerdicts: a stack's version.policy is its worst component's
+// verdict, with every component's message.
+func TestJoinVerdicts(t *testing.T) {
+	r := joinVerdicts([]Result{ok("dockerd patch upgrade"), fail("step through 1.5", "containerd minor upgrade"), warn("", "runc allowed")})
+	if r.Status != Fail || r.Message != "dockerd patch upgrade; containerd minor upgrade; runc allowed" || r.Remedy != "step through 1.5" {
+		t.Errorf("%+v", r)
 	}
 }

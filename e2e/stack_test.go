@@ -265,3 +265,205 @@ func TestStackMajorUpgrade(t *testing.T) {
 		w.RequireUninterrupted(t)
 	})
 }
+
+// containerdVersion is the containerd version the stack's dockerd reports
+// (GET /version Components: dockerd asks the containerd it talks to).
+func containerdVersion(t *testing.T, host string) string {
+	t.Helper()
+	return strings.TrimSpace(testbed.DockerCLI(t, host, "version", "--format",
+		`{{range .Server.Components}}{{if eq .Name "containerd"}}{{.Version}}{{end}}{{end}}`))
+}
+
+// planBinaries writes a plan for the stack with several new binaries, one
+// --new-binary PATH --sha256 HEX pair each.
+func planBinaries(t *testing.T, st *testbed.Stack, liveswap string, files []string, flags ...string) string {
+	t.Helper()
+	planFile := filepath.Join(t.TempDir(), "plan.yaml")
+	args := []string{"plan", "--systemd", "user", "--unit", testbed.DockerUnit, "-o", planFile}
+	for _, f := range files {
+		args = append(args, "--new-binary", f, "--sha256", sha256Of(f))
+	}
+	code, out, errOut := st.Liveswap(t, liveswap, append(args, flags...)...)
+	if code != 0 {
+		t.Fatalf("liveswap plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	t.Logf("liveswap plan:%s", errOut)
+	return planFile
+}
+
+// logComponents logs each component's versions as the report gives them.
+func logComponents(t *testing.T, r *upgrade.Report) {
+	t.Helper()
+	for _, c := range r.Components {
+		t.Logf("  component %s (%s): %s -> %s", c.Name, c.Unit, c.FromVersion, c.ToVersion)
+	}
+}
+
+// requireRuns fails unless unit's main process runs path itself (not the
+// replaced, deleted file).
+func requireRuns(t *testing.T, st *testbed.Stack, unit, path string) {
+	t.Helper()
+	if exe := st.MainExe(t, unit); exe != path {
+		t.Errorf("%s runs %q, want %s", unit, exe, path)
+	}
+}
+
+// TestStackContainerdUpgrade upgrades containerd alone, 1.6.20 (Debian 12)
+// to 1.7.24 (Debian 13) — one minor step, which containerd's RELEASES.md
+// supports — under dockerd 20.10.24 on the stock stack: containerd.service
+// is restarted, docker.service is not, every container keeps running; then
+// `liveswap rollback` brings 1.6.20 back as carefully.
+func TestStackContainerdUpgrade(t *testing.T) {
+	st, web, kv := stackOf(t, "20.10.24", "1.6.20")
+	liveswap := testbed.Build(t, "liveswap", "e2e")
+	newFile := releaseBinary(t, testbed.FindRelease(t, "containerd", "1.7.24"), "usr/bin/containerd")
+	planFile := planBinaries(t, st, liveswap, []string{newFile})
+	dockerdPID := st.MainPID(t, testbed.DockerUnit)
+
+	w := testbed.Watch(t, st.Host, web, kv)
+	state := t.TempDir()
+	code, r := stackRun(t, st, liveswap, "apply", planFile, "--yes", "--state-dir", state)
+	w.Stop(t)
+	logComponents(t, r)
+	if code != 0 || r.Result != upgrade.Upgraded {
+		t.Fatalf("exit %d result %s error %q, want 0 upgraded", code, r.Result, r.Error)
+	}
+	if len(r.Components) != 1 || r.Components[0].Name != "containerd" || r.Components[0].Unit != testbed.ContainerdUnit ||
+		!strings.HasPrefix(r.Components[0].FromVersion, "1.6.20") || !strings.HasPrefix(r.Components[0].ToVersion, "1.7.24") {
+		t.Errorf("report components %+v, want containerd (containerd.service) 1.6.20 -> 1.7.24", r.Components)
+	}
+	requireRuns(t, st, testbed.ContainerdUnit, "/usr/bin/containerd")
+	if v := containerdVersion(t, st.Host); !strings.HasPrefix(v, "1.7.24") {
+		t.Errorf("the engine reports containerd %s, want 1.7.24", v)
+	}
+	if v := daemonVersion(t, st.Host); !strings.HasPrefix(v, "20.10.24") {
+		t.Errorf("dockerd reports %s, want 20.10.24 still", v)
+	}
+	if pid := st.MainPID(t, testbed.DockerUnit); pid != dockerdPID {
+		t.Errorf("dockerd was restarted (pid %d -> %d): only containerd changed", dockerdPID, pid)
+	}
+	backup := st.Path("/usr/bin/containerd.liveswap-backup-1.6.20~ds1")
+	if _, err := os.Stat(backup); err != nil {
+		t.Errorf("no backup named after containerd's own version: %v", err)
+	}
+	w.RequireUninterrupted(t)
+	if w.KeysAfter[kv.Name] != 100 {
+		t.Errorf("redis holds %d keys, want 100", w.KeysAfter[kv.Name])
+	}
+	testbed.DockerCLI(t, st.Host, "exec", kv.Name, "/bin/true") // containerd 1.7 manages what 1.6 started
+
+	// `liveswap rollback` brings containerd 1.6.20 back the same way.
+	oldSHA := sha256Of(backup)
+	w = testbed.Watch(t, st.Host, web, kv)
+	code, r = stackRun(t, st, liveswap, "rollback", "--yes", "--state-dir", state)
+	w.Stop(t)
+	logComponents(t, r)
+	if code != 0 || r.Result != upgrade.Reverted {
+		t.Fatalf("rollback: exit %d result %s error %q, want 0 reverted", code, r.Result, r.Error)
+	}
+	if len(r.Components) != 1 || !strings.HasPrefix(r.Components[0].FromVersion, "1.7.24") || !strings.HasPrefix(r.Components[0].ToVersion, "1.6.20") {
+		t.Errorf("rollback components %+v, want containerd 1.7.24 -> 1.6.20", r.Components)
+	}
+	requireRuns(t, st, testbed.ContainerdUnit, "/usr/bin/containerd")
+	if v := containerdVersion(t, st.Host); !strings.HasPrefix(v, "1.6.20") {
+		t.Errorf("after the rollback the engine reports containerd %s, want 1.6.20", v)
+	}
+	if sha256Of(st.Path("/usr/bin/containerd")) != oldSHA {
+		t.Error("after the rollback /usr/bin/containerd is not the old binary")
+	}
+	w.RequireUninterrupted(t)
+}
+
+// TestStackDebianUpgrade upgrades the stack of Debian 11 to Debian 12's:
+// dockerd 20.10.5 -> 20.10.24 and containerd 1.4.13 -> 1.6.20. containerd
+// skips 1.5, beyond its documented path: refused without --allow-minor
+// (the message cites containerd's RELEASES.md), upgraded with it —
+// containerd.service first, then docker.service — and both daemons run
+// their new releases.
+func TestStackDebianUpgrade(t *testing.T) {
+	st, web, kv := stackOf(t, "20.10.5", "1.4.13")
+	liveswap := testbed.Build(t, "liveswap", "e2e")
+	dockerd := releaseBinary(t, testbed.FindRelease(t, "docker.io", "20.10.24"), "usr/sbin/dockerd")
+	containerd := releaseBinary(t, testbed.FindRelease(t, "containerd", "1.6.20"), "usr/bin/containerd")
+	state := t.TempDir()
+	oldContainerd := sha256Of(st.Path("/usr/bin/containerd"))
+
+	w := testbed.Watch(t, st.Host, web, kv)
+	code, r := stackRun(t, st, liveswap, "apply", planBinaries(t, st, liveswap, []string{dockerd, containerd}), "--yes", "--state-dir", state)
+	w.Stop(t)
+	if code != 1 || r.Result != upgrade.Refused || !strings.Contains(r.Error, "containerd 1.4.13") || !strings.Contains(r.Error, "RELEASES.md") {
+		t.Fatalf("without --allow-minor: exit %d result %s error %q, want 1 refused citing containerd's RELEASES.md", code, r.Result, r.Error)
+	}
+	if sha256Of(st.Path("/usr/bin/containerd")) != oldContainerd {
+		t.Fatal("the refused run changed /usr/bin/containerd")
+	}
+	w.RequireUninterrupted(t)
+
+	w = testbed.Watch(t, st.Host, web, kv)
+	code, r = stackRun(t, st, liveswap, "apply", planBinaries(t, st, liveswap, []string{dockerd, containerd}, "--allow-minor"), "--yes", "--state-dir", state)
+	w.Stop(t)
+	logComponents(t, r)
+	if code != 0 || r.Result != upgrade.Upgraded {
+		t.Fatalf("with --allow-minor: exit %d result %s error %q, want 0 upgraded", code, r.Result, r.Error)
+	}
+	if v := daemonVersion(t, st.Host); !strings.HasPrefix(v, "20.10.24") {
+		t.Errorf("dockerd reports %s, want 20.10.24", v)
+	}
+	if v := containerdVersion(t, st.Host); !strings.HasPrefix(v, "1.6.20") {
+		t.Errorf("the engine reports containerd %s, want 1.6.20", v)
+	}
+	requireRuns(t, st, testbed.DockerUnit, "/usr/sbin/dockerd")
+	requireRuns(t, st, testbed.ContainerdUnit, "/usr/bin/containerd")
+	for _, b := range []string{"/usr/sbin/dockerd.liveswap-backup-20.10.5+dfsg1", "/usr/bin/containerd.liveswap-backup-1.4.13~ds1"} {
+		if _, err := os.Stat(st.Path(b)); err != nil {
+			t.Errorf("backup: %v", err)
+		}
+	}
+	w.RequireUninterrupted(t)
+	if w.KeysAfter[kv.Name] != 100 {
+		t.Errorf("redis holds %d keys, want 100", w.KeysAfter[kv.Name])
+	}
+}
+
+// TestStackContainerdFails plans dockerd and a containerd that reports
+// 1.7.24 but exits at start (faultd answering --version with the real
+// 1.7.24's): the restart of containerd.service fails, apply rolls both
+// binaries back (exit 3), and the old containerd and dockerd run again
+// with every container untouched.
+func TestStackContainerdFails(t *testing.T) {
+	st, web, kv := stackOf(t, "20.10.24", "1.6.20")
+	liveswap := testbed.Build(t, "liveswap", "e2e")
+	real := testbed.FindRelease(t, "containerd", "1.7.24").Path("usr/bin/containerd")
+	broken := testbed.BuildPackage(t, "./e2e/testdata/faultd", "containerd", "-X main.mode=exit -X main.delegate="+real)
+	dockerd := releaseBinary(t, testbed.FindRelease(t, "docker.io", "20.10.24"), "usr/sbin/dockerd")
+	oldContainerd, oldDockerd := sha256Of(st.Path("/usr/bin/containerd")), sha256Of(st.Path("/usr/sbin/dockerd"))
+	planFile := planBinaries(t, st, liveswap, []string{dockerd, broken})
+
+	w := testbed.Watch(t, st.Host, web, kv)
+	code, r := stackRun(t, st, liveswap, "apply", planFile, "--yes", "--state-dir", t.TempDir())
+	w.Stop(t)
+	logComponents(t, r)
+	for _, p := range r.Phases {
+		if p.Status != "done" {
+			t.Logf("  phase %s: %s %s %s", p.Name, p.Status, p.Error, p.Detail)
+		}
+	}
+	if code != 3 || r.Result != upgrade.RolledBack {
+		t.Fatalf("exit %d result %s error %q, want 3 rolled-back", code, r.Result, r.Error)
+	}
+	if sha256Of(st.Path("/usr/bin/containerd")) != oldContainerd || sha256Of(st.Path("/usr/sbin/dockerd")) != oldDockerd {
+		t.Error("the old binaries are not back in place")
+	}
+	requireRuns(t, st, testbed.ContainerdUnit, "/usr/bin/containerd")
+	requireRuns(t, st, testbed.DockerUnit, "/usr/sbin/dockerd")
+	if v := containerdVersion(t, st.Host); !strings.HasPrefix(v, "1.6.20") {
+		t.Errorf("the engine reports containerd %s, want 1.6.20", v)
+	}
+	if v := daemonVersion(t, st.Host); !strings.HasPrefix(v, "20.10.24") {
+		t.Errorf("dockerd reports %s, want 20.10.24", v)
+	}
+	w.RequireUninterrupted(t)
+	if w.KeysAfter[kv.Name] != 100 {
+		t.Errorf("redis holds %d keys, want 100", w.KeysAfter[kv.Name])
+	}
+}

@@ -46,6 +46,8 @@ type KindSpec struct {
 	Canary Canary
 	// Versions is the daemon's documented upgrade path.
 	Versions VersionRules
+	// Component is the daemon's entry among the stack's components.
+	Component string
 }
 
 // VersionRules are what a daemon's project documents about upgrading its
@@ -80,6 +82,7 @@ func (c ConfigRules) Validated(version string) bool {
 var kinds = map[string]*KindSpec{
 	Docker: {
 		Name:        Docker,
+		Component:   "dockerd",
 		Defaults:    Target{Unit: "docker.service", Systemd: "system", Endpoint: "unix:///var/run/docker.sock", DaemonConfig: "/etc/docker/daemon.json"},
 		Binary:      "/usr/sbin/dockerd",
 		ExecNames:   []string{"dockerd"},
@@ -97,6 +100,7 @@ var kinds = map[string]*KindSpec{
 	},
 	Liveswapd: {
 		Name:             Liveswapd,
+		Component:        "liveswapd",
 		Defaults:         Target{Unit: "liveswapd.service", Systemd: "system", Endpoint: "unix:///run/liveswapd.sock", DaemonConfig: "/etc/liveswap/daemon.json"},
 		Binary:           "/usr/local/bin/liveswapd",
 		ExecNames:        []string{"liveswapd"},

@@ -46,13 +46,19 @@ type Target struct {
 	DaemonConfig string `yaml:"daemonConfig" json:"daemonConfig"` // daemon.json path
 }
 
-// Binary is one file to replace. The first binary is the daemon itself;
-// dockerd may come with containerd and runc.
+// Binary is one file to replace: the daemon itself or another program of
+// its stack (containerd in its own unit, the shim, runc).
 type Binary struct {
 	Path            string `yaml:"path" json:"path"`                                           // the file the unit runs
 	NewFile         string `yaml:"newFile" json:"newFile"`                                     // the replacement
 	SHA256          string `yaml:"sha256,omitempty" json:"sha256,omitempty"`                   // of NewFile
 	ExpectedVersion string `yaml:"expectedVersion,omitempty" json:"expectedVersion,omitempty"` // what the daemon must report
+	// Component is the program the file is (dockerd, containerd,
+	// containerd-shim-runc-v2, runc, liveswapd); empty: known by its name.
+	Component string `yaml:"component,omitempty" json:"component,omitempty"`
+	// Unit is the systemd unit that runs it when not the target's (Debian's
+	// containerd.service); empty: the target's, or none for runc and the shim.
+	Unit string `yaml:"unit,omitempty" json:"unit,omitempty"`
 }
 
 // Policy says how careful to be.
@@ -270,6 +276,15 @@ func (p *Plan) Validate() error {
 		}
 		if b.NewFile == b.Path && b.Path != "" {
 			add(f+".newFile", "is the file it replaces; stage the new binary elsewhere")
+		}
+		if b.Component != "" && ComponentOf(b.Component) == nil {
+			add(f+".component", "%q is not a component (use %s)", b.Component, strings.Join(ComponentNames(), ", "))
+		}
+		if b.Unit != "" && !strings.HasSuffix(b.Unit, ".service") {
+			add(f+".unit", "%q is not a service unit name (example: containerd.service)", b.Unit)
+		}
+		if c := ComponentOf(b.Component); c != nil && c.Unit == "" && b.Unit != "" {
+			add(f+".unit", "%s runs in no unit of its own: leave unit out", b.Component)
 		}
 		if b.SHA256 == "" && !p.Policy.InsecureSkipChecksum {
 			add(f+".sha256", "missing (sha256sum NEWFILE), or set policy.insecureSkipChecksum: true")

@@ -45,15 +45,18 @@ func (r Result) ExitCode() int {
 // Report is the outcome of apply, rollback or resume. Its JSON field names
 // are a stable interface (pinned by a test).
 type Report struct {
-	Result           Result        `json:"result"`
-	Run              string        `json:"run"`
-	Target           string        `json:"target"`
-	Unit             string        `json:"unit"`
-	FromVersion      string        `json:"from_version"`
-	ToVersion        string        `json:"to_version"`
-	Containers       []Change      `json:"containers"`
-	Probes           []ProbeReport `json:"probes"`
-	DaemonDowntimeMS float64       `json:"daemon_downtime_ms"`
+	Result      Result `json:"result"`
+	Run         string `json:"run"`
+	Target      string `json:"target"`
+	Unit        string `json:"unit"`
+	FromVersion string `json:"from_version"`
+	ToVersion   string `json:"to_version"`
+	// Components are the stack's programs the run swapped, each with its
+	// own versions (containerd beside dockerd).
+	Components       []ComponentReport `json:"components"`
+	Containers       []Change          `json:"containers"`
+	Probes           []ProbeReport     `json:"probes"`
+	DaemonDowntimeMS float64           `json:"daemon_downtime_ms"`
 	// APICalls and APIErrors: calls liveswap made to the engine API every
 	// 10 ms from the snapshot to verify, and how many failed (refused,
 	// reset, an error status, or no answer within a second).
@@ -64,6 +67,15 @@ type Report struct {
 	Steps     []string      `json:"steps,omitempty"` // dry run: what would happen
 	Error     string        `json:"error,omitempty"`
 	Remedy    string        `json:"remedy,omitempty"`
+}
+
+// ComponentReport is one swapped binary: its component, the unit that
+// runs it ("" for runc and the shim) and the versions it went between.
+type ComponentReport struct {
+	Name        string `json:"name"`
+	Unit        string `json:"unit,omitempty"`
+	FromVersion string `json:"from_version"`
+	ToVersion   string `json:"to_version"`
 }
 
 // ProbeReport is one workload probe's figures.

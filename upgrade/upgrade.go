@@ -83,8 +83,8 @@ func (r *run) phases() []Phase {
 		{Name: "snapshot", Desc: "record every running container and start the probes", Resume: RunAgain, Run: noDetail(r.snapshot)},
 		{Name: "stage", Desc: "copy each new binary beside its target, fsync, verify sha256", JournalSwaps: true, Run: noDetail(r.stage)},
 		{Name: "swap", Desc: "keep each old binary as a backup and rename the new one in place", ChangesHost: true, JournalSwaps: true, Run: noDetail(r.swap)},
-		{Name: "restart", Desc: "restart the unit through systemd and wait for the job", ChangesHost: true, Run: noDetail(r.restart)},
-		{Name: "ready", Desc: "wait for the API, the expected version and live restore", ChangesHost: true, Run: noDetail(r.ready)},
+		{Name: "restart", Desc: "restart each unit whose binary changed through systemd, containerd.service before the target, and wait for the jobs", ChangesHost: true, Run: noDetail(r.restart)},
+		{Name: "ready", Desc: "wait for the API, the expected versions (containerd's through the engine), live restore, and each unit running its new file", ChangesHost: true, Run: noDetail(r.ready)},
 		{Name: "canary", Desc: "create, start and remove a short-lived container", ChangesHost: true, Run: r.canary},
 		{Name: "verify", Desc: "compare containers with the snapshot and read the probes", ChangesHost: true, Judges: true, Run: noDetail(r.verify)},
 		{Name: "commit", Desc: "remove staging files and prune old backups", ChangesHost: true, Run: noDetail(r.commit)},
@@ -94,7 +94,7 @@ func (r *run) phases() []Phase {
 // rollbackPhase puts every backup back, restarts the unit and checks the
 // previous daemon and the workloads again.
 func (r *run) rollbackPhase() Phase {
-	return Phase{Name: "rollback", Desc: fmt.Sprintf("restore %d binaries, restart the unit and check again", len(r.swaps)),
+	return Phase{Name: "rollback", Desc: fmt.Sprintf("restore %d binaries, restart their units and check each component again", len(r.swaps)),
 		ChangesHost: true, Undo: true, Run: r.rollback}
 }
 
@@ -165,7 +165,10 @@ func newRun(p *plan.Plan, opts Options) (*run, error) {
 	opts.StateDir = stateDir(opts)
 	r := &run{plan: p, opts: opts}
 	r.report = &Report{Run: time.Now().UTC().Format("20060102T150405Z"), Target: p.Target.Kind, Unit: p.Target.Unit,
-		ToVersion: p.Binaries[0].ExpectedVersion, Containers: []Change{}, Probes: []ProbeReport{}, Phases: []PhaseReport{}}
+		Components: []ComponentReport{}, Containers: []Change{}, Probes: []ProbeReport{}, Phases: []PhaseReport{}}
+	if d := p.Daemon(); d != nil {
+		r.report.ToVersion = d.ExpectedVersion
+	}
 	return r, nil
 }
 
@@ -387,7 +390,9 @@ func (r *run) startProbes() error {
 func (r *run) stage(ctx context.Context) error {
 	r.swaps = nil
 	for _, b := range r.plan.Binaries {
-		s := Swap{Path: b.Path, Staged: stagedName(b.Path), Backup: backupName(b.Path, r.report.FromVersion), FromVersion: r.report.FromVersion}
+		// Each backup is named after its own binary's version.
+		own := r.ownVersion(ctx, b)
+		s := Swap{Path: b.Path, Staged: stagedName(b.Path), Backup: backupName(b.Path, own), FromVersion: own}
 		r.swaps = append(r.swaps, s)
 		st, err := os.Stat(b.NewFile)
 		if err != nil {
@@ -398,6 +403,8 @@ func (r *run) stage(ctx context.Context) error {
 			return err
 		}
 	}
+	r.report.Components = r.componentReports(func(i int, _ plan.Binary) string { return r.swaps[i].FromVersion },
+		func(_ int, b plan.Binary) string { return b.ExpectedVersion })
 	return nil
 }
 
@@ -426,17 +433,18 @@ func (r *run) restart(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.plan.Policy.ReadyTimeout.D()+r.plan.Policy.StopTimeout.D())
 	defer cancel()
-	done := r.opts.Progress.Wait("restarting " + r.plan.Target.Unit)
-	defer done()
-	// Clears the unit's start rate-limit counter: restarts made shortly
-	// before (by an operator, or a previous run) must not turn this one into
-	// start-limit-hit.
-	r.sd.ResetFailed(ctx, r.plan.Target.Unit)
-	return r.sd.Restart(ctx, r.plan.Target.Unit)
+	return r.restartUnits(ctx)
 }
 
 func (r *run) ready(ctx context.Context) error {
-	err := r.waitReady(ctx, r.plan.Binaries[0].ExpectedVersion)
+	want := ""
+	if d := r.plan.Daemon(); d != nil {
+		want = d.ExpectedVersion
+	}
+	err := r.waitReady(ctx, want)
+	if err == nil {
+		err = r.componentsReady(ctx, func(_ int, b plan.Binary) string { return b.ExpectedVersion })
+	}
 	r.readyAt = time.Now()
 	return err
 }
@@ -595,16 +603,41 @@ func (r *run) rollback(ctx context.Context) (string, error) {
 	if want == "" { // apply's own rollback: back to the version it found
 		want = r.report.FromVersion
 	}
+	if !r.targetRestarted() {
+		want = "" // the daemon was not swapped: it answers as it did
+	}
+	running := map[string]string{} // what each component runs now: the swapped-in version
+	for _, c := range r.report.Components {
+		running[c.Name] = c.ToVersion
+	}
+	r.report.Components = r.componentReports(func(_ int, b plan.Binary) string {
+		if v := running[r.plan.ComponentOf(b).Name]; v != "" {
+			return v
+		}
+		return b.ExpectedVersion
+	}, func(i int, b plan.Binary) string { return r.swapOf(b).FromVersion })
 	if err := r.restartAndCheck(ctx, want); err != nil {
 		return "", err
 	}
-	r.report.ToVersion = want
+	if want != "" {
+		r.report.ToVersion = want
+	}
 	compared := fmt.Sprintf("%d containers compared with the snapshot", len(r.report.Containers))
 	if r.before == nil {
 		compared = "containers not compared: " + r.noSnapshot
 	}
 	return fmt.Sprintf("restored %d binaries; %s answers; %s; %d probes read", len(r.swaps), orUnknown(r.report.ToVersion),
 		compared, len(r.report.Probes)), nil
+}
+
+// swapOf is the swap of b's file (zero when the run has none).
+func (r *run) swapOf(b plan.Binary) Swap {
+	for _, s := range r.swaps {
+		if s.Path == b.Path {
+			return s
+		}
+	}
+	return Swap{}
 }
 
 func orUnknown(s string) string {
@@ -614,7 +647,8 @@ func orUnknown(s string) string {
 	return "version " + s
 }
 
-// restartAndCheck restarts the unit, waits for version and judges the
+// restartAndCheck restarts the units, waits for version, checks each
+// restored component and judges the
 // workloads as verify does: the probes keep running until settle after
 // ready, then the containers are compared with the snapshot when there is
 // one, and the probes are read in any case.
@@ -624,11 +658,15 @@ func (r *run) restartAndCheck(ctx context.Context, version string) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, r.plan.Policy.ReadyTimeout.D()+r.plan.Policy.StopTimeout.D())
 	defer cancel()
-	r.sd.ResetFailed(rctx, r.plan.Target.Unit)
-	if err := r.sd.Restart(rctx, r.plan.Target.Unit); err != nil {
+	if err := r.restartUnits(rctx); err != nil {
 		return err
 	}
 	if err := r.waitReady(ctx, version); err != nil {
+		return err
+	}
+	// Each restored component must run its old file and report the
+	// version its backup holds.
+	if err := r.componentsReady(ctx, func(_ int, b plan.Binary) string { return r.swapOf(b).FromVersion }); err != nil {
 		return err
 	}
 	time.Sleep(settle) // an interruption that shows late must be seen

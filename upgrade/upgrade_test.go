@@ -244,6 +244,7 @@ func contains(list []string, s string) bool {
 // empty are pinned too.
 func TestReportJSONFields(t *testing.T) {
 	full := &Report{Result: Upgraded, Run: "r", Target: "docker", Unit: "docker.service", FromVersion: "1", ToVersion: "2",
+		Components: []ComponentReport{{Name: "containerd", Unit: "containerd.service", FromVersion: "1.6.20", ToVersion: "1.7.24"}},
 		Containers: []Change{{Name: "web", ID: "i", PidBefore: 1, PidAfter: 2, StartedAtBefore: "a", StartedAtAfter: "b", Interrupted: true, Reason: "pid changed", DataLost: true, Data: "redis keys 3 -> 0"}},
 		Probes:     []ProbeReport{{Name: "web", Kind: "http", Target: "t", Sent: 1, Failed: 1, MaxGapMS: 1, P99MS: 1}},
 		Phases:     []PhaseReport{{Name: "canary", Status: PhaseSkipped, DurationMS: 1, Error: "e", Detail: "no image"}},
@@ -264,15 +265,16 @@ func TestReportJSONFields(t *testing.T) {
 		return out
 	}
 	want := map[string][]string{
-		"report": {"api_calls", "api_errors", "checks", "containers", "daemon_downtime_ms", "error", "from_version", "phases", "probes", "remedy", "result",
+		"report": {"api_calls", "api_errors", "checks", "components", "containers", "daemon_downtime_ms", "error", "from_version", "phases", "probes", "remedy", "result",
 			"run", "steps", "target", "to_version", "unit"},
+		"components": {"from_version", "name", "to_version", "unit"},
 		"containers": {"data", "data_lost", "id", "interrupted", "name", "pid_after", "pid_before", "reason", "started_at_after", "started_at_before"},
 		"probes":     {"failed", "kind", "max_gap_ms", "name", "p99_ms", "sent", "target"},
 		"phases":     {"detail", "duration_ms", "error", "name", "status"},
 		"checks":     {"id", "message", "remedy", "status"},
 	}
 	got := map[string][]string{"report": keys(m)}
-	for _, k := range []string{"containers", "probes", "phases", "checks"} {
+	for _, k := range []string{"components", "containers", "probes", "phases", "checks"} {
 		got[k] = keys(m[k].([]any)[0])
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -282,7 +284,7 @@ func TestReportJSONFields(t *testing.T) {
 	b, _ = json.Marshal(&Report{Containers: []Change{{}}, Probes: []ProbeReport{}, Phases: []PhaseReport{{}}})
 	m = nil
 	json.Unmarshal(b, &m)
-	if got, want := keys(m), []string{"api_calls", "api_errors", "containers", "daemon_downtime_ms", "from_version", "phases", "probes", "result", "run", "target", "to_version", "unit"}; !reflect.DeepEqual(got, want) {
+	if got, want := keys(m), []string{"api_calls", "api_errors", "components", "containers", "daemon_downtime_ms", "from_version", "phases", "probes", "result", "run", "target", "to_version", "unit"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("empty report fields %v, want %v", got, want)
 	}
 	if got := keys(m["containers"].([]any)[0]); contains(got, "reason") {

@@ -113,12 +113,14 @@ func TestReportTable(t *testing.T) {
 	}
 }
 
+// TestFlagGivenTwice: a single-value flag given twice is an error;
+// --new-binary and --sha256 repeat, in pairs.
 func TestFlagGivenTwice(t *testing.T) {
 	tests := []struct {
 		args    []string
 		wantErr string
 	}{
-		{[]string{"plan", "--new-binary", "/a/dockerd", "--new-binary", "/b/containerd"}, `"--new-binary" flag: given twice ("/a/dockerd", then "/b/containerd")`},
+		{[]string{"plan", "--new-binary", "/a/dockerd", "--sha256", strings.Repeat("a", 64), "--new-binary", "/b/containerd"}, "2 --new-binary and 1 --sha256: give them in pairs"},
 		{[]string{"preflight", "--unit", "a", "--unit", "b"}, `"--unit" flag: given twice`},
 		{[]string{"validate", "--docker-version", "20.10", "--docker-version", "24.0", "x"}, "given twice"},
 	}

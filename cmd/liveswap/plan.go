@@ -62,20 +62,31 @@ the container's root as it sees it), run as '/bin/sh -c true', or the image
 --canary-image names (it must be present and have /bin/sh). With neither,
 the plan has no canary and apply reports the phase skipped: no image.
 
+A stack: --new-binary PATH --sha256 HEX may be repeated, one pair per
+binary. Each binary is matched to its component by what its version probe
+prints (dockerd, containerd, containerd-shim-runc-v2, runc), never by its
+file name; containerd's path is its containerd.service's ExecStart, and apply
+restarts containerd.service before the target. A binary that names no
+component is a usage error.
+
 Edit the file freely: 'liveswap apply' validates it strictly.
 
 EXIT STATUS
   0  the plan was written (pre-flight failures are shown, not fatal)
   2  usage or input error`,
 		Example: `  liveswap plan --new-binary /srv/dockerd-20.10.24 --sha256 HEX -o plan.yaml
+  liveswap plan --new-binary /srv/dockerd --sha256 HEX --new-binary /srv/containerd --sha256 HEX --allow-minor
   liveswap plan --target liveswapd --new-binary ./liveswapd --sha256 HEX --probe web=http://127.0.0.1:8080/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyConfig(cmd.Flags()); err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			if opts.Target.NewBinary == "" {
+			if len(opts.Target.NewBinary) == 0 {
 				return usageError("plan needs --new-binary PATH (and --sha256 HEX from the release)")
+			}
+			if n, m := len(opts.Target.NewBinary), len(opts.Target.SHA256); m > 0 && n != m {
+				return usageError(fmt.Sprintf("%d --new-binary and %d --sha256: give them in pairs, --new-binary PATH --sha256 HEX for each binary", n, m))
 			}
 			opts.Out, opts.Err = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if runF != nil {
@@ -158,8 +169,8 @@ func planRun(ctx context.Context, o *planOptions) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	if p.Binaries[0].ExpectedVersion == "" {
-		p.Binaries[0].ExpectedVersion = rep.ToVersion
+	if err := expectVersions(ctx, p, o.Target.InsecureSkipChecksum); err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	p.Default()
 	if err := p.Validate(); err != nil {
@@ -207,9 +218,22 @@ func planCanary(ctx context.Context, o *planOptions, p *plan.Plan, c discover.Co
 // writePlanSummary tells a person what apply would do.
 func writePlanSummary(w io.Writer, p *plan.Plan, rep *checks.Report, file, canaryWhy string) {
 	fmt.Fprintf(w, "\nUpgrade plan for %s (%s, systemd %s)\n", p.Target.Unit, p.Target.Kind, p.Target.Systemd)
-	fmt.Fprintf(w, "  version:  %s -> %s\n", orDash(rep.FromVersion), orDash(p.Binaries[0].ExpectedVersion))
+	to := ""
+	if d := p.Daemon(); d != nil {
+		to = d.ExpectedVersion
+	} else {
+		to = rep.FromVersion + " (kept)"
+	}
+	fmt.Fprintf(w, "  version:  %s -> %s\n", orDash(rep.FromVersion), orDash(to))
 	for _, b := range p.Binaries {
-		fmt.Fprintf(w, "  swap:     %s <- %s\n", b.Path, b.NewFile)
+		unit := p.UnitOf(b)
+		if unit == "" {
+			unit = "no unit"
+		}
+		fmt.Fprintf(w, "  swap:     %s <- %s (%s %s, %s)\n", b.Path, b.NewFile, p.ComponentOf(b).Name, orDash(b.ExpectedVersion), unit)
+	}
+	if units := p.Units(); len(units) > 0 {
+		fmt.Fprintf(w, "  restart:  %s, in this order\n", strings.Join(units, ", "))
 	}
 	fmt.Fprintf(w, "  verify:   every running container keeps its PID and StartedAt")
 	if len(p.Workloads) > 0 {
@@ -238,4 +262,20 @@ func writePlanSummary(w io.Writer, p *plan.Plan, rep *checks.Report, file, canar
 	if file != "" && file != "-" {
 		fmt.Fprintf(w, "\nwritten to %s; run: liveswap apply %s --dry-run\n", file, file)
 	}
+}
+
+// expectVersions writes each new binary's version into the plan (after
+// the pre-flight gate): apply checks that its component reports it once
+// restarted.
+func expectVersions(ctx context.Context, p *plan.Plan, insecure bool) error {
+	for i := range p.Binaries {
+		b := &p.Binaries[i]
+		if b.ExpectedVersion != "" || b.NewFile == "" {
+			continue
+		}
+		if _, out, err := checks.Identify(ctx, *b, insecure, 10*time.Second); err == nil {
+			b.ExpectedVersion = checks.ExtractVersion(out)
+		} // else binary.version reports it
+	}
+	return nil
 }

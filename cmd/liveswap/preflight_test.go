@@ -45,7 +45,7 @@ func TestPreflightFlags(t *testing.T) {
 			check: func(t *testing.T, o *preflightOptions) {
 				tg := o.Target
 				if tg.Target != "docker" || tg.Unit != "docker.service" || tg.Systemd != "user" || tg.Endpoint != "unix:///run/d.sock" ||
-					tg.DaemonConfig != "/etc/d.json" || tg.NewBinary != "/tmp/dockerd" || tg.SHA256 != sha || !tg.AllowMinor ||
+					tg.DaemonConfig != "/etc/d.json" || strings.Join(tg.NewBinary, " ") != "/tmp/dockerd" || strings.Join(tg.SHA256, " ") != sha || !tg.AllowMinor ||
 					!tg.AllowDowngrade || !tg.InsecureSkipChecksum {
 					t.Errorf("target flags = %+v", tg)
 				}
@@ -59,7 +59,7 @@ func TestPreflightFlags(t *testing.T) {
 			args: []string{"--unit", "flag.service"},
 			env:  map[string]string{"LIVESWAP_NEW_BINARY": "/env/dockerd", "LIVESWAP_UNIT": "env.service", "LIVESWAP_SKIP": "unit.type,host", "LIVESWAP_STRICT": "true"},
 			check: func(t *testing.T, o *preflightOptions) {
-				if o.Target.NewBinary != "/env/dockerd" || o.Target.Unit != "flag.service" || strings.Join(o.Skip, " ") != "unit.type host" || !o.Strict {
+				if strings.Join(o.Target.NewBinary, " ") != "/env/dockerd" || o.Target.Unit != "flag.service" || strings.Join(o.Skip, " ") != "unit.type host" || !o.Strict {
 					t.Errorf("options = %+v", o)
 				}
 			},
@@ -68,7 +68,7 @@ func TestPreflightFlags(t *testing.T) {
 			name: "config file",
 			env:  map[string]string{"LIVESWAP_CONFIG": "testdata/preflight/config.yaml", "LIVESWAP_UNIT": "env.service"},
 			check: func(t *testing.T, o *preflightOptions) {
-				if o.Target.NewBinary != "/from/config/dockerd" || o.Target.Unit != "env.service" || strings.Join(o.Skip, " ") != "host.lock host.journal" {
+				if strings.Join(o.Target.NewBinary, " ") != "/from/config/dockerd" || o.Target.Unit != "env.service" || strings.Join(o.Skip, " ") != "host.lock host.journal" {
 					t.Errorf("options = %+v", o)
 				}
 			},
@@ -141,7 +141,7 @@ func TestPreflightRun(t *testing.T) {
 		{"skip all passes", func(o *preflightOptions) { o.Skip = []string{"all"} }, 0, []string{"[skip]  unit.loaded", "skipped (--skip all)", "passed"}},
 		{"unknown skip", func(o *preflightOptions) { o.Skip = []string{"unit.nope"} }, 2, nil},
 		{"bad output", func(o *preflightOptions) { o.Output = "yaml" }, 2, nil},
-		{"bad sha", func(o *preflightOptions) { o.Target.NewBinary, o.Target.SHA256 = "/x", "12" }, 2, nil},
+		{"bad sha", func(o *preflightOptions) { o.Target.NewBinary, o.Target.SHA256 = []string{"/x"}, []string{"12"} }, 2, nil},
 		{"plan", func(o *preflightOptions) { o.PlanFile = "testdata/preflight/plan.yaml"; o.Target = discover.Flags{} }, 1,
 			[]string{"lsdocker-test.service", "[skip]  host.package-automation", "[fail]  binary.exists"}},
 		{"plan with policy flags", func(o *preflightOptions) {

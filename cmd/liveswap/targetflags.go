@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/liveswap/liveswap/checks"
 	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/plan"
 	"github.com/liveswap/liveswap/plan/discover"
@@ -20,8 +24,8 @@ func addTargetFlags(f *pflag.FlagSet, t *discover.Flags) {
 	f.StringVar(&t.Systemd, "systemd", "", "systemd manager: system or user (default system)")
 	f.StringVar(&t.Endpoint, "endpoint", "", "engine API socket, unix:///path.sock (default: from -H or daemon.json hosts)")
 	f.StringVar(&t.DaemonConfig, "daemon-config", "", "daemon.json path (default: the unit's --config-file)")
-	f.StringVar(&t.NewBinary, "new-binary", "", "the new daemon binary")
-	f.StringVar(&t.SHA256, "sha256", "", "expected sha256 of --new-binary (from the release, not from the file)")
+	f.StringArrayVar(&t.NewBinary, "new-binary", nil, "a new binary of the stack (dockerd, containerd, containerd-shim-runc-v2, runc; known by what its version probe prints); repeat with --sha256 for each")
+	f.StringArrayVar(&t.SHA256, "sha256", nil, "expected sha256 of the --new-binary before it (from the release, not from the file); one per --new-binary, in order")
 	f.BoolVar(&t.InsecureSkipChecksum, "insecure-skip-checksum", false, "do not require --sha256")
 	f.BoolVar(&t.AllowMinor, "allow-minor", false, "a minor version jump beyond the daemon's documented upgrade path warns instead of failing")
 	f.BoolVar(&t.AllowMajor, "allow-major", false, "a major version jump (dockerd 20.10 -> 26.1, Debian stable to the next) warns instead of failing, with what was measured")
@@ -46,6 +50,14 @@ func discoverTarget(ctx context.Context, f discover.Flags, connect func(context.
 			mgr, units = m, m
 		}
 	}
+	comps, err := identify(ctx, f)
+	if err != nil {
+		if mgr != nil {
+			mgr.Close()
+		}
+		return nil, nil, err
+	}
+	f.Components = comps
 	p, err := discover.FromFlags(ctx, f, units)
 	if err != nil {
 		if mgr != nil {
@@ -72,4 +84,31 @@ func planExcludesTargetFlags(f *pflag.FlagSet, planFile string) error {
 		return usageError(fmt.Sprintf("--plan describes the target: drop %s (or drop --plan)", strings.Join(given, ", ")))
 	}
 	return nil
+}
+
+// identify names the component of each new binary by what its version
+// probe prints. A binary that does not pass the pre-flight gate (its
+// checksum, owner, format) is not run: it is left to the binary checks,
+// which report why. One that runs and names no component is a usage error.
+func identify(ctx context.Context, f discover.Flags) ([]string, error) {
+	if len(f.SHA256) > 0 && len(f.SHA256) != len(f.NewBinary) {
+		return nil, nil // discover reports the unpaired flags
+	}
+	comps := make([]string, len(f.NewBinary))
+	for i, nb := range f.NewBinary {
+		abs, err := filepath.Abs(nb)
+		if err != nil {
+			return nil, fmt.Errorf("--new-binary %s: %w", nb, err)
+		}
+		b := plan.Binary{NewFile: abs}
+		if i < len(f.SHA256) {
+			b.SHA256 = strings.ToLower(strings.TrimSpace(f.SHA256[i]))
+		}
+		c, _, err := checks.Identify(ctx, b, f.InsecureSkipChecksum, 10*time.Second)
+		if errors.Is(err, checks.ErrUnknownComponent) {
+			return nil, fmt.Errorf("--new-binary: %w", err)
+		}
+		comps[i] = c
+	}
+	return comps, nil
 }

@@ -16,13 +16,16 @@ import (
 // Flags are the target flags `liveswap preflight` and `liveswap plan`
 // share. Empty values are discovered from the host.
 type Flags struct {
-	Target       string // docker or liveswapd (--target)
-	Unit         string // --unit
-	Systemd      string // system or user (--systemd)
-	Endpoint     string // unix:///path.sock (--endpoint)
-	DaemonConfig string // daemon.json path (--daemon-config)
-	NewBinary    string // --new-binary
-	SHA256       string // --sha256
+	Target       string   // docker or liveswapd (--target)
+	Unit         string   // --unit
+	Systemd      string   // system or user (--systemd)
+	Endpoint     string   // unix:///path.sock (--endpoint)
+	DaemonConfig string   // daemon.json path (--daemon-config)
+	NewBinary    []string // --new-binary, repeatable
+	SHA256       []string // --sha256, one per --new-binary, in order
+	// Components names the component of each new binary (as its version
+	// probe says; the caller runs it); "" or missing: the target's daemon.
+	Components []string
 
 	InsecureSkipChecksum bool // --insecure-skip-checksum
 	AllowMinor           bool // --allow-minor
@@ -86,22 +89,57 @@ func FromFlags(ctx context.Context, f Flags, units UnitReader) (*plan.Plan, erro
 	if binary == "" {
 		binary = p.Spec().Binary
 	}
-	b := plan.Binary{Path: binary, SHA256: strings.ToLower(strings.TrimSpace(f.SHA256))}
-	if f.NewBinary != "" {
-		abs, err := filepath.Abs(f.NewBinary)
+	if len(f.NewBinary) == 0 {
+		// Validate everything but the missing new file.
+		p.Binaries = []plan.Binary{{Path: binary}}
+		probe := *p
+		probe.Binaries = []plan.Binary{{Path: binary, NewFile: "/new", SHA256: strings.Repeat("0", 64)}}
+		return p, probe.Validate()
+	}
+	seen := map[string]string{}
+	for i, nb := range f.NewBinary {
+		abs, err := filepath.Abs(nb)
 		if err != nil {
-			return nil, fmt.Errorf("--new-binary %s: %w", f.NewBinary, err)
+			return nil, fmt.Errorf("--new-binary %s: %w", nb, err)
 		}
-		b.NewFile = abs
+		b := plan.Binary{Path: binary, NewFile: abs}
+		if i < len(f.SHA256) {
+			b.SHA256 = strings.ToLower(strings.TrimSpace(f.SHA256[i]))
+		}
+		comp := ""
+		if i < len(f.Components) {
+			comp = f.Components[i]
+		}
+		if comp != "" && comp != p.DaemonComponent() {
+			b.Component = comp
+			b.Path, b.Unit = componentPlace(ctx, plan.ComponentOf(comp), units)
+		} else if comp != "" {
+			b.Component = comp
+		}
+		key := comp
+		if key == "" {
+			key = p.DaemonComponent()
+		}
+		if prev, dup := seen[key]; dup {
+			return nil, fmt.Errorf("--new-binary %s and %s are both %s: give one new binary per component", prev, nb, key)
+		}
+		seen[key] = nb
+		p.Binaries = append(p.Binaries, b)
 	}
-	p.Binaries = []plan.Binary{b}
-	if b.NewFile != "" {
-		return p, p.Validate()
+	return p, p.Validate()
+}
+
+// componentPlace is where a component other than the daemon runs: the
+// ExecStart of its usual unit when that unit is loaded (Debian's
+// containerd.service), else the file it usually is, restarted with the
+// target (dockerd's own child containerd) or by no unit (runc, the shim).
+func componentPlace(ctx context.Context, c *plan.ComponentSpec, units UnitReader) (path, unit string) {
+	if c.Unit != "" && units != nil {
+		if u, err := units.Unit(ctx, c.Unit); err == nil && u.LoadState == "loaded" && len(u.ExecStart) > 0 {
+			return u.ExecStart[0].Path, c.Unit
+		}
 	}
-	// Validate everything but the missing new file.
-	probe := *p
-	probe.Binaries = []plan.Binary{{Path: b.Path, NewFile: "/new", SHA256: strings.Repeat("0", 64)}}
-	return p, probe.Validate()
+	return c.Binary, ""
 }
 
 func orDocker(kind string) string {
@@ -125,11 +163,18 @@ func (f Flags) check() error {
 	if err := plan.CheckEndpoint(f.Endpoint); f.Endpoint != "" && err != nil {
 		errs = append(errs, "--endpoint "+err.Error())
 	}
-	if f.SHA256 != "" && !plan.ValidSHA256(strings.ToLower(strings.TrimSpace(f.SHA256))) {
-		errs = append(errs, fmt.Sprintf("--sha256 %q: want the 64 hex digits sha256sum prints", f.SHA256))
+	for _, sum := range f.SHA256 {
+		if !plan.ValidSHA256(strings.ToLower(strings.TrimSpace(sum))) {
+			errs = append(errs, fmt.Sprintf("--sha256 %q: want the 64 hex digits sha256sum prints", sum))
+		}
 	}
-	if f.SHA256 != "" && f.NewBinary == "" {
+	switch {
+	case len(f.SHA256) > 0 && len(f.NewBinary) == 0:
 		errs = append(errs, "--sha256 without --new-binary: name the file it is the checksum of")
+	case len(f.SHA256) > 0 && len(f.SHA256) != len(f.NewBinary):
+		errs = append(errs, fmt.Sprintf("%d --new-binary and %d --sha256: they come in pairs, --new-binary PATH --sha256 HEX for each binary", len(f.NewBinary), len(f.SHA256)))
+	case len(f.SHA256) == 0 && len(f.NewBinary) > 1 && !f.InsecureSkipChecksum:
+		errs = append(errs, "several --new-binary without --sha256: give --new-binary PATH --sha256 HEX for each binary")
 	}
 	if f.DaemonConfig != "" && !filepath.IsAbs(f.DaemonConfig) {
 		errs = append(errs, fmt.Sprintf("--daemon-config %q: use an absolute path, as the daemon sees it", f.DaemonConfig))

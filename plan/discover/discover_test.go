@@ -5,6 +5,7 @@ import (
 
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,10 +94,10 @@ func TestFromFlags(t *testing.T) {
 		{name: "bad target", flags: Flags{Target: "podman"}, wantErr: `--target "podman"`},
 		{name: "bad systemd", flags: Flags{Systemd: "session"}, wantErr: `--systemd "session"`},
 		{name: "tcp endpoint", flags: Flags{Endpoint: "tcp://1.2.3.4:2375"}, wantErr: "--endpoint"},
-		{name: "short sha", flags: Flags{NewBinary: "/x", SHA256: "abc"}, wantErr: "--sha256"},
-		{name: "sha without binary", flags: Flags{SHA256: sha}, wantErr: "without --new-binary"},
+		{name: "short sha", flags: Flags{NewBinary: []string{"/x"}, SHA256: []string{"abc"}}, wantErr: "--sha256"},
+		{name: "sha without binary", flags: Flags{SHA256: []string{sha}}, wantErr: "without --new-binary"},
 		{name: "relative daemon config", flags: Flags{DaemonConfig: "daemon.json"}, wantErr: "--daemon-config"},
-		{name: "new binary needs a sha256", flags: Flags{NewBinary: "/opt/dockerd"}, wantErr: "binaries[0].sha256"},
+		{name: "new binary needs a sha256", flags: Flags{NewBinary: []string{"/opt/dockerd"}}, wantErr: "binaries[0].sha256"},
 		{name: "bad unit name", flags: Flags{Unit: "docker.socket"}, wantErr: "target.unit"},
 	}
 	for _, tt := range tests {
@@ -124,7 +125,7 @@ func TestFromFlags(t *testing.T) {
 func TestFromFlagsNewBinary(t *testing.T) {
 	sha := strings.Repeat("AB", 32)
 	wd, _ := os.Getwd()
-	p, err := FromFlags(context.Background(), Flags{NewBinary: "bin/dockerd", SHA256: sha, AllowMinor: true, InsecureSkipChecksum: true}, nil)
+	p, err := FromFlags(context.Background(), Flags{NewBinary: []string{"bin/dockerd"}, SHA256: []string{sha}, AllowMinor: true, InsecureSkipChecksum: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,51 @@ func TestFromFlagsNewBinary(t *testing.T) {
 		t.Errorf("policy = %+v", p.Policy)
 	}
 	// Without a sha256 the plan is valid only when the checksum is waived.
-	if _, err := FromFlags(context.Background(), Flags{NewBinary: "/opt/dockerd", InsecureSkipChecksum: true}, nil); err != nil {
+	if _, err := FromFlags(context.Background(), Flags{NewBinary: []string{"/opt/dockerd"}, InsecureSkipChecksum: true}, nil); err != nil {
 		t.Errorf("--insecure-skip-checksum: %v", err)
+	}
+}
+
+// TestFromFlagsStack: containerd's path and unit come from
+// containerd.service when it is loaded; runc runs in no unit; the target's
+// dockerd keeps its ExecStart; the restart order is containerd first.
+func TestFromFlagsStack(t *testing.T) {
+	sha := strings.Repeat("a", 64)
+	units := fakeUnits{
+		"docker.service":     unit("docker.service", "/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock"),
+		"containerd.service": unit("containerd.service", "/usr/bin/containerd"),
+	}
+	p, err := FromFlags(context.Background(), Flags{NewBinary: []string{"/n/dockerd", "/n/c", "/n/r"}, SHA256: []string{sha, sha, sha},
+		Components: []string{"dockerd", "containerd", "runc"}}, units)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	for _, b := range p.Binaries {
+		got += fmt.Sprintf("%s:%s:%s ", b.Component, b.Path, p.UnitOf(b))
+	}
+	if want := "dockerd:/usr/sbin/dockerd:docker.service containerd:/usr/bin/containerd:containerd.service runc:/usr/sbin/runc: "; got != want {
+		t.Errorf("binaries %q, want %q", got, want)
+	}
+	if u := strings.Join(p.Units(), " "); u != "containerd.service docker.service" {
+		t.Errorf("restart order %q", u)
+	}
+	if d := p.Daemon(); d == nil || d.NewFile != "/n/dockerd" {
+		t.Errorf("daemon binary %+v", d)
+	}
+	delete(units, "containerd.service") // dockerd's own child containerd: restarted with it
+	p, err = FromFlags(context.Background(), Flags{NewBinary: []string{"/n/c"}, SHA256: []string{sha}, Components: []string{"containerd"}}, units)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := p.Binaries[0]; b.Unit != "" || p.UnitOf(b) != "docker.service" || p.Daemon() != nil {
+		t.Errorf("child containerd: %+v unit %q", b, p.UnitOf(b))
+	}
+	if _, err := FromFlags(context.Background(), Flags{NewBinary: []string{"/n/a", "/n/b"}, SHA256: []string{sha, sha},
+		Components: []string{"containerd", "containerd"}}, units); err == nil || !strings.Contains(err.Error(), "both containerd") {
+		t.Errorf("two containerd: err %v", err)
+	}
+	if _, err := FromFlags(context.Background(), Flags{NewBinary: []string{"/n/a", "/n/b"}, SHA256: []string{sha}}, units); err == nil || !strings.Contains(err.Error(), "in pairs") {
+		t.Errorf("unpaired: err %v", err)
 	}
 }

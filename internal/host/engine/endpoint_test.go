@@ -100,3 +100,21 @@ func TestVersion(t *testing.T) {
 		})
 	}
 }
+
+func TestComponentVersion(t *testing.T) {
+	ep := fakeDaemon(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("API-Version", "1.41")
+		w.Write([]byte(`{"Version":"20.10.24+dfsg1","ApiVersion":"1.41","Components":[{"Name":"Engine","Version":"20.10.24+dfsg1"},{"Name":"containerd","Version":"1.7.24~ds1"}]}`))
+	}))
+	c, err := engine.New(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if v, err := c.ComponentVersion(context.Background(), "containerd"); v != "1.7.24~ds1" || err != nil {
+		t.Errorf("containerd: %q %v", v, err)
+	}
+	if _, err := c.ComponentVersion(context.Background(), "runc"); err == nil || !strings.Contains(err.Error(), "no component runc") {
+		t.Errorf("runc: %v", err)
+	}
+}

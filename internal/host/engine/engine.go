@@ -173,3 +173,19 @@ func (c *Client) Inspect(ctx context.Context, id string) (container.InspectRespo
 	}
 	return r, nil
 }
+
+// ComponentVersion is the version GET /version reports for one of the
+// engine's components ("containerd", "runc", "docker-init"): dockerd asks
+// containerd for its own when answering, so it is the running one's.
+func (c *Client) ComponentVersion(ctx context.Context, name string) (string, error) {
+	v, err := c.api().ServerVersion(ctx)
+	if err != nil {
+		return "", fmt.Errorf("engine %s: %w", c.Endpoint, err)
+	}
+	for _, comp := range v.Components {
+		if comp.Name == name {
+			return comp.Version, nil
+		}
+	}
+	return "", fmt.Errorf("engine %s: /version names no component %s", c.Endpoint, name)
+}

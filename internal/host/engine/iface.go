@@ -36,6 +36,14 @@ type Engine interface {
 
 var _ Engine = (*Client)(nil)
 
+// Components is an engine that reports the versions of the programs it
+// runs on (GET /version Components: containerd, runc); liveswapd has none.
+type Components interface {
+	ComponentVersion(ctx context.Context, name string) (string, error)
+}
+
+var _ Components = (*Client)(nil)
+
 // Canary is a short-lived container the daemon must be able to run.
 type Canary struct {
 	Name    string
