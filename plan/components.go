@@ -57,7 +57,7 @@ func firstWord(w string) func(string) bool {
 
 // containerdSource is what containerd documents about upgrading a running
 // containerd (RELEASES.md, "Upgrade Path").
-const containerdSource = "containerd's RELEASES.md: upgrades are supported between patch releases and from one minor release to the next (1.6 -> 1.7); skipping a minor release is not"
+const containerdSource = "containerd's RELEASES.md, Upgrade Path: patch releases are backward compatible and a minor release is compatible with the previous one (1.6 -> 1.7); an upgrade that spans several minor releases has no compatibility guarantee: upgrade one minor release at a time"
 
 var components = map[string]*ComponentSpec{
 	Dockerd: {Name: Dockerd, Binary: "/usr/sbin/dockerd", BaseNames: []string{"dockerd"}, VersionArgs: []string{"--version"},
