@@ -27,9 +27,12 @@ redis-server packages, and the real releases e2e/releases.sh fetches
      namespace is the host's /usr, /etc, /var/lib copy-on-write; live
      restore off, as Docker ships it; nginx, and redis holding 100 keys;
   1. liveswap enable-live-restore: on by a reload, no container restarted;
-  2. liveswap plan: the upgrade to Debian 12's dockerd 20.10.24;
-  3. liveswap apply: every container kept, 0 failed probes, keys intact;
-  4. negative control: live restore off, the same upgrade is refused; forced,
+  2. liveswap plan: Debian 12's dockerd 20.10.24 and containerd 1.6.20;
+  3. liveswap apply: refused, containerd 1.4 -> 1.6 skips a minor release;
+  4. planned with --allow-minor and applied: containerd.service then
+     docker.service restarted, every container kept, 0 failed probes,
+     keys intact;
+  5. negative control: live restore off, the same upgrade is refused; forced,
      the containers restart and liveswap names them and the lost keys.
 
 The liveswap commands run are printed as an operator would type them.

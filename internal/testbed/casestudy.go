@@ -112,19 +112,27 @@ func (c *CaseStudy) play(s *Session) func() {
 		c.docker(s, "Live Restore", "info")
 		c.docker(s, "", "ps", "--format", "{{.Names}}\t{{.Status}}")
 
-		c.say("2. plan the patch upgrade to Debian 12's dockerd %s (checksum-verified new binary)", newD.Version)
-		newFile := filepath.Join(s.TempDir(), "dockerd-"+newD.Version)
-		if err := copyFile(newD.Path("usr/sbin/dockerd"), newFile); err != nil {
-			s.Fatalf("%v", err)
+		ctrdNew := FindRelease(s, "containerd", "1.6.20")
+		c.say("2. plan the upgrade of the stack to Debian 12: dockerd %s and containerd %s (checksum-verified new binaries, each matched to its component by its version)", newD.Version, ctrdNew.Version)
+		newDockerd := filepath.Join(s.TempDir(), "dockerd")
+		newCtrd := filepath.Join(s.TempDir(), "containerd")
+		for src, dst := range map[string]string{newD.Path("usr/sbin/dockerd"): newDockerd, ctrdNew.Path("usr/bin/containerd"): newCtrd} {
+			if err := copyFile(src, dst); err != nil {
+				s.Fatalf("%v", err)
+			}
 		}
+		binaries := []string{"--new-binary", newDockerd, "--sha256", SHA256(s, newDockerd), "--new-binary", newCtrd, "--sha256", SHA256(s, newCtrd)}
 		c.plan = filepath.Join(s.TempDir(), "plan.yaml")
-		c.expect("plan", c.liveswap(s, "plan", "--systemd", "user", "--unit", DockerUnit, "--new-binary", newFile,
-			"--sha256", SHA256(s, newFile), "-o", c.plan), 0)
+		c.expect("plan", c.liveswap(s, append([]string{"plan", "--systemd", "user", "--unit", DockerUnit, "-o", c.plan}, binaries...)...), 0)
 		state := s.TempDir()
 
-		c.say("3. apply it: pre-flight, snapshot, stage, swap, restart through systemd, verify — nginx and redis probed every 20 ms")
+		c.say("3. apply it: containerd %s -> %s skips 1.5, an upgrade containerd gives no compatibility guarantee for; liveswap refuses before touching anything", ctrd.Version, ctrdNew.Version)
+		c.expect("apply across two containerd minors", c.liveswap(s, "apply", c.plan, "--yes", "--state-dir", state), 1)
+
+		c.say("4. tested on a similar host, the operator allows the minor jump: pre-flight, snapshot, stage, swap, restart containerd.service then docker.service, verify — nginx and redis probed every 20 ms")
+		c.expect("plan --allow-minor", c.liveswap(s, append([]string{"plan", "--systemd", "user", "--unit", DockerUnit, "--allow-minor", "-o", c.plan}, binaries...)...), 0)
 		c.expect("apply", c.liveswap(s, "apply", c.plan, "--yes", "--state-dir", state), 0)
-		c.docker(s, "Version", "version", "--format", "Server Version: {{.Server.Version}}")
+		c.docker(s, "", "version", "--format", "dockerd {{.Server.Version}}, containerd {{range .Server.Components}}{{if eq .Name \"containerd\"}}{{.Version}}{{end}}{{end}}")
 		c.docker(s, "", "ps", "--format", "{{.Names}}\t{{.Status}}")
 		fmt.Fprintf(c.Out, "redis keys: %s\n", c.dbsize(s))
 
@@ -146,7 +154,7 @@ func (c *CaseStudy) play(s *Session) func() {
 		fmt.Fprintf(c.Out, "redis keys: %s\n", c.dbsize(s))
 
 		if len(c.problems) == 0 {
-			c.say("done: live restore turned on without a restart, dockerd %s -> %s with every container kept and 0 failed probes; with live restore off the upgrade was refused, and forcing it was caught, lost keys named", oldD.Version, newD.Version)
+			c.say("done: live restore turned on without a restart; dockerd %s -> %s and containerd %s -> %s with every container kept and 0 failed probes; with live restore off the upgrade was refused, and forcing it was caught, lost keys named", oldD.Version, newD.Version, ctrd.Version, ctrdNew.Version)
 		}
 	}
 }
