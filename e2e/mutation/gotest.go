@@ -10,9 +10,10 @@ import (
 
 // testEvent is one line of `go test -json` (test2json).
 type testEvent struct {
-	Action string
-	Test   string
-	Output string
+	Action  string
+	Test    string
+	Output  string
+	Elapsed float64
 }
 
 // testRun is what one `go test -json` run says.
@@ -21,6 +22,7 @@ type testRun struct {
 	Failed  []string // failing tests, innermost only (TestX/case, not TestX too)
 	Excerpt []string // the first lines the first failing test printed
 	Events  int      // JSON events read: 0 means go test never got to run
+	Elapsed float64  // seconds the test binary ran (no build, no wait for the lock)
 }
 
 // maxExcerpt bounds the lines kept from a failing test's output.
@@ -41,6 +43,9 @@ func parseTestJSON(r io.Reader) testRun {
 		}
 		tr.Events++
 		if e.Test == "" {
+			if e.Action == "pass" || e.Action == "fail" {
+				tr.Elapsed += e.Elapsed
+			}
 			continue
 		}
 		switch e.Action {

@@ -145,10 +145,10 @@ func TestParseTestJSON(t *testing.T) {
 		`not json: a build line`,
 		`{"Action":"run","Package":"p","Test":"TestC"}`,
 		`{"Action":"fail","Package":"p","Test":"TestC"}`,
-		`{"Action":"fail","Package":"p"}`,
+		`{"Action":"fail","Package":"p","Elapsed":1.5}`,
 	}
 	tr := parseTestJSON(strings.NewReader(strings.Join(events, "\n")))
-	want := testRun{Ran: 4, Failed: []string{"TestB/gone", "TestC"}, Excerpt: []string{"x_test.go:9: interrupted = false ()"}, Events: 13}
+	want := testRun{Ran: 4, Failed: []string{"TestB/gone", "TestC"}, Excerpt: []string{"x_test.go:9: interrupted = false ()"}, Events: 13, Elapsed: 1.5}
 	if !reflect.DeepEqual(tr, want) {
 		t.Errorf("= %+v\nwant %+v", tr, want)
 	}

@@ -55,7 +55,8 @@ type StepResult struct {
 	Ran     int      `json:"tests_run"`
 	Failed  []string `json:"failed,omitempty"`
 	Excerpt []string `json:"excerpt,omitempty"`
-	Seconds float64  `json:"seconds"`
+	Seconds float64  `json:"seconds"`      // wall time: build, lock wait and tests
+	Testing float64  `json:"test_seconds"` // the test binary alone
 }
 
 // runner runs mutations one at a time in copies of the module.
@@ -194,7 +195,7 @@ func (x *runner) test(ctx context.Context, dir string, s Step) StepResult {
 	defer cancel()
 	out, err := x.goCmd(ctx, dir, s.Locked(), args...)
 	tr := parseTestJSON(bytes.NewReader(out))
-	r := StepResult{Pkg: s.Pkg, Run: s.Run, Ran: tr.Ran, Failed: tr.Failed, Excerpt: tr.Excerpt, Seconds: time.Since(begin).Seconds()}
+	r := StepResult{Pkg: s.Pkg, Run: s.Run, Ran: tr.Ran, Failed: tr.Failed, Excerpt: tr.Excerpt, Seconds: time.Since(begin).Seconds(), Testing: tr.Elapsed}
 	var ee *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
