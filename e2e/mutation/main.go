@@ -15,9 +15,10 @@
 // to a temp folder (the files git lists, bin/ and .git left out), the
 // mutation applied, `go vet` run on its package (a mutation that does not
 // build is invalid, never caught), then each listed `go test -count=1 -p 1
-// -run` in turn, end-to-end packages under `flock /tmp/liveswap-e2e.lock`
-// with LIVESWAP_E2E=require, until one fails. A failing test counts only
-// if it passes on the unmutated module (checked once per test).
+// -run` in turn, until one fails; end-to-end packages run holding
+// /tmp/liveswap-e2e.lock (the flock(1) lock every e2e run on the machine
+// takes) with LIVESWAP_E2E=require. A failing test counts only if it
+// passes on the unmutated module (checked once per test).
 //
 // Exit status: 0 when every mutation was caught; 1 when one was uncaught,
 // stale, invalid or could not run; 2 for usage errors.
@@ -145,7 +146,7 @@ func check(ctx context.Context, root string, selected []Mutation, o options, pro
 	if !o.keep {
 		os.RemoveAll(x.work())
 	}
-	s := summarize(root, started, results, absent)
+	s := summarize(root, started, x.waited, results, absent)
 	if ctx.Err() != nil {
 		return s, fmt.Errorf("interrupted after %d of %d mutations", len(results), len(selected))
 	}

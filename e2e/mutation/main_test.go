@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -173,7 +175,7 @@ func TestReports(t *testing.T) {
 		{ID: "judge.probe-failures", Verdict: "probes", Status: Uncaught, Steps: []StepResult{{Pkg: "./upgrade", Status: StepPassed}, {Pkg: "./e2e", Run: "^TestApply$", Status: StepPassed}}, Seconds: 40},
 		{ID: "exit.failed", Verdict: "exit 4", Status: Stale, Detail: "upgrade/report.go: the original text is not there"},
 	}
-	s := summarize("/m", started, results, []Absent{{ID: "compare.keyspace", Note: "no rule"}})
+	s := summarize("/m", started, 30*time.Second, results, []Absent{{ID: "compare.keyspace", Note: "no rule"}})
 	if s.Passed() || s.Counts[Caught] != 1 || s.Counts[Uncaught] != 1 || s.Counts[Stale] != 1 {
 		t.Fatalf("summary %+v", s)
 	}
@@ -186,7 +188,7 @@ func TestReports(t *testing.T) {
 		"none of: ./upgrade; ./e2e -run ^TestApply$",
 		"the original text is not there",
 		"not a verdict yet: compare.keyspace: no rule",
-		"3 mutations: 1 caught, 1 uncaught, 1 stale in 1m30s",
+		"3 mutations: 1 caught, 1 uncaught, 1 stale in 1m30s (30s of it waiting for the e2e lock)",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
@@ -221,5 +223,36 @@ func TestUsage(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"-list", "-only", "compare"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "compare.pid") || strings.Contains(out.String(), "STALE") {
 		t.Errorf("-list: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+}
+
+// TestLockFile: the e2e lock is the flock(1) one: held elsewhere, it is
+// waited for (until the context ends); free, it is taken.
+func TestLockFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e2e.lock")
+	other, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := lockFile(ctx, path); !errors.Is(err, context.Canceled) {
+		t.Fatalf("lock held elsewhere: err = %v, want the context's", err)
+	}
+	syscall.Flock(int(other.Fd()), syscall.LOCK_UN)
+	release, _, err := lockFile(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); !errors.Is(err, syscall.EWOULDBLOCK) {
+		t.Errorf("lockFile did not take the lock: %v", err)
+	}
+	release()
+	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Errorf("release left the lock held: %v", err)
 	}
 }

@@ -11,12 +11,13 @@ import (
 
 // Summary is a whole run; -json writes it.
 type Summary struct {
-	Module  string         `json:"module"`
-	Started time.Time      `json:"started"`
-	Seconds float64        `json:"seconds"`
-	Counts  map[string]int `json:"counts"`
-	Results []Result       `json:"results"`
-	Absent  []Absent       `json:"absent"`
+	Module   string         `json:"module"`
+	Started  time.Time      `json:"started"`
+	Seconds  float64        `json:"seconds"`
+	LockWait float64        `json:"lock_wait_seconds"` // of Seconds, waiting for other end-to-end runs
+	Counts   map[string]int `json:"counts"`
+	Results  []Result       `json:"results"`
+	Absent   []Absent       `json:"absent"`
 }
 
 // Passed reports whether every mutation was caught.
@@ -29,9 +30,9 @@ func (s *Summary) Passed() bool {
 	return true
 }
 
-func summarize(module string, started time.Time, results []Result, absent []Absent) *Summary {
-	s := &Summary{Module: module, Started: started.UTC(), Seconds: time.Since(started).Seconds(), Counts: map[string]int{},
-		Results: results, Absent: absent}
+func summarize(module string, started time.Time, waited time.Duration, results []Result, absent []Absent) *Summary {
+	s := &Summary{Module: module, Started: started.UTC(), Seconds: time.Since(started).Seconds(), LockWait: waited.Seconds(),
+		Counts: map[string]int{}, Results: results, Absent: absent}
 	for _, r := range results {
 		s.Counts[r.Status]++
 	}
@@ -70,7 +71,17 @@ func writeTable(w io.Writer, s *Summary) {
 	for _, a := range s.Absent {
 		fmt.Fprintf(w, "not a verdict yet: %s: %s\n", a.ID, a.Note)
 	}
-	fmt.Fprintf(w, "%s in %s\n", totals(s), (time.Duration(s.Seconds) * time.Second).String())
+	fmt.Fprintf(w, "%s in %s\n", totals(s), took(s))
+}
+
+// took is the run's wall time and the part of it spent waiting for other
+// end-to-end runs to release the lock.
+func took(s *Summary) string {
+	d := (time.Duration(s.Seconds) * time.Second).String()
+	if s.LockWait >= 1 {
+		d += fmt.Sprintf(" (%s of it waiting for the e2e lock)", time.Duration(s.LockWait)*time.Second)
+	}
+	return d
 }
 
 func totals(s *Summary) string {
@@ -93,7 +104,7 @@ func writeMarkdown(w io.Writer, s *Summary) {
 	for _, a := range s.Absent {
 		fmt.Fprintf(w, "| `%s` | %s | absent | | |\n", a.ID, mdEscape(a.Note))
 	}
-	fmt.Fprintf(w, "\n%s in %s.\n", totals(s), (time.Duration(s.Seconds) * time.Second).String())
+	fmt.Fprintf(w, "\n%s in %s.\n", totals(s), took(s))
 }
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }

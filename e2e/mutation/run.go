@@ -49,14 +49,15 @@ type Result struct {
 
 // StepResult is one `go test` run of a mutation.
 type StepResult struct {
-	Pkg     string   `json:"pkg"`
-	Run     string   `json:"run"`
-	Status  string   `json:"status"`
-	Ran     int      `json:"tests_run"`
-	Failed  []string `json:"failed,omitempty"`
-	Excerpt []string `json:"excerpt,omitempty"`
-	Seconds float64  `json:"seconds"`      // wall time: build, lock wait and tests
-	Testing float64  `json:"test_seconds"` // the test binary alone
+	Pkg      string   `json:"pkg"`
+	Run      string   `json:"run"`
+	Status   string   `json:"status"`
+	Ran      int      `json:"tests_run"`
+	Failed   []string `json:"failed,omitempty"`
+	Excerpt  []string `json:"excerpt,omitempty"`
+	Seconds  float64  `json:"seconds"`           // wall time: lock wait, build and tests
+	Testing  float64  `json:"test_seconds"`      // the test binary alone
+	LockWait float64  `json:"lock_wait_seconds"` // waiting for other end-to-end runs
 }
 
 // runner runs mutations one at a time in copies of the module.
@@ -72,6 +73,7 @@ type runner struct {
 	// only when the step fails with a mutation.
 	baseline map[Step]StepResult
 	pristine string
+	waited   time.Duration // for the e2e lock, in total
 }
 
 // work is the folder each mutation is copied to: always the same path, so
@@ -120,7 +122,7 @@ func (x *runner) mutate(ctx context.Context, m Mutation) (res Result) {
 		res.Status, res.Detail = Errored, err.Error()
 		return res
 	}
-	if out, err := x.goCmd(ctx, dir, false, "vet", m.Pkg()); err != nil {
+	if out, _, err := x.goCmd(ctx, dir, false, "vet", m.Pkg()); err != nil {
 		res.Status, res.Detail = Invalid, "go vet "+m.Pkg()+": "+lastLines(out, 6)
 		if ctx.Err() != nil {
 			res.Status, res.Detail = Errored, ctx.Err().Error()
@@ -193,9 +195,11 @@ func (x *runner) test(ctx context.Context, dir string, s Step) StepResult {
 	// The go command's own deadline comes first; this one only ends a hang.
 	ctx, cancel := context.WithTimeout(ctx, x.timeout+2*time.Minute)
 	defer cancel()
-	out, err := x.goCmd(ctx, dir, s.Locked(), args...)
+	out, waited, err := x.goCmd(ctx, dir, s.Locked(), args...)
+	x.waited += waited
 	tr := parseTestJSON(bytes.NewReader(out))
-	r := StepResult{Pkg: s.Pkg, Run: s.Run, Ran: tr.Ran, Failed: tr.Failed, Excerpt: tr.Excerpt, Seconds: time.Since(begin).Seconds(), Testing: tr.Elapsed}
+	r := StepResult{Pkg: s.Pkg, Run: s.Run, Ran: tr.Ran, Failed: tr.Failed, Excerpt: tr.Excerpt,
+		Seconds: time.Since(begin).Seconds(), Testing: tr.Elapsed, LockWait: waited.Seconds()}
 	var ee *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
@@ -212,25 +216,57 @@ func (x *runner) test(ctx context.Context, dir string, s Step) StepResult {
 	return r
 }
 
-// goCmd runs the go command in dir, under the e2e lock when locked, in its
-// own process group so that a timeout ends everything it started.
-func (x *runner) goCmd(ctx context.Context, dir string, locked bool, args ...string) ([]byte, error) {
-	name, argv := "go", args
+// goCmd runs the go command in dir, in its own process group so that a
+// timeout ends everything it started. A locked run holds the e2e lock and
+// has LIVESWAP_E2E=require; waited is how long the lock took.
+func (x *runner) goCmd(ctx context.Context, dir string, locked bool, args ...string) (out []byte, waited time.Duration, err error) {
 	env := os.Environ()
 	if locked {
-		name, argv = "flock", append([]string{x.lock, "go"}, args...)
+		release, w, err := lockFile(ctx, x.lock)
+		if err != nil {
+			return nil, w, err
+		}
+		defer release()
+		waited = w
 		env = append(env, "LIVESWAP_E2E=require")
 	}
-	cmd := exec.CommandContext(ctx, name, argv...)
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir, cmd.Env = dir, env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var b bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &b, &b
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// SIGTERM first: the testbed stops what it started when it can.
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = 30 * time.Second
-	err := cmd.Run()
-	return out.Bytes(), err
+	err = cmd.Run()
+	return b.Bytes(), waited, err
+}
+
+// lockFile takes an exclusive flock(2) on path, the lock `flock(1)` takes
+// for the other end-to-end runs on this machine, and returns how long that
+// took. The descriptor is close-on-exec: the tests do not inherit it.
+func lockFile(ctx context.Context, path string) (release func(), waited time.Duration, err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, 0, fmt.Errorf("e2e lock: %w", err)
+	}
+	begin := time.Now()
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, time.Since(begin), nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, time.Since(begin), fmt.Errorf("e2e lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, time.Since(begin), ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func lastLines(b []byte, n int) string {
