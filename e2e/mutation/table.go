@@ -41,9 +41,21 @@ var table = []Mutation{
 	},
 	{
 		ID: "judge.interrupted-container", Verdict: "a container Compare reports as interrupted fails verify",
-		File: "upgrade/upgrade.go", Original: "if c.Interrupted {", Replacement: "if false && c.Interrupted {",
+		File: "upgrade/upgrade.go", Original: "\t\tcase c.Interrupted:\n", Replacement: "\t\tcase false:\n",
 		Tests: []Step{upgradeUnit, e2e("^TestApply$")},
 		Why:   "a restarted or vanished container would pass verify: exit 0 after killing the workloads",
+	},
+	{
+		ID: "judge.data-lost", Verdict: "a container that lost data (redis keys without a TTL gone) fails verify",
+		File: "upgrade/upgrade.go", Original: "\t\tcase c.DataLost:\n", Replacement: "\t\tcase false:\n",
+		Tests: []Step{upgradeUnit, e2e("^TestStackPatchUpgrade$")},
+		Why:   "a cache emptied while its process survived would pass as an upgrade that kept everything",
+	},
+	{
+		ID: "compare.data-lost", Verdict: "Compare reports keys without a TTL that vanished as data lost",
+		File: "upgrade/snapshot.go", Original: "if a.Data.RedisKeys < b.Data.RedisKeys-b.Data.RedisExpires {", Replacement: "if false && a.Data.RedisKeys < b.Data.RedisKeys-b.Data.RedisExpires {",
+		Tests: []Step{upgradeUnit, e2e("^TestStackPatchUpgrade$")},
+		Why:   "the report would not say that a restart emptied the cache",
 	},
 	{
 		ID: "probe.failure-count", Verdict: "a probe attempt that fails is counted as failed",
@@ -129,9 +141,9 @@ var table = []Mutation{
 	},
 	{
 		ID: "canary.failure", Verdict: "a canary container that cannot be created, started or removed fails the upgrade",
-		File: "upgrade/upgrade.go", Original: "return r.eng.RunCanary(",
-		// The daemon's answer is dropped: the call still compiles, its error is nil.
-		Replacement: "return func(func(context.Context, engine.Canary) error) func(context.Context, engine.Canary) error {\n\t\treturn func(context.Context, engine.Canary) error { return nil }\n\t}(r.eng.RunCanary)(",
+		File: "upgrade/upgrade.go", Original: "Image: c.Image, Command: c.Command}); err != nil {",
+		// The canary still runs; its failure is dropped.
+		Replacement: "Image: c.Image, Command: c.Command}); err != nil && false {",
 		Tests:       []Step{upgradeUnit, e2e("^(TestApply|TestPlanThenApply)$")},
 		Why:         "a new daemon that cannot start containers would be committed because the old ones still run",
 	},
@@ -187,7 +199,7 @@ var table = []Mutation{
 	},
 	{
 		ID: "rollback.verify", Verdict: "the rollback compares the containers with the snapshot after restarting the old daemon",
-		File: "upgrade/upgrade.go", Original: "if r.before == nil {\n\t\treturn nil\n\t}", Replacement: "if true || r.before == nil {\n\t\treturn nil\n\t}",
+		File: "upgrade/upgrade.go", Original: "if r.before != nil {\n\t\tvar err error\n\t\tif after, err = TakeSnapshot(", Replacement: "if false {\n\t\tvar err error\n\t\tif after, err = TakeSnapshot(",
 		Tests: []Step{upgradeUnit, e2e("^(TestApplyRollsBack|TestCrashAfterSwap)$")},
 		Why:   "the rollback's own restart could kill the workloads and still be reported as verified",
 	},
@@ -195,23 +207,28 @@ var table = []Mutation{
 	// --- Exit codes: upgrade.Result.ExitCode and the commands that use it.
 	{
 		ID: "exit.upgraded", Verdict: "upgraded exits 0",
-		File: "upgrade/report.go", Original: "case Upgraded, Enabled, AlreadyEnabled, Planned:", Replacement: "case Enabled, AlreadyEnabled, Planned:",
+		File: "upgrade/report.go", Original: "case Upgraded, Enabled, AlreadyEnabled, Planned, Reverted:", Replacement: "case Enabled, AlreadyEnabled, Planned, Reverted:",
 		Tests: []Step{upgradeUnit, e2e("^TestApply$")}, Why: "scripts and the fleet playbook read success from the exit status",
 	},
 	{
 		ID: "exit.enabled", Verdict: "enabled exits 0",
-		File: "upgrade/report.go", Original: "case Upgraded, Enabled, AlreadyEnabled, Planned:", Replacement: "case Upgraded, AlreadyEnabled, Planned:",
+		File: "upgrade/report.go", Original: "case Upgraded, Enabled, AlreadyEnabled, Planned, Reverted:", Replacement: "case Upgraded, AlreadyEnabled, Planned, Reverted:",
 		Tests: []Step{upgradeUnit, cmdUnit}, Why: "enable-live-restore's success would look like 'operator needed'",
 	},
 	{
 		ID: "exit.already-enabled", Verdict: "already-enabled exits 0",
-		File: "upgrade/report.go", Original: "case Upgraded, Enabled, AlreadyEnabled, Planned:", Replacement: "case Upgraded, Enabled, Planned:",
+		File: "upgrade/report.go", Original: "case Upgraded, Enabled, AlreadyEnabled, Planned, Reverted:", Replacement: "case Upgraded, Enabled, Planned, Reverted:",
 		Tests: []Step{upgradeUnit, cmdUnit}, Why: "a second, idempotent run of enable-live-restore would fail configuration management",
 	},
 	{
 		ID: "exit.planned", Verdict: "a dry run (planned) exits 0",
-		File: "upgrade/report.go", Original: "case Upgraded, Enabled, AlreadyEnabled, Planned:", Replacement: "case Upgraded, Enabled, AlreadyEnabled:",
+		File: "upgrade/report.go", Original: "case Upgraded, Enabled, AlreadyEnabled, Planned, Reverted:", Replacement: "case Upgraded, Enabled, AlreadyEnabled, Reverted:",
 		Tests: []Step{upgradeUnit, cmdUnit}, Why: "every dry run would fail CI",
+	},
+	{
+		ID: "exit.reverted", Verdict: "a rollback that restored and verified (reverted) exits 0",
+		File: "upgrade/report.go", Original: "case Upgraded, Enabled, AlreadyEnabled, Planned, Reverted:", Replacement: "case Upgraded, Enabled, AlreadyEnabled, Planned:",
+		Tests: []Step{upgradeUnit, e2e("^TestRollbackAfterUpgrade$")}, Why: "every successful manual rollback would page an operator",
 	},
 	{
 		ID: "exit.refused", Verdict: "refused exits 1",
@@ -244,8 +261,8 @@ var table = []Mutation{
 		Tests: []Step{cmdUnit, e2e("^TestEnableLiveRestoreRestores$")}, Why: "every enable-live-restore would exit 0",
 	},
 	{
-		ID: "exit.rollback-command", Verdict: "`liveswap rollback` exits 4 unless rolled back and verified",
-		File: "cmd/liveswap/ops.go", Original: "if rep.Result != upgrade.RolledBack {", Replacement: "if false && rep.Result != upgrade.RolledBack {",
+		ID: "exit.rollback-command", Verdict: "`liveswap rollback` exits with its result's code (0 only when reverted and verified)",
+		File: "cmd/liveswap/ops.go", Original: "if code := rep.ExitCode(); code != 0 {", Replacement: "if code := rep.ExitCode(); false {",
 		Tests: []Step{cmdUnit, e2e("^TestCrashAfterSwap$")}, Why: "a failed manual rollback would exit 0",
 	},
 	{
@@ -425,19 +442,24 @@ var table = []Mutation{
 		Tests: []Step{checksUnit, e2e("^TestApplyRefusesBeforeTouching$")}, Why: "staging would fill the disk the daemon writes to",
 	},
 	{
-		ID: "checks.version.policy-minor", Verdict: "version.policy fails a minor or major jump",
-		File: "checks/version.go", Original: `return fail(fmt.Sprintf("upgrade to the newest %d.%d.x first`, Replacement: `return warn(fmt.Sprintf("upgrade to the newest %d.%d.x first`,
+		ID: "checks.version.policy-minor", Verdict: "version.policy fails a minor jump beyond the documented path",
+		File: "checks/version.go", Original: "\t\t\treturn fail(remedy, \"%s\", msg)", Replacement: "\t\t\treturn warn(remedy, \"%s\", msg)",
 		Tests: []Step{checksUnit, e2e("^TestPreflightDockerd$")}, Why: "Docker supports live restore across patch releases only: containers may be left unmanaged",
 	},
 	{
 		ID: "checks.version.policy-downgrade", Verdict: "version.policy fails a downgrade without --allow-downgrade",
-		File: "checks/version.go", Original: `return fail(remedy, "%s", msg)`, Replacement: `return warn(remedy, "%s", msg)`,
+		File: "checks/version.go", Original: `return fail("check --new-binary; if the downgrade is intended, pass "+flags`, Replacement: `return warn("check --new-binary; if the downgrade is intended, pass "+flags`,
 		Tests: []Step{checksUnit}, Why: "an older daemon may not read the newer one's state",
 	},
 	{
 		ID: "checks.version.policy-downgrade-minor", Verdict: "version.policy fails a downgrade across minors without --allow-minor too",
-		File: "checks/version.go", Original: `return fail("add --allow-minor as well if you mean it"`, Replacement: `return warn("add --allow-minor as well if you mean it"`,
+		File: "checks/version.go", Original: `need, granted = append(need, "--allow-minor"), granted && allow.Minor`, Replacement: `need, granted = append(need, "--allow-minor"), granted`,
 		Tests: []Step{checksUnit}, Why: "one flag would allow two risks",
+	},
+	{
+		ID: "checks.version.policy-major", Verdict: "version.policy fails a major jump without --allow-major (--allow-minor does not admit it)",
+		File: "checks/version.go", Original: `return fail("pass --allow-major after`, Replacement: `return warn("pass --allow-major after`,
+		Tests: []Step{checksUnit, e2e("^TestStackMajorUpgrade$")}, Why: "Debian stable to the next would pass unasked: containers may be left unmanaged",
 	},
 	{
 		ID: "checks.version.policy-unparsable", Verdict: "version.policy fails when the running version cannot be read",
