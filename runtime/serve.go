@@ -100,16 +100,19 @@ func run(cfg Config, flags *Flags, version string, log *slog.Logger, level *slog
 		break
 	}
 	signal.Reset(syscall.SIGTERM, syscall.SIGINT)
-	// Stop accepting first, then stop containers if live-restore is off.
+	// Stop accepting (behind a socket unit, connections queue for the next
+	// daemon), let the requests already accepted finish while the daemon
+	// still answers them, then stop it (and containers, if live-restore is
+	// off). Streaming requests (logs -f, events) are cut after a moment.
 	for _, l := range listeners {
 		l.Close()
 	}
-	d.Shutdown(context.Background())
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
-		srv.Close() // streaming requests (logs -f, events) end here
+		srv.Close()
 	}
+	d.Shutdown(context.Background())
 	for _, p := range cfg.SocketPaths() {
 		os.Remove(p)
 	}
