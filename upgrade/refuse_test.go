@@ -2,9 +2,11 @@ package upgrade
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/plan"
 )
 
@@ -49,4 +51,47 @@ func TestRefusedBeforeTouching(t *testing.T) {
 			t.Fatalf("apply over an unfinished run: %v, result %s, error %q; want refused naming the run and the way out", err, rep.Result, rep.Error)
 		}
 	})
+}
+
+// canaryEngine is an engine whose canary ends as told; nothing else of it
+// is used by the canary phase.
+type canaryEngine struct {
+	engine.Engine
+	err error
+	ran *engine.Canary
+}
+
+func (e *canaryEngine) RunCanary(_ context.Context, c engine.Canary) error {
+	e.ran = &c
+	return e.err
+}
+
+// TestCanaryVerdict: a canary the new daemon cannot run fails the phase;
+// one it runs is reported with what ran.
+func TestCanaryVerdict(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     error
+		wantErr bool
+	}{
+		{"exits 0", nil, false},
+		{"cannot be created", errors.New("creating canary: no such image"), true},
+		{"exits 1", errors.New("canary exited 1"), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eng := &canaryEngine{err: tt.err}
+			r := &run{plan: &plan.Plan{Canary: plan.Canary{Image: "local/base:1", Command: []string{"/bin/sh", "-c", "true"}}}, eng: eng, report: &Report{Run: "R1"}}
+			detail, err := r.canary(context.Background())
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("canary: %q, %v; want error %v", detail, err, tt.wantErr)
+			}
+			if eng.ran == nil || eng.ran.Image != "local/base:1" {
+				t.Fatalf("the canary did not run the plan's image: %+v", eng.ran)
+			}
+			if err == nil && !strings.Contains(detail, "ran local/base:1 /bin/sh -c true") {
+				t.Errorf("detail %q does not say what ran", detail)
+			}
+		})
+	}
 }
