@@ -232,3 +232,24 @@ func TestDropIns(t *testing.T) {
 		t.Errorf("kill-mode = %+v", r)
 	}
 }
+
+// TestRunInterrupted: checks not run because the run was interrupted fail,
+// so an interrupted pre-flight never passes.
+func TestRunInterrupted(t *testing.T) {
+	ran := 0
+	list := []Check{
+		{ID: "a.one", Func: func(context.Context, *Env) Result { ran++; return Result{Status: OK} }},
+		{ID: "a.two", Func: func(context.Context, *Env) Result { ran++; return Result{Status: OK} }},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rep := Run(ctx, NewEnv(&plan.Plan{}, Options{}), list, nil)
+	if ran != 0 || !rep.Failed() {
+		t.Fatalf("ran %d checks, failed %v; want none run and the report failed", ran, rep.Failed())
+	}
+	for _, c := range rep.Results {
+		if c.Status != Fail || !strings.Contains(c.Message, "not run") {
+			t.Errorf("%s: %s %q, want fail \"not run\"", c.ID, c.Status, c.Message)
+		}
+	}
+}

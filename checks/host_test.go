@@ -238,3 +238,38 @@ func TestLockAndJournal(t *testing.T) {
 		t.Errorf("interrupted run: %+v", r)
 	}
 }
+
+// TestPackageAutomation: needrestart that does not exclude the daemon's
+// unit is a warning with the exclusion as remedy; one that excludes it,
+// or a user manager's unit, is not.
+func TestPackageAutomation(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "needrestart")
+	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755)
+	conf := filepath.Join(dir, "needrestart.d")
+	os.MkdirAll(filepath.Join(conf, "conf.d"), 0o755)
+	old := []string{needrestartBin, needrestartConf, unattendedBin, aptConfDir}
+	needrestartBin, needrestartConf, unattendedBin, aptConfDir = bin, conf, filepath.Join(dir, "none"), filepath.Join(dir, "apt")
+	defer func() { needrestartBin, needrestartConf, unattendedBin, aptConfDir = old[0], old[1], old[2], old[3] }()
+	tests := []struct {
+		name, systemd, conf string
+		want                Status
+	}{
+		{"needrestart may restart docker", "system", "", Warn},
+		{"needrestart excludes docker", "system", "$nrconf{override_rc}{qr(^docker)} = 0;\n", OK},
+		{"a user manager's unit", "user", "", OK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			os.WriteFile(filepath.Join(conf, "needrestart.conf"), []byte(tt.conf), 0o644)
+			env := NewEnv(&plan.Plan{Target: plan.Target{Unit: "docker.service", Systemd: tt.systemd}}, Options{})
+			r := checkPackageAutomation(context.Background(), env)
+			if r.Status != tt.want {
+				t.Fatalf("%s %q, want %s", r.Status, r.Message, tt.want)
+			}
+			if r.Status == Warn && !strings.Contains(r.Remedy, "override_rc") {
+				t.Errorf("remedy %q does not say how to exclude the unit", r.Remedy)
+			}
+		})
+	}
+}
