@@ -453,7 +453,7 @@ var table = []Mutation{
 	},
 	{
 		ID: "checks.version.policy-downgrade-minor", Verdict: "version.policy fails a downgrade across minors without --allow-minor too",
-		File: "checks/version.go", Original: `need, granted = append(need, "--allow-minor"), granted && allow.Minor`, Replacement: `need, granted = append(need, "--allow-minor"), granted`,
+		File: "checks/version.go", Original: `need, granted = append(need, "--allow-minor"), granted && allow.Minor`, Replacement: `need = append(need, "--allow-minor")`,
 		Tests: []Step{checksUnit}, Why: "one flag would allow two risks",
 	},
 	{
