@@ -275,3 +275,33 @@ func TestIdentifyRelease(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryVersionExpected: a new binary that reports another release
+// than the plan's expectedVersion fails binary.version before any swap;
+// the same release with a packaging suffix passes.
+func TestBinaryVersionExpected(t *testing.T) {
+	tests := []struct {
+		reported, expected string
+		want               Status
+	}{
+		{"20.10.24+dfsg1", "20.10.24+dfsg1", OK},
+		{"20.10.24+dfsg1", "20.10.24", OK},
+		{"20.10.25", "20.10.24", Fail},
+		{"1.0.2-e2e", "1.0.1-e2e", Fail},
+	}
+	for _, tt := range tests {
+		t.Run(tt.reported+" for "+tt.expected, func(t *testing.T) {
+			b := plan.Binary{Path: "/usr/sbin/dockerd", NewFile: "/new/dockerd", SHA256: strings.Repeat("0", 64), ExpectedVersion: tt.expected}
+			env := NewEnv(&plan.Plan{Target: plan.Target{Kind: plan.Docker}, Binaries: []plan.Binary{b}}, Options{})
+			// The version the binary printed, as a run of it would record it.
+			env.versions = map[string]memo[BinaryVersion]{b.NewFile: {done: true, v: BinaryVersion{Version: tt.reported, Output: "Docker version " + tt.reported}}}
+			r := checkBinaryVersion(context.Background(), env)
+			if r.Status != tt.want {
+				t.Fatalf("%s %q, want %s", r.Status, r.Message, tt.want)
+			}
+			if r.Status == Fail && (!strings.Contains(r.Message, "the plan expects "+tt.expected) || r.Remedy == "") {
+				t.Errorf("message %q remedy %q", r.Message, r.Remedy)
+			}
+		})
+	}
+}
