@@ -12,10 +12,6 @@ import (
 	"github.com/liveswap/liveswap/plan"
 )
 
-func fixed(r Result) func(context.Context, *Env) Result {
-	return func(context.Context, *Env) Result { return r }
-}
-
 func testList(ran *[]string) []Check {
 	mark := func(id string, r Result) Check {
 		return Check{ID: id, Description: id + " works", Func: func(context.Context, *Env) Result {

@@ -920,7 +920,6 @@ func (d *Daemon) restore() error {
 	}
 	type result struct {
 		c         *Container
-		restart   bool
 		adoptedFD int
 		died      bool
 	}
