@@ -27,12 +27,43 @@ import (
 	"github.com/liveswap/liveswap/internal/host/procfs"
 )
 
+// ShimBinaryEnv names a program run in place of the daemon's own binary
+// to start shims (`PROGRAM shim RUNDIR`); it must end by executing
+// liveswapd's shim. Tests use it to hold a shim at a chosen point. It is
+// trusted as the daemon's own command line is: it must be a root-owned
+// executable file that neither group nor others can write.
+const ShimBinaryEnv = "LIVESWAPD_SHIM_BINARY"
+
+// trustedExecutable refuses a program that someone other than root could
+// have changed.
+func trustedExecutable(p string) error {
+	if !filepath.IsAbs(p) {
+		return fmt.Errorf("not an absolute path; name the program by its full path")
+	}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("not a regular file (symlinks are refused); name the file itself")
+	case !ok || int(st.Uid) != os.Geteuid() && st.Uid != 0:
+		return fmt.Errorf("owned by uid %d; it must belong to root: chown root %s", st.Uid, p)
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("mode %v lets group or others write it: chmod go-w %s", fi.Mode().Perm(), p)
+	case fi.Mode().Perm()&0o100 == 0:
+		return fmt.Errorf("mode %v is not executable by its owner: chmod u+x %s", fi.Mode().Perm(), p)
+	}
+	return nil
+}
+
 // Options are what a Daemon needs besides its Config.
 type Options struct {
 	Version string
 	// ShimBinary is executed as `ShimBinary shim RUNDIR`; default
-	// /proc/self/exe, the daemon's own binary even if it was replaced on
-	// disk since the daemon started.
+	// $LIVESWAPD_SHIM_BINARY, else /proc/self/exe, the daemon's own binary
+	// even if it was replaced on disk since the daemon started.
 	ShimBinary string
 	Log        *slog.Logger
 	Level      *slog.LevelVar
@@ -67,14 +98,20 @@ const restoreParallelism = 32
 // NewDaemon prepares the folders, takes the data-root lock and restores
 // containers from disk, adopting live shims. It does not listen yet.
 func NewDaemon(cfg Config, opts Options) (*Daemon, error) {
-	if opts.ShimBinary == "" {
-		opts.ShimBinary = "/proc/self/exe"
-	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
+	}
+	if opts.ShimBinary == "" {
+		opts.ShimBinary = "/proc/self/exe"
+		if p := opts.Getenv(ShimBinaryEnv); p != "" {
+			if err := trustedExecutable(p); err != nil {
+				return nil, fmt.Errorf("%s=%s: %w", ShimBinaryEnv, p, err)
+			}
+			opts.ShimBinary = p
+		}
 	}
 	d := &Daemon{
 		opts: opts, log: opts.Log, cfg: cfg,
@@ -484,6 +521,9 @@ func mergeEnv(base, extra []string) []string {
 // reports the container started (shim.json) or failed (exit.json).
 func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps ProcessSpec) (ShimRecord, <-chan struct{}, error) {
 	id := ps.ID
+	if err := runDirFree(c.runDir); err != nil {
+		return ShimRecord{}, nil, err
+	}
 	if err := removeDirAtomic(c.runDir); err != nil {
 		return ShimRecord{}, nil, err
 	}
@@ -510,7 +550,8 @@ func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps ProcessSpec) (S
 	}
 	pidfd := -1
 	attr := &syscall.ProcAttr{
-		Dir: "/",
+		// The run folder, which the shim names its files relative to.
+		Dir: c.runDir,
 		// A small, fixed environment: the shim must not inherit the daemon's
 		// NOTIFY_SOCKET and the like. GOMAXPROCS/GOGC keep its footprint low.
 		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "GOMAXPROCS=1", "GOGC=25"},
@@ -529,6 +570,16 @@ func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps ProcessSpec) (S
 	// blocking one).
 	unix.SetNonblock(pidfd, true)
 	exited := waitPidfd(pidfd)
+	// Record the shim before it may start anything: a daemon restarted
+	// from here on finds it and adopts it instead of starting another.
+	// Without the record the shim gets no go-ahead and starts nothing.
+	shimProc, _ := procfs.Stat(pid)
+	if err := atomicfile.WriteJSON(filepath.Join(c.runDir, spawnFile), SpawnRecord{Version: ProtoVersion, ShimPid: pid, ShimStart: shimProc.Start, SpawnedAt: time.Now().UTC()}, 0o600); err != nil || !shimProc.Exists {
+		syncW.Close()
+		<-exited
+		reap(pid)
+		return ShimRecord{}, nil, fmt.Errorf("recording shim %d in %s (nothing was started): %v", pid, c.runDir, errors.Join(err, errors.New("shim not found in /proc")))
+	}
 	if d.scopes != nil {
 		if unit, err := d.scopes.move(ctx, id, pid); err != nil {
 			d.log.Warn("shim left in the daemon's cgroup: a restart of the daemon's unit with KillMode=control-group would kill this container", "container", id[:12], "err", err)
@@ -580,6 +631,18 @@ func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps ProcessSpec) (S
 }
 
 var errStartFailed = errors.New("start failed")
+
+// runDirFree refuses to replace a run folder whose shim still lives:
+// removing it would let a second shim run the same container.
+func runDirFree(runDir string) error {
+	obs := observeShim(runDir)
+	switch DecideShim(obs) {
+	case ShimAlive, ShimStarting:
+		pid, _, _ := obs.shim()
+		return fmt.Errorf("the previous shim of this container (pid %d, run folder %s) still runs; stop or remove the container first, or wait for that shim to end: %w", pid, runDir, ErrConflict)
+	}
+	return nil
+}
 
 // reap collects the exit status of a shim that is our child.
 func reap(pid int) {
@@ -716,7 +779,7 @@ func (d *Daemon) stopLocked(ctx context.Context, c *Container, timeout *int, man
 		c.mu.Unlock()
 		return ErrNotModified
 	}
-	pid, start, exited := c.st.Pid, c.st.PidStart, c.exited
+	exited := c.exited
 	sigName := c.spec.Config.StopSignal
 	wait := 10 * time.Second
 	if c.spec.Config.StopTimeout != nil {
@@ -735,7 +798,7 @@ func (d *Daemon) stopLocked(ctx context.Context, c *Container, timeout *int, man
 	if wait < 0 {
 		wait = 365 * 24 * time.Hour
 	}
-	if err := signalGuarded(pid, start, sig); err != nil && !errors.Is(err, errProcessGone) {
+	if err := d.signalRun(ctx, c, sig); err != nil && !errors.Is(err, errProcessGone) {
 		d.log.Warn("sending stop signal", "container", c.spec.ID[:12], "err", err)
 	}
 	select {
@@ -744,7 +807,7 @@ func (d *Daemon) stopLocked(ctx context.Context, c *Container, timeout *int, man
 	case <-time.After(wait):
 	case <-ctx.Done():
 	}
-	if err := signalGuarded(pid, start, syscall.SIGKILL); err != nil && !errors.Is(err, errProcessGone) {
+	if err := d.signalRun(ctx, c, syscall.SIGKILL); err != nil && !errors.Is(err, errProcessGone) {
 		return fmt.Errorf("killing container %s: %w", c.spec.ID[:12], err)
 	}
 	select {
@@ -752,6 +815,43 @@ func (d *Daemon) stopLocked(ctx context.Context, c *Container, timeout *int, man
 		return nil
 	case <-time.After(30 * time.Second):
 		return fmt.Errorf("container %s did not exit 30s after SIGKILL", c.spec.ID[:12])
+	}
+}
+
+// pendingWait bounds how long a signal waits for an adopted shim that has
+// not recorded the container's process yet.
+const pendingWait = 2 * time.Second
+
+// signalRun sends sig to the container's process. A run adopted while its
+// shim was starting has no process pid yet: the signal waits a moment for
+// it; if it is still unknown, a terminating signal kills the shim's whole
+// session (the shim and whatever it started), and other signals are
+// refused.
+func (d *Daemon) signalRun(ctx context.Context, c *Container, sig syscall.Signal) error {
+	deadline := time.NewTimer(pendingWait)
+	defer deadline.Stop()
+	for {
+		c.mu.Lock()
+		st, changed := c.st, c.changed
+		c.mu.Unlock()
+		if st.Status != StatusRunning {
+			return errProcessGone
+		}
+		if st.Pid != 0 {
+			return signalGuarded(st.Pid, st.PidStart, sig)
+		}
+		select {
+		case <-changed:
+			continue
+		case <-ctx.Done():
+		case <-deadline.C:
+		}
+		switch sig {
+		case syscall.SIGKILL, syscall.SIGTERM, syscall.SIGINT:
+			d.log.Warn("the shim has not started the container's process yet; killing its session", "container", c.spec.ID[:12], "shim", st.ShimPid)
+			return killSession(st.ShimPid, st.ShimStart)
+		}
+		return fmt.Errorf("container %s is starting (its shim, pid %d, has not recorded the process yet); try again: %w", c.spec.ID[:12], st.ShimPid, ErrConflict)
 	}
 }
 
@@ -770,10 +870,10 @@ func (d *Daemon) Kill(ctx context.Context, c *Container, sig syscall.Signal) err
 		c.st.ManuallyStopped = true
 		c.saveLocked()
 	}
-	pid, start, exited := c.st.Pid, c.st.PidStart, c.exited
+	exited := c.exited
 	c.mu.Unlock()
 	d.event(c, events.ActionKill, map[string]string{"signal": fmt.Sprint(int(sig))})
-	if err := signalGuarded(pid, start, sig); err != nil {
+	if err := d.signalRun(ctx, c, sig); err != nil {
 		if errors.Is(err, errProcessGone) {
 			return nil
 		}
@@ -854,9 +954,9 @@ func (d *Daemon) stopLockedSignal(ctx context.Context, c *Container, sig syscall
 		c.mu.Unlock()
 		return nil
 	}
-	pid, start, exited := c.st.Pid, c.st.PidStart, c.exited
+	exited := c.exited
 	c.mu.Unlock()
-	if err := signalGuarded(pid, start, sig); err != nil && !errors.Is(err, errProcessGone) {
+	if err := d.signalRun(ctx, c, sig); err != nil && !errors.Is(err, errProcessGone) {
 		return fmt.Errorf("killing container %s: %w", c.spec.ID[:12], err)
 	}
 	select {
@@ -910,7 +1010,8 @@ func (d *Daemon) Wait(ctx context.Context, c *Container, condition container.Wai
 // --- restore and shutdown ---
 
 // restore loads every container folder (skipping hidden ones) and adopts
-// live shims, in parallel with a limit.
+// live shims, in parallel with a limit. With live-restore off, as dockerd,
+// containers a previous daemon left running are stopped, not kept.
 func (d *Daemon) restore() error {
 	sweepHidden(d.containersDir())
 	sweepHidden(d.runsDir())
@@ -918,12 +1019,7 @@ func (d *Daemon) restore() error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", d.containersDir(), err)
 	}
-	type result struct {
-		c         *Container
-		adoptedFD int
-		died      bool
-	}
-	results := make([]result, len(ents))
+	results := make([]restored, len(ents))
 	sem := make(chan struct{}, restoreParallelism)
 	var wg sync.WaitGroup
 	for i, e := range ents {
@@ -935,12 +1031,12 @@ func (d *Daemon) restore() error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, fd, died, err := d.restoreOne(e.Name())
+			r, err := d.restoreOne(e.Name())
 			if err != nil {
 				d.log.Error("restoring container; skipping it", "container", e.Name(), "err", err)
 				return
 			}
-			results[i] = result{c: c, adoptedFD: fd, died: died}
+			results[i] = r
 		}()
 	}
 	wg.Wait()
@@ -958,13 +1054,19 @@ func (d *Daemon) restore() error {
 		d.byName[r.c.spec.Name] = r.c
 	}
 	d.mu.Unlock()
+	var left []*Container
 	for _, r := range results {
 		if r.c == nil {
 			continue
 		}
 		if r.adoptedFD >= 0 {
 			adopted++
-			go d.watch(r.c, r.c.gen, waitPidfd(r.adoptedFD))
+			left = append(left, r.c)
+			if r.starting {
+				go d.awaitStart(r.c, r.c.gen, waitPidfd(r.adoptedFD))
+			} else {
+				go d.watch(r.c, r.c.gen, waitPidfd(r.adoptedFD))
+			}
 			continue
 		}
 		if r.died {
@@ -974,46 +1076,76 @@ func (d *Daemon) restore() error {
 		d.maybeRestart(r.c, true)
 	}
 	d.log.Info("containers restored", "total", len(d.byID), "adopted", adopted, "ended-while-down", ended)
+	if !d.Config().LiveRestore && len(left) > 0 {
+		d.log.Info("live-restore is off: stopping the containers a previous daemon left running", "count", len(left))
+		var stops sync.WaitGroup
+		for _, c := range left {
+			stops.Add(1)
+			go func() {
+				defer stops.Done()
+				c.op.Lock()
+				defer c.op.Unlock()
+				if err := d.stopLocked(context.Background(), c, nil, false); err != nil && !errors.Is(err, ErrNotModified) {
+					d.log.Error("stopping a container left running (live-restore is off)", "container", c.spec.ID[:12], "err", err)
+				}
+			}()
+		}
+		stops.Wait()
+	}
 	return nil
 }
 
-// restoreOne loads one container and decides about its shim. It returns
-// a pidfd when the shim is adopted (-1 otherwise) and whether the
-// container is found to have ended while the daemon was down.
-func (d *Daemon) restoreOne(id string) (*Container, int, bool, error) {
+// restored is what restoreOne found of one container.
+type restored struct {
+	c         *Container
+	adoptedFD int  // pidfd of the adopted shim; -1 when none was adopted
+	starting  bool // the adopted shim has not recorded the container's start yet
+	died      bool // the container ended while the daemon was down
+}
+
+// restoreOne loads one container and decides about its shim.
+func (d *Daemon) restoreOne(id string) (restored, error) {
+	none := restored{adoptedFD: -1}
 	dataDir := filepath.Join(d.containersDir(), id)
 	var spec containerSpec
 	if err := readJSON(filepath.Join(dataDir, "config.json"), &spec); err != nil {
-		return nil, -1, false, err
+		return none, err
 	}
 	if spec.ID != id || spec.Config == nil || spec.HostConfig == nil {
-		return nil, -1, false, fmt.Errorf("%s/config.json: incomplete container config", dataDir)
+		return none, fmt.Errorf("%s/config.json: incomplete container config", dataDir)
 	}
 	var st containerState
 	if err := readJSON(filepath.Join(dataDir, "state.json"), &st); err != nil {
 		st = containerState{Status: StatusCreated}
 	}
 	c := newContainer(spec, st, dataDir, filepath.Join(d.runsDir(), id))
+	none.c = c
 	obs := observeShim(c.runDir)
 	verdict := DecideShim(obs)
 	wasRunning := st.Status == StatusRunning || st.Status == StatusRestarting
-	switch verdict {
-	case ShimAlive:
-		fd, err := openGuarded(obs.Record.ShimPid, obs.Record.ShimStart)
+	if verdict == ShimAlive || verdict == ShimStarting {
+		shimPid, shimStart, _ := obs.shim()
+		fd, err := openGuarded(shimPid, shimStart)
 		if err == nil {
 			// Adopt: the run folder is the truth (the daemon may have
-			// died between starting the shim and saving state.json).
-			r := obs.Record
-			changed := st.Status != StatusRunning || st.ShimPid != r.ShimPid || st.Pid != r.Pid || !st.StartedAt.Equal(r.StartedAt)
+			// died between starting the shim and saving state.json). A
+			// starting shim is adopted too, its process pid still
+			// unknown: starting another would run the container twice.
+			changed := st.Status != StatusRunning || st.ShimPid != shimPid
 			c.st.Status = StatusRunning
-			c.st.Pid, c.st.PidStart, c.st.ShimPid, c.st.ShimStart = r.Pid, r.PidStart, r.ShimPid, r.ShimStart
-			c.st.StartedAt = r.StartedAt
+			c.st.ShimPid, c.st.ShimStart = shimPid, shimStart
+			c.st.Pid, c.st.PidStart = 0, 0
+			if r := obs.Record; r != nil {
+				changed = changed || st.Pid != r.Pid || !st.StartedAt.Equal(r.StartedAt)
+				c.st.Pid, c.st.PidStart = r.Pid, r.PidStart
+				c.st.StartedAt = r.StartedAt
+			}
 			c.exited = make(chan struct{})
 			c.gen = 1
 			if changed {
 				c.saveLocked()
 			}
-			return c, fd, false, nil
+			return restored{c: c, adoptedFD: fd, starting: obs.Record == nil}, nil
 		}
 		// It died between the two looks: fall through to re-observe.
 		obs = observeShim(c.runDir)
@@ -1028,15 +1160,51 @@ func (d *Daemon) restoreOne(id string) (*Container, int, bool, error) {
 		// Record the exit unless it is an old run already recorded.
 		if wasRunning || obs.Exit.FinishedAt.After(st.FinishedAt) {
 			c.recordRestoredExit(*obs.Exit)
-			return c, -1, true, nil
+			none.died = true
 		}
 	case ShimLost, ShimNone:
 		if wasRunning {
 			c.recordRestoredExit(ExitRecord{ExitCode: 255, Error: "the shim is gone without recording the container's exit status", FinishedAt: time.Now().UTC()})
-			return c, -1, true, nil
+			none.died = true
 		}
 	}
-	return c, -1, false, nil
+	return none, nil
+}
+
+// awaitStart follows a shim adopted while starting: once it records the
+// container's process, the run is complete and watched as any other; if
+// it exits first, its exit is recorded.
+func (d *Daemon) awaitStart(c *Container, gen int, shimExited <-chan struct{}) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var rec ShimRecord
+		if readJSON(filepath.Join(c.runDir, shimFile), &rec) == nil {
+			c.mu.Lock()
+			current := gen == c.gen && c.st.Status == StatusRunning
+			if current {
+				c.st.Pid, c.st.PidStart, c.st.StartedAt = rec.Pid, rec.PidStart, rec.StartedAt
+				c.saveLocked()
+				c.notifyLocked()
+			}
+			c.mu.Unlock()
+			if current {
+				d.event(c, events.ActionStart, nil)
+			}
+			d.watch(c, gen, shimExited)
+			return
+		}
+		select {
+		case <-shimExited:
+			// shim.json may have been written just before the exit.
+			if fileExists(filepath.Join(c.runDir, shimFile)) {
+				continue
+			}
+			d.handleExit(c, gen)
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 func (c *Container) recordRestoredExit(ex ExitRecord) {
@@ -1051,10 +1219,16 @@ func (c *Container) recordRestoredExit(ex ExitRecord) {
 // observeShim reads a run folder and the process at the recorded shim pid.
 func observeShim(runDir string) ShimObservation {
 	var o ShimObservation
+	var sp SpawnRecord
+	if err := readJSON(filepath.Join(runDir, spawnFile), &sp); err == nil {
+		o.Spawn = &sp
+	}
 	var rec ShimRecord
 	if err := readJSON(filepath.Join(runDir, shimFile), &rec); err == nil {
 		o.Record = &rec
-		o.Proc, _ = procfs.Stat(rec.ShimPid)
+	}
+	if pid, _, ok := o.shim(); ok {
+		o.Proc, _ = procfs.Stat(pid)
 	}
 	var ex ExitRecord
 	if err := readJSON(filepath.Join(runDir, exitFile), &ex); err == nil {

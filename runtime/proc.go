@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -82,4 +84,41 @@ func waitPidfd(pidfd int) <-chan struct{} {
 		})
 	}()
 	return done
+}
+
+// killSession SIGKILLs a shim, if it is still the process started at
+// start, and every process of its session: the container it may have
+// forked is in that session, in a process group of its own. The pidfd
+// pins the shim, so no other session can have its pid as id meanwhile.
+func killSession(shimPid int, start uint64) error {
+	fd, err := openGuarded(shimPid, start)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	for _, pid := range procfs.PIDs() {
+		if pid != shimPid && sessionOf(pid) == shimPid {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if err := unix.PidfdSendSignal(fd, syscall.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("killing shim %d: %w", shimPid, err)
+	}
+	return nil
+}
+
+// sessionOf returns the session id of pid (field 6 of /proc/PID/stat), 0
+// if unknown.
+func sessionOf(pid int) int {
+	b, err := procfs.ReadFile(pid, "stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 4 {
+		return 0
+	}
+	sid, _ := strconv.Atoi(f[3])
+	return sid
 }

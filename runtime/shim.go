@@ -41,13 +41,24 @@ type shim struct {
 	spec ProcessSpec
 }
 
-func (s *shim) path(name string) string { return filepath.Join(s.dir, name) }
+// path names a run folder file relative to the working directory, which
+// the daemon set to the run folder: it stays this run's folder even if the
+// folder is renamed or replaced at its path.
+func (s *shim) path(name string) string { return name }
 
 func (s *shim) writeExit(code, sig int, msg string) error {
 	return atomicfile.WriteJSON(s.path(exitFile), ExitRecord{Version: ProtoVersion, ExitCode: code, Signal: sig, Error: msg, FinishedAt: time.Now().UTC()}, 0o600)
 }
 
 func (s *shim) run() error {
+	// The folder at our path must be the one we run in: if it was replaced
+	// before we got here, this run was abandoned; record that in our own
+	// folder and start nothing.
+	here, err1 := os.Stat(".")
+	there, err2 := os.Stat(s.dir)
+	if err1 != nil || err2 != nil || !os.SameFile(here, there) {
+		return s.writeExit(255, 0, "the run folder was replaced before the shim started; not starting the container")
+	}
 	if err := readJSON(s.path(processFile), &s.spec); err != nil {
 		return fmt.Errorf("reading the process spec: %w", err)
 	}

@@ -8,13 +8,19 @@ import "time"
 // ProtoVersion changes only if a field changes meaning.
 //
 //	exec-root/containers/ID/process.json  daemon -> shim: what to run
+//	exec-root/containers/ID/spawn.json    daemon: the shim it forked (pid, start time), before the go-ahead
 //	exec-root/containers/ID/shim.json     shim -> daemon: shim and container pids, start times
 //	exec-root/containers/ID/exit.json     shim -> daemon: how the container ended
 //
 // The daemon starts `liveswapd shim RUNDIR` in a new session with fd 3 the
 // read end of a pipe; the shim starts the container after reading one byte
-// from it (the daemon first moves the shim into its systemd scope) and gives
-// up if the pipe closes without that byte. The daemon signals the container
+// from it (the daemon first records it in spawn.json, then moves it into its
+// systemd scope) and gives up if the pipe closes without that byte. Because
+// spawn.json is on disk before the go-ahead, a daemon restarted at any
+// moment knows every shim that may start a container, and never starts a
+// second one for the same run. The shim runs with the run folder as its
+// working directory and names its files relative to it, so even a shim
+// whose folder was renamed away writes only into its own folder. The daemon signals the container
 // process directly, through a pidfd checked against the recorded start time;
 // SIGTERM or SIGINT sent to the shim are forwarded to the container. Once
 // the container process has exited, the shim kills what is left of the
@@ -26,6 +32,7 @@ const ProtoVersion = 1
 // Run folder file names.
 const (
 	processFile = "process.json"
+	spawnFile   = "spawn.json"
 	shimFile    = "shim.json"
 	exitFile    = "exit.json"
 	shimLogFile = "shim.log"
@@ -43,6 +50,15 @@ type ProcessSpec struct {
 	GID     uint32   `json:"gid"`
 	Groups  []uint32 `json:"groups,omitempty"`
 	LogPath string   `json:"logPath"`
+}
+
+// SpawnRecord is spawn.json: the shim the daemon forked, recorded before
+// the shim may start the container.
+type SpawnRecord struct {
+	Version   int       `json:"version"`
+	ShimPid   int       `json:"shimPid"`
+	ShimStart uint64    `json:"shimStart"` // /proc start time, PID-reuse guard
+	SpawnedAt time.Time `json:"spawnedAt"`
 }
 
 // ShimRecord is shim.json.
@@ -75,36 +91,58 @@ const (
 	// ShimLost: the shim is gone (or its pid now belongs to another
 	// process) without recording an exit status.
 	ShimLost
-	// ShimNone: no shim ever recorded a start in this folder.
+	// ShimNone: no shim was ever forked for this folder.
 	ShimNone
+	// ShimStarting: the daemon forked the shim and recorded it, and the
+	// shim lives but has not recorded the container's start yet (it may
+	// be waiting for the go-ahead, or be stopped). It is adopted as it is,
+	// never replaced: a second shim would run the container twice.
+	ShimStarting
 )
 
 func (v ShimVerdict) String() string {
-	return [...]string{"alive", "exited", "lost", "none"}[v]
+	return [...]string{"alive", "exited", "lost", "none", "starting"}[v]
 }
 
 // ShimObservation gathers what the daemon sees of a shim: its files and
 // the process now holding the recorded shim pid.
 type ShimObservation struct {
-	Record *ShimRecord // shim.json; nil when absent
-	Exit   *ExitRecord // exit.json; nil when absent
-	Proc   ProcInfo    // /proc of Record.ShimPid
+	Spawn  *SpawnRecord // spawn.json; nil when absent
+	Record *ShimRecord  // shim.json; nil when absent
+	Exit   *ExitRecord  // exit.json; nil when absent
+	Proc   ProcInfo     // /proc of the recorded shim pid (shim.json's, else spawn.json's)
+}
+
+// shim returns the recorded shim pid and start time, from shim.json or,
+// before the shim wrote it, from spawn.json.
+func (o ShimObservation) shim() (int, uint64, bool) {
+	switch {
+	case o.Record != nil:
+		return o.Record.ShimPid, o.Record.ShimStart, true
+	case o.Spawn != nil:
+		return o.Spawn.ShimPid, o.Spawn.ShimStart, true
+	}
+	return 0, 0, false
 }
 
 // DecideShim is the one place that decides whether a shim is alive. An exit
 // record wins (the shim writes it last, just before exiting); a shim pid
 // whose start time differs from the recorded one is a recycled pid; a
-// zombie has exited.
+// zombie has exited; a live shim that has not written shim.json yet is
+// starting.
 func DecideShim(o ShimObservation) ShimVerdict {
+	_, start, recorded := o.shim()
 	switch {
 	case o.Exit != nil:
 		return ShimExited
-	case o.Record == nil:
+	case !recorded:
 		return ShimNone
 	case !o.Proc.Exists, o.Proc.State == 'Z', o.Proc.State == 'X':
 		return ShimLost
-	case o.Proc.Start != o.Record.ShimStart:
+	case o.Proc.Start != start:
 		return ShimLost
+	case o.Record == nil:
+		return ShimStarting
 	default:
 		return ShimAlive
 	}

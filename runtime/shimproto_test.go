@@ -14,6 +14,8 @@ import (
 func TestDecideShim(t *testing.T) {
 	rec := &ShimRecord{ShimPid: 100, ShimStart: 5000, Pid: 101, PidStart: 5001}
 	ex := &ExitRecord{ExitCode: 3}
+	spawn := &SpawnRecord{ShimPid: 100, ShimStart: 5000}
+	live := ProcInfo{Exists: true, Start: 5000, State: 'S'}
 	tests := []struct {
 		name string
 		obs  ShimObservation
@@ -28,6 +30,12 @@ func TestDecideShim(t *testing.T) {
 		{"pid reused", ShimObservation{Record: rec, Proc: ProcInfo{Exists: true, Start: 9999, State: 'S'}}, ShimLost},
 		{"zombie shim", ShimObservation{Record: rec, Proc: ProcInfo{Exists: true, Start: 5000, State: 'Z'}}, ShimLost},
 		{"dead shim", ShimObservation{Record: rec, Proc: ProcInfo{Exists: true, Start: 5000, State: 'X'}}, ShimLost},
+		{"forked, waiting for the go-ahead", ShimObservation{Spawn: spawn, Proc: live}, ShimStarting},
+		{"forked and stopped", ShimObservation{Spawn: spawn, Proc: ProcInfo{Exists: true, Start: 5000, State: 'T'}}, ShimStarting},
+		{"forked, then started the container", ShimObservation{Spawn: spawn, Record: rec, Proc: live}, ShimAlive},
+		{"forked, gave up", ShimObservation{Spawn: spawn, Exit: ex}, ShimExited},
+		{"forked, died before recording", ShimObservation{Spawn: spawn}, ShimLost},
+		{"forked, pid reused", ShimObservation{Spawn: spawn, Proc: ProcInfo{Exists: true, Start: 7, State: 'S'}}, ShimLost},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
