@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -462,4 +465,251 @@ func chaosProblems(t *testing.T, cli *client.Client, base, n int) []string {
 		}
 	}
 	return problems
+}
+
+// vmHWM returns a process's peak resident memory (VmHWM) in KiB.
+func vmHWM(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := procfs.ReadFile(pid, "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
+}
+
+// rawRequest sends head, then body from a goroutine (the server may answer
+// and close before it is all sent), and reads the response.
+func rawRequest(t *testing.T, sock, head string, body func(net.Conn)) (*http.Response, string) {
+	t.Helper()
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(60 * time.Second))
+	if _, err := conn.Write([]byte(head)); err != nil {
+		t.Fatal(err)
+	}
+	go body(conn)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the response: %v", err)
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// TestLiveswapdAPILimits sends a 150 MB create request, declared and
+// chunked: each gets 413 with a JSON message naming the limit, no
+// container is made, and the daemon's peak memory (VmHWM, read by the
+// test from /proc) grows by less than 64 MiB. Then 200 connections stall,
+// half in their headers and half in their body: the server closes all of
+// them within its read timeout (2 s here, api-read-timeout), those in a
+// body with a 408, while an events stream opened before them still
+// delivers an event after the timeout has passed several times.
+func TestLiveswapdAPILimits(t *testing.T) {
+	t.Run("150 MB body", testBodyLimit)
+	t.Run("stalled connections", testStalledConnections)
+}
+
+func testBodyLimit(t *testing.T) {
+	d := startProcDaemon(t, true, nil)
+	pid := d.cmd.Process.Pid
+	before := vmHWM(t, pid)
+	const size = 150 << 20
+	prefix := `{"Image":"host","Cmd":["true"],"Labels":{"x":"`
+	send := func(conn net.Conn, chunked bool) {
+		w := bufio.NewWriterSize(conn, 1<<20)
+		chunk := bytes.Repeat([]byte("A"), 1<<20)
+		write := func(b []byte) error {
+			if chunked {
+				fmt.Fprintf(w, "%x\r\n", len(b))
+			}
+			_, err := w.Write(b)
+			if chunked {
+				w.WriteString("\r\n")
+			}
+			return err
+		}
+		write([]byte(prefix))
+		for n := len(prefix); n < size-3; n += len(chunk) {
+			if write(chunk) != nil || w.Flush() != nil {
+				return // the server answered and closed: expected
+			}
+		}
+		write([]byte(`"}}`))
+		if chunked {
+			w.WriteString("0\r\n\r\n")
+		}
+		w.Flush()
+	}
+	for _, chunked := range []bool{false, true} {
+		head := "POST /v1.41/containers/create?name=huge HTTP/1.1\r\nHost: lsd\r\nContent-Type: application/json\r\n"
+		if chunked {
+			head += "Transfer-Encoding: chunked\r\n\r\n"
+		} else {
+			head += fmt.Sprintf("Content-Length: %d\r\n\r\n", size)
+		}
+		resp, body := rawRequest(t, d.sock, head, func(c net.Conn) { send(c, chunked) })
+		var msg struct{ Message string }
+		json.Unmarshal([]byte(body), &msg)
+		t.Logf("150 MB body (chunked %v): %d %s", chunked, resp.StatusCode, strings.TrimSpace(body))
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(msg.Message, "1 MiB") {
+			t.Errorf("150 MB body (chunked %v): %d %q, want 413 naming the 1 MiB limit", chunked, resp.StatusCode, body)
+		}
+	}
+	if out := strings.TrimSpace(testbed.DockerCLI(t, d.host, "ps", "-aq")); out != "" {
+		t.Errorf("a container was created from a refused body: %s", out)
+	}
+	after := vmHWM(t, pid)
+	t.Logf("daemon VmHWM %d KiB before, %d KiB after (+%d KiB)", before, after, after-before)
+	if after-before > 64<<10 {
+		t.Errorf("the daemon's peak memory grew by %d KiB, want < 64 MiB", after-before)
+	}
+
+}
+
+func testStalledConnections(t *testing.T) {
+	const readTimeout = 2
+	d := startProcDaemon(t, true, map[string]any{"api-read-timeout": readTimeout})
+	// An events stream opened first must outlive the read timeout.
+	events, err := net.Dial("unix", d.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Close()
+	fmt.Fprintf(events, "GET /v1.41/events HTTP/1.1\r\nHost: lsd\r\n\r\n")
+	eventsBody := bufio.NewReader(events)
+	if resp, err := http.ReadResponse(eventsBody, nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("events: %v %v", resp, err)
+	}
+
+	const stalled = 200
+	type result struct {
+		inBody bool
+		status string
+		after  time.Duration
+	}
+	results := make(chan result, stalled)
+	begin := time.Now()
+	for i := 0; i < stalled; i++ {
+		inBody := i%2 == 0
+		go func() {
+			conn, err := net.Dial("unix", d.sock)
+			if err != nil {
+				results <- result{inBody, "dial: " + err.Error(), 0}
+				return
+			}
+			defer conn.Close()
+			if inBody {
+				fmt.Fprintf(conn, "POST /v1.41/containers/create HTTP/1.1\r\nHost: lsd\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"Image\":")
+			} else {
+				fmt.Fprintf(conn, "POST /v1.41/containers/create HTTP/1.1\r\nHost: lsd\r\nContent-Ty")
+			}
+			// The test's own bound, far past the server's.
+			conn.SetReadDeadline(time.Now().Add(10 * readTimeout * time.Second))
+			b, err := io.ReadAll(conn)
+			status := "closed"
+			if len(b) > 0 {
+				status = strings.SplitN(string(b), "\r\n", 2)[0]
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				status = "still open"
+			}
+			results <- result{inBody, status, time.Since(begin)}
+		}()
+	}
+	counts := map[string]int{}
+	var latest time.Duration
+	for i := 0; i < stalled; i++ {
+		r := <-results
+		key := fmt.Sprintf("in body %v: %s", r.inBody, r.status)
+		counts[key]++
+		latest = max(latest, r.after)
+		if r.status == "still open" || r.inBody && !strings.Contains(r.status, "408") {
+			t.Errorf("stalled connection (in body %v): %s after %v", r.inBody, r.status, r.after)
+		}
+	}
+	t.Logf("%d stalled connections: %v; the last one closed %v after they stalled (read timeout %d s)", stalled, counts, latest.Round(time.Millisecond), readTimeout)
+	if latest > (readTimeout+3)*time.Second {
+		t.Errorf("the server took %v to close the stalled connections, want about %d s", latest, readTimeout)
+	}
+	// The stream still works: a create shows up on it.
+	testbed.DockerCLI(t, d.host, "create", "--name", "after-the-stall", "host", "true")
+	events.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := eventsBody.ReadString('}')
+	if err != nil || !strings.Contains(line, "create") {
+		t.Errorf("the events stream opened %v ago gave %q, %v; want the create event", time.Since(begin).Round(time.Millisecond), line, err)
+	}
+}
+
+// TestLiveswapdLogOptions runs containers with the docker CLI: with
+// --log-opt max-size=1k --log-opt max-file=3, 1 MB of output leaves at
+// most three small files on disk and `docker logs` returns the last lines
+// in order; --log-driver syslog is refused naming the driver and creates
+// nothing; --log-driver none keeps no log and `docker logs` says so.
+func TestLiveswapdLogOptions(t *testing.T) {
+	d := startProcDaemon(t, true, nil)
+	const lines = 10000 // "line NNNNN" ~100 bytes per record, ~1 MB of records
+	testbed.DockerCLI(t, d.host, "run", "-d", "--name", "rotated", "--log-opt", "max-size=1k", "--log-opt", "max-file=3",
+		"host", "sh", "-c", fmt.Sprintf(`i=1; while [ $i -le %d ]; do echo "line $i"; i=$((i+1)); done`, lines))
+	testbed.WaitUntil(t, "the writer to finish", 60*time.Second, func() bool { return !testbed.Inspect(t, d.host, "rotated").Running })
+	id := testbed.Inspect(t, d.host, "rotated").ID
+	files, _ := filepath.Glob(filepath.Join(d.dir, "data", "containers", id, id+"-json.log*"))
+	total := int64(0)
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			total += fi.Size()
+		}
+	}
+	t.Logf("log files on disk: %d, %d bytes in all", len(files), total)
+	if len(files) > 3 || total > 3*1024 {
+		t.Errorf("log files: %v, %d bytes; want at most 3 files of 1 KiB", files, total)
+	}
+	out := testbed.DockerCLI(t, d.host, "logs", "rotated")
+	got := strings.Split(strings.TrimSpace(out), "\n")
+	last := 0
+	for i, l := range got {
+		n, err := strconv.Atoi(strings.TrimPrefix(l, "line "))
+		if err != nil || i > 0 && n != last+1 {
+			t.Fatalf("docker logs is not the tail in order at %q (after line %d):\n%s", l, last, out)
+		}
+		last = n
+	}
+	t.Logf("docker logs: %d lines, %s .. %s", len(got), got[0], got[len(got)-1])
+	if last != lines {
+		t.Errorf("docker logs ends at line %d, want %d", last, lines)
+	}
+	if tail := strings.TrimSpace(testbed.DockerCLI(t, d.host, "logs", "--tail", "2", "rotated")); tail != fmt.Sprintf("line %d\nline %d", lines-1, lines) {
+		t.Errorf("docker logs --tail 2: %q", tail)
+	}
+
+	out, err := testbed.Docker(d.host, "run", "-d", "--name", "to-syslog", "--log-driver", "syslog", "host", "true")
+	t.Logf("--log-driver syslog: %v: %s", err, strings.TrimSpace(out))
+	if err == nil || !strings.Contains(out, `log driver "syslog" is not supported`) || !strings.Contains(out, "json-file") {
+		t.Errorf("--log-driver syslog: %v\n%s", err, out)
+	}
+	if out := testbed.DockerCLI(t, d.host, "ps", "-a", "--format", "{{.Names}}"); strings.Contains(out, "to-syslog") {
+		t.Errorf("a refused container was created: %s", out)
+	}
+
+	testbed.DockerCLI(t, d.host, "run", "-d", "--name", "silent", "--log-driver", "none", "host", "sh", "-c", "echo hidden")
+	testbed.WaitUntil(t, "silent to end", 10*time.Second, func() bool { return !testbed.Inspect(t, d.host, "silent").Running })
+	out, err = testbed.Docker(d.host, "logs", "silent")
+	t.Logf("docker logs of a none container: %v: %s", err, strings.TrimSpace(out))
+	if err == nil || !strings.Contains(out, "does not support reading") {
+		t.Errorf("docker logs with log driver none: %v\n%s", err, out)
+	}
+	sid := testbed.Inspect(t, d.host, "silent").ID
+	if files, _ := filepath.Glob(filepath.Join(d.dir, "data", "containers", sid, "*-json.log*")); len(files) > 0 {
+		t.Errorf("log driver none wrote %v", files)
+	}
 }

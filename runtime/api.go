@@ -58,7 +58,7 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": fmt.Sprintf("page not found: %s %s is not part of the API subset liveswapd serves", r.Method, r.URL.Path)})
 	})
-	return d.versioned(mux)
+	return bounded(d.versioned(mux), time.Duration(d.Config().APIReadTimeout)*time.Second)
 }
 
 // versioned strips a /vX.Y prefix (refusing versions we cannot serve) and
@@ -115,12 +115,14 @@ func writeError(w http.ResponseWriter, err error) {
 		code = http.StatusBadRequest
 	case errors.Is(err, errShuttingDown):
 		code = http.StatusServiceUnavailable
+	case errors.Is(err, ErrNotImplemented):
+		code = http.StatusNotImplemented
+	case errors.Is(err, ErrTooLarge):
+		code = http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrTimeout):
+		code = http.StatusRequestTimeout
 	}
-	msg := err.Error()
-	for _, cat := range []error{ErrNotFound, ErrConflict, ErrInvalid, ErrUnsupported, errStartFailed} {
-		msg = strings.TrimSuffix(msg, ": "+cat.Error())
-	}
-	writeJSON(w, code, map[string]string{"message": msg})
+	writeJSON(w, code, map[string]string{"message": errMessage(err)})
 }
 
 func (d *Daemon) withContainer(h func(http.ResponseWriter, *http.Request, *Container)) http.HandlerFunc {
@@ -233,7 +235,7 @@ func countFDs() int {
 func (d *Daemon) create(w http.ResponseWriter, r *http.Request) {
 	var req container.CreateRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeError(w, fmt.Errorf("decoding the create request: %v: %w", err, ErrInvalid))
+		writeError(w, bodyError("decoding the create request", err))
 		return
 	}
 	c, warnings, err := d.Create(r.URL.Query().Get("name"), req.Config, req.HostConfig)
@@ -363,6 +365,10 @@ func (d *Daemon) logs(w http.ResponseWriter, r *http.Request, c *Container) {
 		return
 	}
 	if o.Until, err = parseTime(q.Get("until")); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := d.LogsReadable(c); err != nil {
 		writeError(w, err)
 		return
 	}

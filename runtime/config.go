@@ -28,6 +28,17 @@ type Config struct {
 	LogLevel        string // debug, info, warn, error, fatal
 	Debug           bool
 	ShutdownTimeout int // seconds
+	// APIReadTimeout bounds, in seconds, reading a request's headers and
+	// reading its body (408 past it); streams answered afterwards (logs
+	// -f, events, wait) are not bounded. liveswapd's own key.
+	APIReadTimeout int
+	// APIIdleTimeout bounds, in seconds, how long a kept-alive connection
+	// may wait for its next request. liveswapd's own key.
+	APIIdleTimeout int
+	// LogDriver and LogOpts are the defaults of containers that name no
+	// log driver: json-file (max-size, max-file) or none.
+	LogDriver string
+	LogOpts   map[string]string
 
 	// ConfigFile is the file the configuration was read from ("" for none).
 	ConfigFile string
@@ -43,6 +54,9 @@ func DefaultConfig() Config {
 		Pidfile:         "/run/liveswapd.pid",
 		LogLevel:        "info",
 		ShutdownTimeout: 15,
+		APIReadTimeout:  30,
+		APIIdleTimeout:  120,
+		LogDriver:       "json-file",
 	}
 }
 
@@ -90,6 +104,10 @@ var keyKinds = map[string]string{
 	"log-level":        "string",
 	"debug":            "boolean",
 	"shutdown-timeout": "integer",
+	"api-read-timeout": "integer",
+	"api-idle-timeout": "integer",
+	"log-driver":       "string",
+	"log-opts":         "object of strings",
 }
 
 // Flags holds the command-line flags that mirror daemon.json keys, so a
@@ -189,6 +207,15 @@ func (f *Flags) merge(data []byte) (Config, error) {
 	}
 	if err := applyFile(f.ConfigFile, keys, &cfg); err != nil {
 		return Config{}, err
+	}
+	// The options are judged with the driver they go with, wherever each
+	// of the two keys is in the file.
+	if _, err := ParseLogConfig(cfg.LogDriver, cfg.LogOpts); err != nil {
+		k := "log-opts"
+		if _, ok := keys[k]; !ok {
+			k = "log-driver"
+		}
+		return Config{}, &ConfigError{File: f.ConfigFile, Line: keys[k].line, Key: k, Msg: errMessage(err)}
 	}
 	for k := range set {
 		switch k {
@@ -354,6 +381,29 @@ func applyFile(file string, keys map[string]fileKey, cfg *Config) error {
 					return bad(fmt.Sprintf("%d is negative; give a number of seconds >= 0", n))
 				}
 				cfg.ShutdownTimeout = n
+			}
+		case "api-read-timeout", "api-idle-timeout":
+			var n int
+			if err = strictDecode(fk.raw, &n, 0); err == nil {
+				if n < 1 {
+					return bad(fmt.Sprintf("%d: give a number of seconds >= 1", n))
+				}
+				if k == "api-read-timeout" {
+					cfg.APIReadTimeout = n
+				} else {
+					cfg.APIIdleTimeout = n
+				}
+			}
+		case "log-driver":
+			if err = strictDecode(fk.raw, &cfg.LogDriver, '"'); err == nil {
+				if _, lerr := ParseLogConfig(cfg.LogDriver, nil); lerr != nil {
+					return bad(errMessage(lerr))
+				}
+			}
+		case "log-opts":
+			var opts map[string]string
+			if err = strictDecode(fk.raw, &opts, '{'); err == nil {
+				cfg.LogOpts = opts
 			}
 		}
 		if err != nil {

@@ -35,13 +35,18 @@ func TestConfigValid(t *testing.T) {
   "pidfile": "/tmp/p.pid",
   "log-level": "warn",
   "debug": false,
-  "shutdown-timeout": 3
+  "shutdown-timeout": 3,
+  "api-read-timeout": 7,
+  "api-idle-timeout": 9,
+  "log-driver": "json-file",
+  "log-opts": {"max-size": "10m", "max-file": "3"}
 }`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{LiveRestore: true, Hosts: []string{"unix:///tmp/x.sock"}, DataRoot: "/tmp/d", ExecRoot: "/tmp/e",
-		Pidfile: "/tmp/p.pid", LogLevel: "warn", ShutdownTimeout: 3, ConfigFile: cfg.ConfigFile}
+		Pidfile: "/tmp/p.pid", LogLevel: "warn", ShutdownTimeout: 3, APIReadTimeout: 7, APIIdleTimeout: 9,
+		LogDriver: "json-file", LogOpts: map[string]string{"max-size": "10m", "max-file": "3"}, ConfigFile: cfg.ConfigFile}
 	if strings.Join(cfg.Hosts, ",") != strings.Join(want.Hosts, ",") {
 		t.Errorf("hosts = %v", cfg.Hosts)
 	}
@@ -95,6 +100,13 @@ func TestConfigErrors(t *testing.T) {
 		{"relative root", "{\"data-root\": \"var/lib\"}", nil, 1, "data-root", "absolute path"},
 		{"bad level", "{\"log-level\": \"loud\"}", nil, 1, "log-level", "unsupported log level"},
 		{"duplicate", "{\"debug\": true,\n\"debug\": false}", nil, 2, "debug", "set twice"},
+		{"syslog driver", "{\n  \"log-driver\": \"syslog\"\n}", nil, 2, "log-driver", `log driver "syslog" is not supported by liveswapd: use json-file`},
+		{"unknown log-opt", "{\"log-driver\": \"json-file\",\n \"log-opts\": {\"compress\": \"true\"}}", nil, 2, "log-opts", `log-opt "compress" is not supported`},
+		{"bad max-size", "{\"log-opts\": {\"max-size\": \"lots\"}}", nil, 1, "log-opts", "max-size"},
+		{"max-file without max-size", "{\"log-opts\": {\"max-file\": \"3\"}}", nil, 1, "log-opts", "needs max-size"},
+		{"opts of the none driver", "{\"log-driver\": \"none\",\n\"log-opts\": {\"max-size\": \"1m\"}}", nil, 2, "log-opts", "takes no log-opt"},
+		{"log-opts not strings", "{\"log-opts\": {\"max-file\": 3}}", nil, 1, "log-opts", "expected object of strings"},
+		{"zero read timeout", "{\"api-read-timeout\": 0}", nil, 1, "api-read-timeout", ">= 1"},
 		{"flag conflict", "{\n  \"live-restore\": true\n}", []string{"--live-restore=false"}, 2, "live-restore", "both as a flag and in the configuration file"},
 		{"flag conflict shorthand", "{\"debug\": true,\n \"hosts\": [\"unix:///a.sock\"]}", []string{"-H", "unix:///b.sock"}, 2, "hosts", "both as a flag"},
 	}

@@ -17,11 +17,18 @@ import (
 
 // Error categories, mapped to HTTP status codes by the API.
 var (
-	ErrNotFound     = errors.New("not found")
-	ErrConflict     = errors.New("conflict")
-	ErrInvalid      = errors.New("invalid parameter")
-	ErrNotModified  = errors.New("not modified")
-	ErrUnsupported  = errors.New("not supported by liveswapd")
+	ErrNotFound    = errors.New("not found")
+	ErrConflict    = errors.New("conflict")
+	ErrInvalid     = errors.New("invalid parameter")
+	ErrNotModified = errors.New("not modified")
+	ErrUnsupported = errors.New("not supported by liveswapd")
+	// ErrNotImplemented: the container's configuration cannot do this
+	// (logs of a container whose log driver is none).
+	ErrNotImplemented = errors.New("not implemented")
+	// ErrTooLarge and ErrTimeout: a request body over its limit, or not
+	// sent within the read timeout.
+	ErrTooLarge     = errors.New("request body too large")
+	ErrTimeout      = errors.New("request timeout")
 	errShuttingDown = errors.New("liveswapd is shutting down")
 )
 

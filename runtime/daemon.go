@@ -304,6 +304,9 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 	if err := checkBinds(root, hc); err != nil {
 		return nil, nil, err
 	}
+	if err := d.resolveLogConfig(hc); err != nil {
+		return nil, nil, err
+	}
 	if len(cfg.Volumes) > 0 {
 		return nil, nil, fmt.Errorf("anonymous volumes (VOLUME, -v /path) are not supported by liveswapd; with image host use -v /path:/path: %w", ErrUnsupported)
 	}
@@ -366,6 +369,33 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 	d.mu.Unlock()
 	d.event(c, events.ActionCreate, nil)
 	return c, warnings, nil
+}
+
+// resolveLogConfig fills a container's log driver from the daemon's
+// defaults, as dockerd does (no driver: the default driver and options;
+// the default driver: the default options under the container's own), and
+// refuses what liveswapd does not implement.
+func (d *Daemon) resolveLogConfig(hc *container.HostConfig) error {
+	cfg := d.Config()
+	lc := &hc.LogConfig
+	if lc.Type == "" || lc.Type == cfg.LogDriver {
+		if lc.Type == "" {
+			lc.Type = cfg.LogDriver
+		}
+		opts := map[string]string{}
+		for k, v := range cfg.LogOpts {
+			opts[k] = v
+		}
+		for k, v := range lc.Config {
+			opts[k] = v
+		}
+		lc.Config = opts
+	}
+	if lc.Config == nil {
+		lc.Config = map[string]string{}
+	}
+	_, err := ParseLogConfig(lc.Type, lc.Config)
+	return err
 }
 
 // checkBinds accepts bind mounts only where they change nothing: with image
@@ -490,12 +520,20 @@ func (d *Daemon) processSpec(c *Container, spec containerSpec) (ProcessSpec, err
 	}
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + host}
 	env = mergeEnv(env, spec.Config.Env)
-	return ProcessSpec{
+	lc, err := ParseLogConfig(spec.HostConfig.LogConfig.Type, spec.HostConfig.LogConfig.Config)
+	if err != nil {
+		return ProcessSpec{}, err
+	}
+	ps := ProcessSpec{
 		Version: ProtoVersion, ID: spec.ID,
 		Args: append([]string{spec.Path}, spec.Args...), Env: env,
 		Cwd: spec.Config.WorkingDir, Root: spec.Root, UID: uid, GID: gid,
-		LogPath: c.logPath(),
-	}, nil
+		LogPath: c.logPath(), LogMaxSize: lc.MaxSize, LogMaxFiles: lc.MaxFiles,
+	}
+	if lc.Driver == LogDriverNone {
+		ps.LogPath = ""
+	}
+	return ps, nil
 }
 
 // mergeEnv overrides base with extra, by variable name.

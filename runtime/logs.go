@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"io"
 	"os"
 	"time"
@@ -19,19 +19,34 @@ type LogOptions struct {
 	Follow         bool
 }
 
-// Logs copies the container's log records to stdout/stderr writers;
-// flush is called after each batch when following.
-func (d *Daemon) Logs(ctx context.Context, c *Container, o LogOptions, stdout, stderr io.Writer, flush func()) error {
-	f, err := os.Open(c.logPath())
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			if !o.Follow {
-				return nil
-			}
-			f = nil
-		} else {
-			return err
+// LogsReadable refuses logs of a container whose log driver keeps none,
+// as dockerd does (501).
+func (d *Daemon) LogsReadable(c *Container) error {
+	spec, _ := c.snapshot()
+	if spec.HostConfig.LogConfig.Type == LogDriverNone {
+		return fmt.Errorf("configured logging driver does not support reading: %w", ErrNotImplemented)
+	}
+	return nil
+}
+
+// rotatedLogs lists the rotated files of a log (LOG.1, LOG.2, ...),
+// oldest first.
+func rotatedLogs(path string) []string {
+	var out []string
+	for i := 1; ; i++ {
+		p := fmt.Sprintf("%s.%d", path, i)
+		if !fileExists(p) {
+			return out
 		}
+		out = append([]string{p}, out...)
+	}
+}
+
+// Logs copies the container's log records, the rotated files first, to
+// stdout/stderr writers; flush is called after each batch when following.
+func (d *Daemon) Logs(ctx context.Context, c *Container, o LogOptions, stdout, stderr io.Writer, flush func()) error {
+	if err := d.LogsReadable(c); err != nil {
+		return err
 	}
 	// selected decodes a record and picks its writer; nil = filtered out.
 	selected := func(line []byte) (logRecord, io.Writer) {
@@ -62,68 +77,106 @@ func (d *Daemon) Logs(ctx context.Context, c *Container, o LogOptions, stdout, s
 		_, err := io.WriteString(w, msg)
 		return err
 	}
-	var br *bufio.Reader
-	if f != nil {
-		defer f.Close()
-		br = bufio.NewReaderSize(f, 64*1024)
-		if o.Tail >= 0 {
-			// Keep the last Tail complete records of the selected streams.
-			var ring [][]byte
-			for {
-				line, err := br.ReadBytes('\n')
-				if err != nil {
-					// A partial last line stays for the follow loop.
-					if len(line) > 0 {
-						f.Seek(-int64(len(line)), io.SeekCurrent)
-						br.Reset(f)
-					}
-					break
-				}
-				if o.Tail == 0 {
-					continue
-				}
-				if _, w := selected(line); w == nil {
-					continue
-				}
-				ring = append(ring, line)
-				if len(ring) > o.Tail {
-					ring = ring[1:]
-				}
-			}
-			for _, l := range ring {
-				if err := emit(l); err != nil {
-					return err
-				}
-			}
+	// The past: every complete record, through a ring when only the last
+	// Tail of them are asked for.
+	var ring [][]byte
+	past := func(line []byte) error {
+		switch {
+		case o.Tail < 0:
+			return emit(line)
+		case o.Tail == 0:
+			return nil
 		}
+		if _, w := selected(line); w == nil {
+			return nil
+		}
+		ring = append(ring, line)
+		if len(ring) > o.Tail {
+			ring = ring[1:]
+		}
+		return nil
 	}
-	var partial []byte
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if br == nil && o.Follow {
-			if f2, err := os.Open(c.logPath()); err == nil {
-				f = f2
-				defer f.Close()
-				br = bufio.NewReaderSize(f, 64*1024)
+	path := c.logPath()
+	for _, p := range rotatedLogs(path) {
+		f, err := os.Open(p)
+		if err != nil {
+			continue // rotated away meanwhile
+		}
+		br := bufio.NewReaderSize(f, 64*1024)
+		for {
+			line, err := br.ReadBytes('\n')
+			if err != nil {
+				break
+			}
+			if err := past(line); err != nil {
+				f.Close()
+				return err
 			}
 		}
+		f.Close()
+	}
+	var cur *os.File
+	defer func() {
+		if cur != nil {
+			cur.Close()
+		}
+	}()
+	var br *bufio.Reader
+	var partial []byte
+	// drain reads the current file to its end; a partial last line waits
+	// for the rest.
+	drain := func(each func([]byte) error) error {
 		for br != nil {
 			line, err := br.ReadBytes('\n')
 			if err != nil {
 				partial = append(partial, line...)
-				break
+				return nil
 			}
 			if len(partial) > 0 {
 				line = append(partial, line...)
 				partial = nil
 			}
-			if err := emit(line); err != nil {
+			if err := each(line); err != nil {
 				return err
 			}
 		}
-		if !o.Follow {
-			return nil
+		return nil
+	}
+	open := func() {
+		if f, err := os.Open(path); err == nil {
+			cur, br, partial = f, bufio.NewReaderSize(f, 64*1024), nil
+		}
+	}
+	open()
+	if err := drain(past); err != nil {
+		return err
+	}
+	for _, l := range ring {
+		if err := emit(l); err != nil {
+			return err
+		}
+	}
+	if !o.Follow {
+		return nil
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if cur == nil {
+			open()
+		}
+		if err := drain(emit); err != nil {
+			return err
+		}
+		// Rotated: what the old file holds is complete once read to its
+		// end; go on with the new file from its start.
+		if cur != nil && rotatedAway(cur, path) {
+			if err := drain(emit); err != nil {
+				return err
+			}
+			cur.Close()
+			cur, br = nil, nil
+			continue
 		}
 		if flush != nil {
 			flush()
@@ -134,22 +187,7 @@ func (d *Daemon) Logs(ctx context.Context, c *Container, o LogOptions, stdout, s
 		c.mu.Unlock()
 		if !running || removed {
 			// One last read after the end, then stop as dockerd does.
-			if br != nil {
-				for {
-					line, err := br.ReadBytes('\n')
-					if err != nil {
-						break
-					}
-					if len(partial) > 0 {
-						line = append(partial, line...)
-						partial = nil
-					}
-					if err := emit(line); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
+			return drain(emit)
 		}
 		select {
 		case <-ctx.Done():
@@ -157,4 +195,11 @@ func (d *Daemon) Logs(ctx context.Context, c *Container, o LogOptions, stdout, s
 		case <-tick.C:
 		}
 	}
+}
+
+// rotatedAway reports whether path no longer names the open file f.
+func rotatedAway(f *os.File, path string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	return err1 == nil && (err2 != nil || !os.SameFile(a, b))
 }

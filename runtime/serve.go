@@ -54,7 +54,11 @@ func run(cfg Config, flags *Flags, version string, log *slog.Logger, level *slog
 	}
 	defer d.Close()
 
-	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	// No ReadTimeout or WriteTimeout: they would cut logs -f, events and
+	// wait. Headers, bodies (see bounded) and idle connections are bounded.
+	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: time.Duration(cfg.APIReadTimeout) * time.Second,
+		IdleTimeout: time.Duration(cfg.APIIdleTimeout) * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	var listeners []net.Listener
 	if cfg.SocketActivated() {
 		ls, err := activation.Listeners()

@@ -80,13 +80,12 @@ func (s *shim) run() error {
 		return s.writeExit(255, 0, "liveswapd went away before the container was started")
 	}
 
-	logf, err := os.OpenFile(s.spec.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	lw, err := openLog(s.spec.LogPath, s.spec.LogMaxSize, s.spec.LogMaxFiles)
 	if err != nil {
 		s.writeExit(255, 0, fmt.Sprintf("opening log file: %v", err))
 		return fmt.Errorf("opening log file: %w", err)
 	}
-	defer logf.Close()
-	lw := &logWriter{f: logf}
+	defer lw.close()
 
 	outR, outW, err := os.Pipe()
 	if err != nil {
@@ -173,7 +172,7 @@ func (s *shim) run() error {
 	case <-time.After(2 * time.Second):
 		// A process outside our reach keeps a pipe open; do not wait for it.
 	}
-	logf.Sync()
+	lw.sync()
 
 	code, sig := 0, 0
 	switch {
@@ -288,11 +287,69 @@ func lookPath(root, name string, env []string) (string, error) {
 // maxLogLine is where a line without a newline is cut, as dockerd does.
 const maxLogLine = 16 * 1024
 
-// logWriter appends dockerd json-file records to the container's log.
+// logWriter appends dockerd json-file records to the container's log,
+// rotating it as json-file's max-size and max-file say; with no path (log
+// driver none) records are dropped.
 type logWriter struct {
-	mu  sync.Mutex
-	f   *os.File
-	buf []byte
+	mu       sync.Mutex
+	path     string
+	f        *os.File
+	size     int64 // bytes in the current file
+	maxSize  int64 // 0: never rotate
+	maxFiles int
+	buf      []byte
+}
+
+func openLog(path string, maxSize int64, maxFiles int) (*logWriter, error) {
+	w := &logWriter{path: path, maxSize: maxSize, maxFiles: max(maxFiles, 1)}
+	if path == "" {
+		return w, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err == nil {
+		w.size = fi.Size()
+	}
+	w.f = f
+	return w, nil
+}
+
+// rotate shifts LOG.N-2 .. LOG.1 and LOG up by one (the oldest falls off)
+// and starts an empty LOG; with max-file 1 it empties LOG. Readers detect
+// it by LOG naming another file than the one they hold.
+func (w *logWriter) rotate() {
+	w.f.Close()
+	w.f = nil
+	if w.maxFiles > 1 {
+		for i := w.maxFiles - 1; i > 1; i-- {
+			os.Rename(fmt.Sprintf("%s.%d", w.path, i-1), fmt.Sprintf("%s.%d", w.path, i))
+		}
+		os.Rename(w.path, w.path+".1")
+	}
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return // write opens it again
+	}
+	w.f, w.size = f, 0
+}
+
+func (w *logWriter) sync() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f != nil {
+		w.f.Sync()
+	}
+}
+
+func (w *logWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
 }
 
 type logRecord struct {
@@ -304,13 +361,28 @@ type logRecord struct {
 func (w *logWriter) write(stream string, line []byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.path == "" {
+		return
+	}
 	b, err := json.Marshal(logRecord{Log: string(line), Stream: stream, Time: time.Now().UTC()})
 	if err != nil {
 		return
 	}
 	w.buf = append(append(w.buf[:0], b...), '\n')
+	if w.f != nil && w.maxSize > 0 && w.size > 0 && w.size+int64(len(w.buf)) > w.maxSize {
+		w.rotate()
+	}
+	if w.f == nil {
+		// A failed rotation left no file: open it again, shifting nothing.
+		nw, err := openLog(w.path, w.maxSize, w.maxFiles)
+		if err != nil {
+			return
+		}
+		w.f, w.size = nw.f, nw.size
+	}
 	// A write error (disk full) must not stop the container: drop the line.
-	w.f.Write(w.buf)
+	n, _ := w.f.Write(w.buf)
+	w.size += int64(n)
 }
 
 // copyFrom reads a container stream until EOF, one record per line.

@@ -49,7 +49,11 @@ type ProcessSpec struct {
 	UID     uint32   `json:"uid"`
 	GID     uint32   `json:"gid"`
 	Groups  []uint32 `json:"groups,omitempty"`
-	LogPath string   `json:"logPath"`
+	LogPath string   `json:"logPath"` // "" = log driver none: output is read and dropped
+	// LogMaxSize and LogMaxFiles rotate the log (json-file max-size,
+	// max-file): LogPath, LogPath.1, ... LogPath.N-1, newest first.
+	LogMaxSize  int64 `json:"logMaxSize,omitempty"`
+	LogMaxFiles int   `json:"logMaxFiles,omitempty"`
 }
 
 // SpawnRecord is spawn.json: the shim the daemon forked, recorded before
