@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -435,5 +436,81 @@ func TestLogsFollowEventsAndRestart(t *testing.T) {
 	}
 	if procfs.Alive(before.State.Pid) {
 		t.Errorf("old process %d still alive after restart", before.State.Pid)
+	}
+}
+
+// TestLogsFollowAcrossRotation follows a container whose json-file log
+// rotates every few lines (max-size 1k, max-file 2): the follower keeps
+// going from one file to the next and sees every line once, in order, and
+// the rotated files on disk stay bounded.
+func TestLogsFollowAcrossRotation(t *testing.T) {
+	td := startTestDaemon(t, testDir(t), true)
+	killAll(t, td)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const n = 60 // ~80 bytes a record: a new file every ~12 lines, every ~0.4 s
+	hc := &container.HostConfig{LogConfig: container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "1k", "max-file": "2"}}}
+	id := runHost(t, td, "rotating", hc, "sh", "-c", fmt.Sprintf(`i=1; while [ $i -le %d ]; do echo "n $i"; sleep 0.03; i=$((i+1)); done`, n))
+	rc, err := td.cli.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, io.Discard, rc); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	var want strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&want, "n %d\n", i)
+	}
+	if out.String() != want.String() {
+		t.Errorf("followed across rotations:\n%s\nwant every line 1..%d once, in order", out.String(), n)
+	}
+	c, _ := td.d.Get(id)
+	files, _ := filepath.Glob(c.logPath() + "*")
+	if len(files) != 2 {
+		t.Errorf("log files %v, want the log and one rotated file", files)
+	}
+	for _, f := range files {
+		if fi, err := os.Stat(f); err != nil || fi.Size() > 1024 {
+			t.Errorf("%s: %v bytes (%v), want at most 1 KiB", f, fi.Size(), err)
+		}
+	}
+}
+
+func TestParseLogConfig(t *testing.T) {
+	tests := []struct {
+		driver string
+		opts   map[string]string
+		want   LogConfig
+		err    string
+	}{
+		{"", nil, LogConfig{Driver: "json-file", MaxFiles: 1}, ""},
+		{"json-file", map[string]string{"max-size": "10m", "max-file": "5"}, LogConfig{Driver: "json-file", MaxSize: 10 << 20, MaxFiles: 5}, ""},
+		{"json-file", map[string]string{"max-size": "-1"}, LogConfig{Driver: "json-file", MaxFiles: 1}, ""},
+		{"json-file", map[string]string{"max-size": "1k"}, LogConfig{Driver: "json-file", MaxSize: 1024, MaxFiles: 1}, ""},
+		{"none", nil, LogConfig{Driver: "none", MaxFiles: 1}, ""},
+		{"syslog", nil, LogConfig{}, `log driver "syslog" is not supported by liveswapd`},
+		{"local", nil, LogConfig{}, `log driver "local" is not supported`},
+		{"json-file", map[string]string{"max-size": "0"}, LogConfig{}, "positive size"},
+		{"json-file", map[string]string{"max-size": "1k", "max-file": "0"}, LogConfig{}, "cannot be less than 1"},
+		{"json-file", map[string]string{"max-file": "2"}, LogConfig{}, "needs max-size"},
+		{"json-file", map[string]string{"labels": "a"}, LogConfig{}, `log-opt "labels" is not supported`},
+		{"none", map[string]string{"max-size": "1k"}, LogConfig{}, "takes no log-opt"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s %v", tt.driver, tt.opts), func(t *testing.T) {
+			got, err := ParseLogConfig(tt.driver, tt.opts)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("error %v, want one containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("= %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
 	}
 }
