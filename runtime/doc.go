@@ -36,7 +36,8 @@
 //	data-root/containers/ID/config.json   what was asked at create (fixed)
 //	data-root/containers/ID/state.json    status, exit code, restart count
 //	data-root/containers/ID/ID-json.log   the container's output
-//	exec-root/containers/ID/              the current run (process, shim, exit)
+//	data-root/containers/ID/ID-json.log.N rotated output (json-file max-size, max-file)
+//	exec-root/containers/ID/              the current run (process, spawn, shim, exit)
 //
 // Files are written atomically (temporary file, fsync, rename, fsync of
 // the folder); a folder is deleted by renaming it to a hidden name first,
@@ -44,7 +45,12 @@
 // shim in parallel (same PID, StartedAt and RestartCount) and records the
 // exit of containers that ended while it was down; DecideShim decides,
 // with the shim's /proc start time as the PID-reuse guard, and signals go
-// through pidfds checked against the recorded start times.
+// through pidfds checked against the recorded start times. A shim is on
+// disk (spawn.json) before it may start anything, so a daemon killed at
+// any point never loses one and never starts a container twice; with
+// live-restore off, containers a dead daemon left running are stopped at
+// start, as dockerd does. docs/security.md lists these guarantees, the
+// API's request limits and the log drivers, and the tests behind them.
 //
 // # Restart policies
 //
