@@ -204,7 +204,7 @@ func (d *Daemon) info(w http.ResponseWriter, r *http.Request) {
 		ID: d.id, Containers: total, ContainersRunning: running, ContainersPaused: paused, ContainersStopped: stopped,
 		Driver: "none", DriverStatus: [][2]string{{"Root", "host filesystem or a root folder (chroot)"}},
 		Debug: cfg.Debug, NFd: countFDs(), NGoroutines: goruntime.NumGoroutine(),
-		SystemTime: time.Now().Format(time.RFC3339Nano), LoggingDriver: "json-file",
+		SystemTime: time.Now().Format(time.RFC3339Nano), LoggingDriver: cfg.LogDriver,
 		CgroupDriver: "none", CgroupVersion: cgv, NEventsListener: 0,
 		KernelVersion: kernelVersion(), OperatingSystem: osRelease(), OSType: "linux", Architecture: archName(),
 		RegistryConfig: &registry.ServiceConfig{}, NCPU: goruntime.NumCPU(), MemTotal: int64(si.Totalram) * int64(si.Unit),
