@@ -389,10 +389,15 @@ func (r *run) startProbes() error {
 
 func (r *run) stage(ctx context.Context) error {
 	r.swaps = nil
-	for _, b := range r.plan.Binaries {
-		// Each backup is named after its own binary's version.
+	sums, err := r.checkTargets(ctx)
+	if err != nil {
+		return err
+	}
+	for i, b := range r.plan.Binaries {
+		// Each backup is named after its own binary's version: the file on
+		// disk, which checkTargets proved is the one that runs.
 		own := r.ownVersion(ctx, b)
-		s := Swap{Path: b.Path, Staged: stagedName(b.Path), Backup: backupName(b.Path, own), FromVersion: own}
+		s := Swap{Path: b.Path, Staged: stagedName(b.Path), Backup: backupName(b.Path, own), FromVersion: own, BackupSHA256: sums[i]}
 		r.swaps = append(r.swaps, s)
 		st, err := os.Stat(b.NewFile)
 		if err != nil {
