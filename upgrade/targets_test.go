@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,7 +103,7 @@ func TestSameExecutable(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "liveswapd")
-	copyFile(t, sleep, path)
+	write(t, path, read(t, sleep))
 	cmd := exec.Command(path, "60")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -122,55 +121,27 @@ func TestSameExecutable(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	sumA := fileSum(t, path)
+	sumA := sumOf(read(t, path))
 
 	if err := SameExecutable(pid, path, sumA, "x.service"); err != nil {
 		t.Errorf("the file it runs: %v", err)
 	}
 	// The same content under a new inode (a package reinstalled): same.
-	copyFile(t, sleep, path+".tmp")
+	write(t, path+".tmp", read(t, sleep))
 	os.Rename(path+".tmp", path)
-	if err := SameExecutable(pid, path, fileSum(t, path), "x.service"); err != nil {
+	if err := SameExecutable(pid, path, sumOf(read(t, path)), "x.service"); err != nil {
 		t.Errorf("the same content, another inode: %v", err)
 	}
 	// Another binary at the path while the process runs the old one.
 	write(t, path+".tmp", "#!/bin/sh\necho B\n")
 	os.Rename(path+".tmp", path)
-	sumB := fileSum(t, path)
+	sumB := sumOf(read(t, path))
 	err = SameExecutable(pid, path, sumB, "x.service")
 	for _, w := range []string{"the running daemon is not " + path, "x.service", sumA, sumB, "restart x.service first", "fix the binary path"} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("another file at the path: %v, want it to mention %q", err, w)
 		}
 	}
-}
-
-func copyFile(t *testing.T, src, dst string) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func fileSum(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sumOf(string(b))
 }
 
 // TestStatusChecksBackups: status advises `liveswap rollback` only with a
