@@ -130,13 +130,17 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Load reads, strictly decodes, defaults and validates the plan at path.
+// Load reads, strictly decodes, defaults and validates the plan at path,
+// and checks the files it names (CheckFiles); errors name the plan file.
 func Load(path string) (*Plan, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading plan: %w", err)
 	}
 	p, err := Parse(b)
+	if err == nil {
+		err = p.CheckFiles()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -258,21 +262,26 @@ func (p *Plan) Validate() error {
 	if err := CheckEndpoint(p.Target.Endpoint); err != nil {
 		add("target.endpoint", "%v", err)
 	}
+	if p.Target.DaemonConfig != "" {
+		if err := checkPath(p.Target.DaemonConfig, "/etc/docker/daemon.json"); err != nil {
+			add("target.daemonConfig", "%v", err)
+		}
+	}
 	if len(p.Binaries) == 0 {
 		add("binaries", "nothing to swap: list at least the daemon binary (path, newFile, sha256)")
 	}
 	seen := map[string]bool{}
 	for i, b := range p.Binaries {
 		f := fmt.Sprintf("binaries[%d]", i)
-		if !strings.HasPrefix(b.Path, "/") {
-			add(f+".path", "%q must be an absolute path", b.Path)
+		if err := checkPath(b.Path, "/usr/bin/dockerd"); err != nil {
+			add(f+".path", "%v", err)
 		}
 		if seen[b.Path] {
 			add(f+".path", "%q is listed twice", b.Path)
 		}
 		seen[b.Path] = true
-		if !strings.HasPrefix(b.NewFile, "/") {
-			add(f+".newFile", "%q must be an absolute path", b.NewFile)
+		if err := checkPath(b.NewFile, "/srv/dockerd-20.10.24"); err != nil {
+			add(f+".newFile", "%v", err)
 		}
 		if b.NewFile == b.Path && b.Path != "" {
 			add(f+".newFile", "is the file it replaces; stage the new binary elsewhere")

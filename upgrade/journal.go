@@ -23,6 +23,9 @@ type Swap struct {
 	Staged      string `json:"staged"`
 	Backup      string `json:"backup"`
 	FromVersion string `json:"from_version,omitempty"`
+	// BackupSHA256 is the sha256 of the file the backup keeps (the target
+	// as it was before the swap): status and rollback check it.
+	BackupSHA256 string `json:"backup_sha256,omitempty"`
 }
 
 // Entry is one line of the journal.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/liveswap/liveswap/checks"
@@ -111,6 +112,9 @@ type FileState struct {
 	Path   string `json:"path"`
 	Exists bool   `json:"exists"`
 	SHA256 string `json:"sha256,omitempty"`
+	// Problem says why a backup cannot be restored (not a regular file,
+	// or not the sha256 the journal recorded); empty when it can.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Status is what `liveswap status` shows.
@@ -143,12 +147,19 @@ func ReadStatus(dir string) (*Status, error) {
 	if st.Plan != nil {
 		s.Unit = st.Plan.Target.Unit
 	}
+	var unusable []string
 	for _, sw := range st.Swaps {
 		for _, f := range []struct{ role, path string }{{"target", sw.Path}, {"staged", sw.Staged}, {"backup", sw.Backup}} {
 			fs := FileState{Role: f.role, Path: f.path}
-			if _, err := os.Stat(f.path); err == nil {
+			if _, err := os.Lstat(f.path); err == nil {
 				fs.Exists = true
 				fs.SHA256, _ = checks.FileSHA256(f.path)
+			}
+			if f.role == "backup" {
+				if err := CheckBackup(sw); err != nil {
+					fs.Problem = err.Error()
+					unusable = append(unusable, fs.Problem)
+				}
 			}
 			s.Files = append(s.Files, fs)
 		}
@@ -165,6 +176,11 @@ func ReadStatus(dir string) (*Status, error) {
 		s.Advice = "interrupted while swapping: `liveswap rollback` restores every backup listed here; `liveswap apply --resume` completes the swap"
 	default:
 		s.Advice = "interrupted before any binary was swapped: nothing on the host changed; run `liveswap apply` again"
+	}
+	// Advice that counts on a backup holds only if the backup can be
+	// restored: say so rather than promise a rollback that would fail.
+	if len(unusable) > 0 && strings.Contains(s.Advice, "rollback") {
+		s.Advice += fmt.Sprintf("; but `liveswap rollback` cannot restore: %s. Put the previous binary back by hand (from your package or release archive, checked against its published sha256) and restart the unit", strings.Join(unusable, "; "))
 	}
 	return s, nil
 }

@@ -5,8 +5,10 @@
 package upgrade
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -179,15 +181,49 @@ func (s *Snapshot) WriteFile(path string) error {
 	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 }
 
-// ReadSnapshot loads a snapshot written by WriteFile.
+// ReadSnapshot loads a snapshot written by WriteFile. Anything else is an
+// error naming the file — an empty file, `null`, another JSON document or
+// a container without an ID and PID — never an empty snapshot, which would
+// make every comparison pass.
 func ReadSnapshot(path string) (*Snapshot, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading snapshot: %w", err)
 	}
+	s, err := parseSnapshot(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a liveswap snapshot: %w (write one with `liveswap snapshot -o %s`)", path, err, path)
+	}
+	return s, nil
+}
+
+func parseSnapshot(b []byte) (*Snapshot, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, errors.New("the file is empty")
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return nil, err
+	}
+	if fields == nil {
+		return nil, errors.New("it holds null, not a JSON object")
+	}
+	for _, k := range []string{"taken", "containers"} {
+		if _, ok := fields[k]; !ok {
+			return nil, fmt.Errorf("it has no %q field", k)
+		}
+	}
 	var s Snapshot
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: not a liveswap snapshot: %w", path, err)
+		return nil, err
+	}
+	if s.Taken.IsZero() {
+		return nil, errors.New(`its "taken" time is zero`)
+	}
+	for i, c := range s.Containers {
+		if c.ID == "" || c.Pid <= 0 {
+			return nil, fmt.Errorf("containers[%d] has no id or pid", i)
+		}
 	}
 	return &s, nil
 }

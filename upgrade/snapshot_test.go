@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 
@@ -82,5 +83,51 @@ func TestSnapshotRecordsRedis(t *testing.T) {
 	c := s.Containers[0]
 	if c.Identity["redis_run_id"] != "abc123" || c.Data == nil || c.Data.RedisKeys != 7 {
 		t.Fatalf("recorded identity %v data %+v, want run_id abc123 and 7 keys", c.Identity, c.Data)
+	}
+}
+
+// TestReadSnapshotRefuses: a file that is not a snapshot is an error naming
+// the file and what to run, never an empty snapshot that every comparison
+// would pass.
+func TestReadSnapshotRefuses(t *testing.T) {
+	good := `{"taken": "2026-01-02T03:04:05Z", "endpoint": "unix:///x.sock", "daemon_version": "1.0.0",
+ "containers": [{"id": "c1", "name": "cache", "pid": 42, "started_at": "t0"}]}`
+	tests := []struct {
+		name, content, want string
+	}{
+		{"a snapshot", good, ""},
+		{"no containers running", `{"taken": "2026-01-02T03:04:05Z", "containers": null}`, ""},
+		{"null", "null\n", "null"},
+		{"empty", "", "empty"},
+		{"blank", " \n\t", "empty"},
+		{"garbage", "\x00\x01garbage", "invalid character"},
+		{"array", `[{"id": "c1"}]`, "cannot unmarshal array"},
+		{"empty object", `{}`, `no "taken" field`},
+		{"another document", `{"taken": "2026-01-02T03:04:05Z", "items": []}`, `no "containers" field`},
+		{"zero time", `{"taken": "0001-01-01T00:00:00Z", "containers": []}`, `"taken" time is zero`},
+		{"container without pid", `{"taken": "2026-01-02T03:04:05Z", "containers": [{"id": "c1"}]}`, "containers[0] has no id or pid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := t.TempDir() + "/before.json"
+			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := ReadSnapshot(path)
+			if tt.want == "" {
+				if err != nil || s == nil {
+					t.Fatalf("refused a snapshot: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("read %+v, want an error naming %q", s, tt.want)
+			}
+			for _, w := range []string{path, tt.want, "liveswap snapshot -o"} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package upgrade
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,6 +28,80 @@ func (r *run) ownVersion(ctx context.Context, b plan.Binary) string {
 		return r.report.FromVersion // the daemon said it over the API
 	}
 	return ""
+}
+
+// checkTargets runs before anything is staged: each binary's path must be a
+// regular file (a symbolic link would be replaced while the file it names,
+// the one the daemon runs, stayed, and its backup would be a second link to
+// a file liveswap does not own), and a binary run by a unit must be the
+// very file that unit's main process runs — else the backup would keep, and
+// be labelled as, a file that never ran. It returns each path's sha256,
+// which the journal records for its backup.
+func (r *run) checkTargets(ctx context.Context) ([]string, error) {
+	sums := make([]string, len(r.plan.Binaries))
+	for i, b := range r.plan.Binaries {
+		if err := plan.RegularFile(b.Path); err != nil {
+			return nil, fmt.Errorf("binaries[%d].path: %w (nothing was touched)", i, err)
+		}
+		sum, err := checks.FileSHA256(b.Path)
+		if err != nil {
+			return nil, fmt.Errorf("binaries[%d].path: %w (nothing was touched)", i, err)
+		}
+		sums[i] = sum
+		if b.Unit == "" && (r.plan.Daemon() == nil || r.plan.Daemon().Path != b.Path) {
+			continue // runc, the shim: no process of their own to compare
+		}
+		if err := r.runsSameFile(ctx, r.plan.UnitOf(b), b.Path, sum); err != nil {
+			return nil, fmt.Errorf("binaries[%d].path: %w (nothing was touched)", i, err)
+		}
+	}
+	return sums, nil
+}
+
+// runsSameFile checks that unit's main process runs the file at path: the
+// same inode, or (a package reinstalled the same build) the same sha256.
+// /proc/PID/exe is stat'ed and read through the kernel's link, so a file
+// deleted or renamed since the start is still the one compared.
+func (r *run) runsSameFile(ctx context.Context, unit, path, sum string) error {
+	u, err := r.sd.Unit(ctx, unit)
+	if err != nil {
+		return err
+	}
+	if u.MainPID <= 0 {
+		return fmt.Errorf("unit %s is %s/%s with no main process: start it, then run this again", unit, u.ActiveState, u.SubState)
+	}
+	return SameExecutable(u.MainPID, path, sum, unit)
+}
+
+// SameExecutable says whether process pid runs the file at path (whose
+// sha256 is sum): nil when it is the same file or the same content, else
+// an error naming both and what to do.
+func SameExecutable(pid int, path, sum, unit string) error {
+	exe := fmt.Sprintf("/proc/%d/exe", pid)
+	est, err := os.Stat(exe)
+	if err != nil {
+		return fmt.Errorf("unit %s: main process %d: %w", unit, pid, err)
+	}
+	if pst, err := os.Stat(path); err == nil && os.SameFile(est, pst) {
+		return nil
+	}
+	esum, err := checks.FileSHA256(exe)
+	if err != nil {
+		return fmt.Errorf("unit %s: main process %d: %w", unit, pid, err)
+	}
+	if esum == sum {
+		return nil
+	}
+	name, _ := procfs.Link(pid, "exe")
+	return fmt.Errorf("the running daemon is not %s: unit %s's main process %d runs %s (sha256 %s), while %s holds sha256 %s: "+
+		"restart %s first so that it runs the file on disk, or fix the binary path in the plan", path, unit, pid, orDash(name), esum, path, sum, unit)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // componentReports lists each swapped binary with the versions it goes

@@ -13,6 +13,7 @@ import (
 
 	"github.com/liveswap/liveswap/checks"
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
+	"github.com/liveswap/liveswap/plan"
 )
 
 // backupName is where the old binary is kept: <path>.liveswap-backup-<version>.
@@ -134,6 +135,11 @@ func swapIn(fs Files, s Swap) error {
 		}
 		return fmt.Errorf("staged binary %s is missing and there is no backup %s: stage again", s.Staged, s.Backup)
 	}
+	// link(2) does not follow a symbolic link: the backup would be a link
+	// to a file that the rename below leaves in place, and outlives.
+	if err := plan.RegularFile(s.Path); err != nil {
+		return fmt.Errorf("not swapping %s: %w", s.Path, err)
+	}
 	if err := fs.Remove(s.Backup); err != nil {
 		return err
 	}
@@ -148,8 +154,8 @@ func swapIn(fs Files, s Swap) error {
 
 // swapBack restores the backup at path, keeping the backup itself.
 func swapBack(fs Files, s Swap) error {
-	if _, err := os.Stat(s.Backup); err != nil {
-		return fmt.Errorf("backup %s: %w", s.Backup, err)
+	if err := CheckBackup(s); err != nil {
+		return err
 	}
 	tmp := s.Path + ".liveswap-restore"
 	if err := fs.Remove(tmp); err != nil {
@@ -160,6 +166,27 @@ func swapBack(fs Files, s Swap) error {
 	}
 	if err := fs.Rename(tmp, s.Path); err != nil {
 		return fmt.Errorf("restoring %s to %s: %w", s.Backup, s.Path, err)
+	}
+	return nil
+}
+
+// CheckBackup says whether s's backup can be restored: a regular file (not
+// a link, which could name a file that moved or changed) holding what the
+// journal recorded before the swap. Runs journaled before the sha256 was
+// recorded are checked for the file type only.
+func CheckBackup(s Swap) error {
+	if err := plan.RegularFile(s.Backup); err != nil {
+		return fmt.Errorf("backup %s: %w", s.Backup, err)
+	}
+	if s.BackupSHA256 == "" {
+		return nil
+	}
+	sum, err := checks.FileSHA256(s.Backup)
+	if err != nil {
+		return fmt.Errorf("backup %s: %w", s.Backup, err)
+	}
+	if sum != s.BackupSHA256 {
+		return fmt.Errorf("backup %s has sha256 %s, the journal recorded %s for %s before the swap: it is not the old binary any more", s.Backup, sum, s.BackupSHA256, s.Path)
 	}
 	return nil
 }

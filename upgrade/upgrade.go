@@ -81,7 +81,7 @@ func (r *run) phases() []Phase {
 		{Name: "preflight", Desc: "run the pre-flight checks", Resume: SkipOnResume, Run: noDetail(r.preflight)},
 		{Name: "lock", Desc: "take the host's upgrade lock", Resume: RunAgain, Run: noDetail(r.takeLock)},
 		{Name: "snapshot", Desc: "record every running container and start the probes", Resume: RunAgain, Run: noDetail(r.snapshot)},
-		{Name: "stage", Desc: "copy each new binary beside its target, fsync, verify sha256", JournalSwaps: true, Run: noDetail(r.stage)},
+		{Name: "stage", Desc: "check each target is the regular file its unit runs, then copy each new binary beside it, fsync, verify sha256", JournalSwaps: true, Run: noDetail(r.stage)},
 		{Name: "swap", Desc: "keep each old binary as a backup and rename the new one in place", ChangesHost: true, JournalSwaps: true, Run: noDetail(r.swap)},
 		{Name: "restart", Desc: "restart each unit whose binary changed through systemd, containerd.service before the target, and wait for the jobs", ChangesHost: true, Run: noDetail(r.restart)},
 		{Name: "ready", Desc: "wait for the API, the expected versions (containerd's through the engine), live restore, and each unit running its new file", ChangesHost: true, Run: noDetail(r.ready)},
@@ -389,10 +389,15 @@ func (r *run) startProbes() error {
 
 func (r *run) stage(ctx context.Context) error {
 	r.swaps = nil
-	for _, b := range r.plan.Binaries {
-		// Each backup is named after its own binary's version.
+	sums, err := r.checkTargets(ctx)
+	if err != nil {
+		return err
+	}
+	for i, b := range r.plan.Binaries {
+		// Each backup is named after its own binary's version: the file on
+		// disk, which checkTargets proved is the one that runs.
 		own := r.ownVersion(ctx, b)
-		s := Swap{Path: b.Path, Staged: stagedName(b.Path), Backup: backupName(b.Path, own), FromVersion: own}
+		s := Swap{Path: b.Path, Staged: stagedName(b.Path), Backup: backupName(b.Path, own), FromVersion: own, BackupSHA256: sums[i]}
 		r.swaps = append(r.swaps, s)
 		st, err := os.Stat(b.NewFile)
 		if err != nil {

@@ -86,6 +86,7 @@ func (c *checker) values() {
 	c.checkModes()
 	c.checkHosts()
 	c.checkTLS()
+	c.checkInsecureTCP()
 	c.checkBridge()
 	c.checkExecOpts()
 	c.checkLogOpts()
@@ -353,6 +354,74 @@ func (c *checker) checkHosts() {
 			c.fail("hosts", n.off, err.Error(), `use unix:///path/docker.sock, tcp://HOST:PORT or fd://`)
 		}
 	}
+}
+
+// checkInsecureTCP mirrors dockerd's loadListeners: a "hosts" entry on TCP
+// without TLS client verification gives root on the host to whoever
+// reaches the port. dockerd 20.10 to 26 warn; on an address that is not
+// loopback and without an explicit "tls": false or "tlsverify" they also
+// wait 15 s (and 1 s more) at every start — downtime that an upgrade's
+// restart adds to every container's API outage. Docker's deprecation of
+// unauthenticated TCP (docs/deprecated.md, docker/cli#4928) makes TLS
+// verification mandatory from 27.0 on for any address but localhost: the
+// 27+ rules refuse such a file, and say that the explicit opt-out is not
+// one any more.
+func (c *checker) checkInsecureTCP() {
+	verify, verifySet := c.boolean("tlsverify", false)
+	if verify {
+		return
+	}
+	tls, tlsSet := c.boolean("tls", false)
+	optOut := verifySet || (tlsSet && !tls)
+	for _, n := range c.strings("hosts") {
+		proto, addr, loopback := tcpHost(n.str)
+		if proto != "tcp" {
+			continue
+		}
+		const remedy = `set "tlsverify": true with "tlscacert", "tlscert" and "tlskey" (clients then need a certificate), ` +
+			`or listen on "unix:///var/run/docker.sock" or "fd://" only`
+		switch {
+		case loopback:
+			c.warn(IDInsecureTCP, "hosts", n.off, fmt.Sprintf("%s listens on TCP without TLS client verification: any local user, and scripts in a browser on this host, get root through it", n.str), remedy)
+		case c.rs.v.atLeast(27, 0):
+			c.add(c.at(Finding{ID: IDInsecureTCP, Severity: Fail, Key: "hosts",
+				Message: fmt.Sprintf(`key "hosts": %s listens on %s over TCP without TLS client verification: dockerd 27 and newer require TLS verification on every TCP address but localhost (Docker's deprecation of unauthenticated TCP; "tls": false no longer opts out)`, n.str, addr),
+				Remedy:  remedy + `, or bind it to 127.0.0.1`}, n.off))
+		case optOut:
+			c.warn(IDInsecureTCP, "hosts", n.off, fmt.Sprintf("%s listens on %s over TCP without TLS client verification: anyone who reaches the port is root on this host; dockerd 27 and newer refuse to start with it", n.str, addr), remedy)
+		default:
+			c.warn(IDInsecureTCP, "hosts", n.off, fmt.Sprintf(`%s listens on %s over TCP without TLS client verification: anyone who reaches the port is root on this host, and dockerd %s waits 16 s at every start to show its warning (an upgrade's restart keeps the API down that much longer); dockerd 27 and newer refuse to start with it`, n.str, addr, c.rs.v),
+				remedy+`; "tls": false states the intent and removes the wait, not the risk`)
+		}
+	}
+}
+
+// tcpHost splits a "hosts" entry as dockerd's ParseHost does: no scheme
+// is tcp, an empty address is localhost:2375. loopback: localhost or a
+// loopback IP; a host name other than localhost is not resolved and
+// counts as remote, as it would on another resolver.
+func tcpHost(entry string) (proto, addr string, loopback bool) {
+	entry = strings.TrimSpace(entry)
+	proto, addr, found := strings.Cut(entry, "://")
+	if !found {
+		proto, addr = "tcp", entry
+	}
+	if proto != "tcp" {
+		return proto, addr, false
+	}
+	if addr == "" {
+		return proto, "localhost:2375", true
+	}
+	host := addr
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" {
+		return proto, addr, true
+	}
+	ip := net.ParseIP(host)
+	return proto, addr, ip != nil && ip.IsLoopback()
 }
 
 // checkTLS: a "tlsverify" key (whatever its value) or "tls": true turns TLS

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/xml"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -133,6 +135,32 @@ func TestFlagGivenTwice(t *testing.T) {
 			err := root.Execute()
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestVerifyRefusesNonSnapshot: `verify --snapshot` of a file that is not a
+// snapshot exits 2 naming the file, before asking any daemon: a `null`
+// snapshot must not pass as "nothing was interrupted".
+func TestVerifyRefusesNonSnapshot(t *testing.T) {
+	for _, tt := range []struct{ name, content, want string }{
+		{"null", "null\n", "null"},
+		{"empty", "", "empty"},
+		{"garbage", "garbage", "invalid character"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "before.json")
+			os.WriteFile(file, []byte(tt.content), 0o644)
+			r := newRootCmd()
+			var out bytes.Buffer
+			r.SetOut(&out)
+			r.SetErr(&out)
+			// An endpoint nobody listens on: the file must be refused first.
+			r.SetArgs([]string{"verify", "--snapshot", file, "--endpoint", "unix:///nonexistent/liveswap-test.sock"})
+			err := r.Execute()
+			if exitCode(err) != 2 || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("exit %d err %v, want 2 naming %s and %q", exitCode(err), err, file, tt.want)
 			}
 		})
 	}

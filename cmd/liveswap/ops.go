@@ -19,7 +19,10 @@ func newStatusCmd() *cobra.Command {
 		Short: "Say where the last upgrade stopped and what is on disk",
 		Long: `Status reads the journal under --state-dir and the files it names: the
 target binary, the staged new one and the backup of the old one (with their
-sha256), and says what to do next.
+sha256), and says what to do next. Each backup is checked before it is
+advised: a regular file (not a symbolic link) with the sha256 the journal
+recorded before the swap; when it is not, status says that a rollback
+cannot restore it.
 
 EXIT STATUS
   0  the last run ended (or none ran)
@@ -50,6 +53,11 @@ EXIT STATUS
 						fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", f.Role, f.Path, f.Exists, f.SHA256)
 					}
 					tw.Flush()
+					for _, f := range st.Files {
+						if f.Problem != "" {
+							fmt.Fprintf(out, "problem:    %s\n", f.Problem)
+						}
+					}
 					fmt.Fprintln(out)
 				}
 				fmt.Fprintln(out, st.Advice)

@@ -53,6 +53,7 @@ func TestValidateCommand(t *testing.T) {
 	hosts := writeFile(t, "daemon.json", `{"hosts": ["unix:///run/docker.sock"], "live-restore": true}`)
 	unit := writeFile(t, "docker.service", "[Service]\nExecStart=\nExecStart=/usr/bin/dockerd -H fd:// \\\n  --containerd=/run/containerd/containerd.sock\n")
 	dup := writeFile(t, "daemon.json", `{"live-restore": true, "debug": true, "debug": false}`)
+	tcp := writeFile(t, "daemon.json", "{\n  \"live-restore\": true,\n  \"hosts\": [\"tcp://0.0.0.0:2375\"]\n}")
 	tests := []struct {
 		name   string
 		args   []string
@@ -76,6 +77,10 @@ func TestValidateCommand(t *testing.T) {
 			[]string{"note: dockerd 29.0 is newer than the newest rule set: judged by the dockerd 28.5 rules", "OK: dockerd 28.5 would start"}, nil},
 		{"strict: a duplicate key is not an upgrade-safety warning", []string{"--strict", dup}, 0,
 			[]string{"[warn] daemon-json.duplicate-key", "OK: dockerd 20.10 would start"}, nil},
+		{"unauthenticated tcp warns on 20.10", []string{tcp}, 0,
+			[]string{"[warn] daemon-json.insecure-tcp  " + tcp + ":3:", "without TLS client verification", `set "tlsverify": true`, "OK: dockerd 20.10 would start"}, nil},
+		{"unauthenticated tcp refused on 27", []string{"--docker-version", "27.0", tcp}, 1,
+			[]string{"[fail] daemon-json.insecure-tcp", "FAIL: dockerd 27.0 would refuse"}, nil},
 		{"bad output", []string{"--output", "yaml", good}, 2, nil, nil},
 		{"two files", []string{good, good}, 2, nil, nil},
 	}

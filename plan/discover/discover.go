@@ -89,6 +89,11 @@ func FromFlags(ctx context.Context, f Flags, units UnitReader) (*plan.Plan, erro
 	if binary == "" {
 		binary = p.Spec().Binary
 	}
+	// The plan names the file itself, not a link to it: a link would be
+	// replaced while the file the daemon runs stayed (plan.CheckFiles).
+	if real, err := filepath.EvalSymlinks(binary); err == nil && real != binary {
+		binary = real
+	}
 	if len(f.NewBinary) == 0 {
 		// Validate everything but the missing new file.
 		p.Binaries = []plan.Binary{{Path: binary}}

@@ -111,11 +111,14 @@ func AuditChecks() []checks.Check {
 var blocking = []string{"unit.loaded", "unit.active", "engine.reachable"}
 
 type run struct {
-	p   *plan.Plan
-	o   Options
-	r   *Result
-	env *checks.Env
-	rn  *upgrade.Runner
+	// file is the daemon.json written: the plan's, or the file its
+	// symbolic link names.
+	file string
+	p    *plan.Plan
+	o    Options
+	r    *Result
+	env  *checks.Env
+	rn   *upgrade.Runner
 }
 
 func (x *run) logf(format string, a ...any) {
@@ -200,8 +203,14 @@ func (x *run) enable(ctx context.Context) upgrade.Result {
 	}
 	r.DaemonVersion, r.LiveRestoreBefore = st.Version, st.LiveRestore
 
-	// 2. The new file, judged before anything is written.
-	old, err := os.ReadFile(path)
+	// 2. The new file, judged before anything is written. A symbolic link
+	// is followed: the file it names is edited, the link kept.
+	real, err := ConfigTarget(path)
+	if err != nil {
+		return x.refuse(err, "")
+	}
+	x.file = real
+	old, err := os.ReadFile(real)
 	existed := err == nil
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return x.refuse(fmt.Errorf("reading %s: %w", path, err), "make the file readable, or point --daemon-config at the daemon's daemon.json")
@@ -265,15 +274,15 @@ func (x *run) apply(ctx context.Context, unit string, old, cand []byte, existed,
 	}
 
 	mode, uid, gid := os.FileMode(0o644), -1, -1
-	if st, err := os.Stat(path); err == nil {
+	if st, err := os.Stat(x.file); err == nil {
 		mode = st.Mode().Perm()
 		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
 			uid, gid = int(sys.Uid), int(sys.Gid)
 		}
 	}
 	if existed {
-		backup := path + ".liveswap-backup-" + x.o.Now().UTC().Format("20060102T150405Z")
-		if err := x.step(ctx, "backup", "copy "+path+" beside it", func() (string, error) {
+		backup := x.file + ".liveswap-backup-" + x.o.Now().UTC().Format("20060102T150405Z")
+		if err := x.step(ctx, "backup", "copy "+x.file+" beside it", func() (string, error) {
 			return "copied to " + backup, writeAtomic(backup, old, mode, uid, gid)
 		}); err != nil {
 			return x.refuse(fmt.Errorf("backing up %s: %w (nothing was changed)", path, err), "free space in "+filepath.Dir(path))
@@ -299,7 +308,7 @@ func (x *run) apply(ctx context.Context, unit string, old, cand []byte, existed,
 		switch {
 		case rerr != nil:
 			r.Error = errors.Join(err, fmt.Errorf("restoring %s: %w", path, rerr)).Error()
-			r.Remedy = fmt.Sprintf("put the backup %s back as %s and reload %s", orDefault(r.Backup, "(none: remove the file)"), path, unit)
+			r.Remedy = fmt.Sprintf("put the backup %s back as %s and reload %s", orDefault(r.Backup, "(none: remove the file)"), x.file, unit)
 			return Failed
 		case interrupted != nil:
 			r.Error = errors.Join(err, interrupted).Error()
@@ -312,7 +321,7 @@ func (x *run) apply(ctx context.Context, unit string, old, cand []byte, existed,
 
 	if changed {
 		if err := x.step(ctx, "write", "write the new "+path+" atomically", func() (string, error) {
-			return fmt.Sprintf(`%s now has "live-restore": true`, path), writeAtomic(path, cand, mode, uid, gid)
+			return fmt.Sprintf(`%s now has "live-restore": true`, x.file), writeAtomic(x.file, cand, mode, uid, gid)
 		}); err != nil {
 			return failed(err)
 		}
@@ -410,8 +419,8 @@ func (x *run) restore(ctx context.Context, mgr *systemd.Manager, unit string, ol
 	return x.step(ctx, "restore", "put the previous "+path+" back and reload", func() (string, error) {
 		var err error
 		if existed {
-			err = writeAtomic(path, old, mode, uid, gid)
-		} else if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = writeAtomic(x.file, old, mode, uid, gid)
+		} else if rerr := os.Remove(x.file); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = rerr
 		}
 		if err != nil {
