@@ -359,7 +359,6 @@ func (r *run) takeLock(ctx context.Context) error {
 	return nil
 }
 
-
 func (r *run) connect(ctx context.Context) error {
 	var err error
 	if r.sd == nil {
