@@ -199,14 +199,31 @@ func TestFailOnUntrusted(t *testing.T) {
 	dir := t.TempDir()
 	staged := filepath.Join(dir, "staged")
 	os.WriteFile(staged, []byte("x"), 0o755)
-	for _, swapped := range []bool{false, true} {
-		r := &run{plan: validPlan(t), opts: Options{Files: OSFiles{}}, report: &Report{}, swapped: swapped, swaps: []Swap{{Path: filepath.Join(dir, "t"), Staged: staged}}}
-		rep := r.fail(context.Background(), &PhaseError{Phase: &Phase{Name: "recheck"}, Err: fmt.Errorf("%w: staged binary x is owned by uid 65534", ErrUntrusted)})
-		if rep.Result != Refused || rep.Remedy == "" {
-			t.Errorf("swapped %v: result %s remedy %q, want refused with a remedy", swapped, rep.Result, rep.Remedy)
-		}
-		if _, err := os.Stat(staged); err != nil {
-			t.Errorf("swapped %v: the staged file was removed: %v", swapped, err)
+	for _, resumed := range []bool{false, true} {
+		for _, swapped := range []bool{false, true} {
+			j, err := OpenJournal(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.Begin("r1", validPlan(t))
+			r := &run{plan: validPlan(t), opts: Options{Files: OSFiles{}}, report: &Report{Run: "r1"}, journal: j, swapped: swapped,
+				swaps: []Swap{{Path: filepath.Join(dir, "t"), Staged: staged}}}
+			if resumed {
+				r.state = &RunState{Run: "r1"}
+			}
+			rep := r.fail(context.Background(), &PhaseError{Phase: &Phase{Name: "recheck"}, Err: fmt.Errorf("%w: staged binary x is owned by uid 65534", ErrUntrusted)})
+			if rep.Result != Refused || rep.Remedy == "" {
+				t.Errorf("resumed %v swapped %v: result %s remedy %q, want refused with a remedy", resumed, swapped, rep.Result, rep.Remedy)
+			}
+			if _, err := os.Stat(staged); err != nil {
+				t.Errorf("resumed %v swapped %v: the staged file was removed: %v", resumed, swapped, err)
+			}
+			// A refused resume leaves its run unfinished; a new run refused
+			// ends.
+			if st, _ := j.Last(); st == nil || st.Ended() == resumed {
+				t.Errorf("resumed %v swapped %v: journal %+v, want ended %v", resumed, swapped, st, !resumed)
+			}
+			j.Close()
 		}
 	}
 }

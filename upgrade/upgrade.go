@@ -263,6 +263,13 @@ func (r *run) fail(ctx context.Context, err error) *Report {
 		if errors.Is(err, ErrUntrusted) {
 			r.report.Remedy = "nothing was changed by this run: find out who changed the file named above; `liveswap status` lists the run's files"
 		}
+		if r.state != nil {
+			// A refused resume leaves the interrupted run as unfinished
+			// as it found it: status must still say so.
+			r.report.Result = Refused
+			r.logf("[result] %s", Refused)
+			return r.report
+		}
 		r.end(Refused)
 		return r.report
 	}
