@@ -9,39 +9,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/liveswap/liveswap/checks"
 	"github.com/liveswap/liveswap/internal/host/state"
+	"github.com/liveswap/liveswap/internal/host/state/statetest"
 	"github.com/liveswap/liveswap/plan"
 )
 
-const nobody = 65534
+const nobody = statetest.Nobody
 
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to give files to nobody")
 	}
-}
-
-// treeOf lists every entry under dir with mode, size, mtime and content.
-func treeOf(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "%s %v %d %s", p, fi.Mode(), fi.Size(), fi.ModTime().Format(time.RFC3339Nano))
-		if fi.Mode().IsRegular() {
-			c, _ := os.ReadFile(p)
-			fmt.Fprintf(&b, " %q", c)
-		}
-		b.WriteByte('\n')
-		return nil
-	})
-	return b.String()
 }
 
 // TestUntrustedStateFolder: the state folder of issue 13 (made by nobody,
@@ -56,14 +37,8 @@ func TestUntrustedStateFolder(t *testing.T) {
 		want  string
 	}{
 		{"0777 of nobody, lock and journal linked to root's files", func(t *testing.T, dir, victim string) {
-			os.Chmod(dir, 0o777)
-			os.Chown(dir, nobody, nobody)
-			for _, l := range []struct{ target, link string }{{"lock", state.LockName}, {"journal", state.JournalName}} {
-				link := filepath.Join(dir, l.link)
-				if err := os.Symlink(filepath.Join(victim, l.target), link); err != nil {
-					t.Fatal(err)
-				}
-				os.Lchown(link, nobody, nobody)
+			if err := statetest.Hostile(dir, victim); err != nil {
+				t.Fatal(err)
 			}
 		}, "is owned by uid 65534"},
 		{"a journal written by nobody", func(t *testing.T, dir, _ string) {
@@ -82,7 +57,7 @@ func TestUntrustedStateFolder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			victim := t.TempDir()
-			for _, f := range []string{"lock", "journal"} {
+			for _, f := range []string{state.LockName, state.JournalName} {
 				if err := os.WriteFile(filepath.Join(victim, f), []byte("root's "+f+"\n"), 0o600); err != nil {
 					t.Fatal(err)
 				}
@@ -91,7 +66,7 @@ func TestUntrustedStateFolder(t *testing.T) {
 			dir := filepath.Join(base, "state")
 			os.Mkdir(dir, 0o700)
 			tt.setup(t, dir, victim)
-			victimBefore, stateBefore := treeOf(t, victim), treeOf(t, base)
+			victimBefore, stateBefore := statetest.Tree(victim), statetest.Tree(base)
 
 			opts := Options{StateDir: dir, LockDir: t.TempDir()}
 			rep, err := Apply(context.Background(), validPlan(t), opts)
@@ -108,10 +83,10 @@ func TestUntrustedStateFolder(t *testing.T) {
 			if _, err := ReadStatus(dir); !errors.Is(err, ErrUntrusted) {
 				t.Errorf("status: %v, want ErrUntrusted", err)
 			}
-			if got := treeOf(t, victim); got != victimBefore {
+			if got := statetest.Tree(victim); got != victimBefore {
 				t.Errorf("root's files changed:\n%s\nwant\n%s", got, victimBefore)
 			}
-			if got := treeOf(t, base); got != stateBefore {
+			if got := statetest.Tree(base); got != stateBefore {
 				t.Errorf("the refused state folder changed:\n%s\nwant\n%s", got, stateBefore)
 			}
 		})

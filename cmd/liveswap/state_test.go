@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/liveswap/liveswap/internal/host/state/statetest"
 )
 
 // liveswap runs the CLI in-process and returns its exit status and output.
@@ -52,26 +54,6 @@ binaries:
 	return path
 }
 
-func treeOf(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "%s %v %d %s", p, fi.Mode(), fi.Size(), fi.ModTime().Format(time.RFC3339Nano))
-		if fi.Mode().IsRegular() {
-			c, _ := os.ReadFile(p)
-			fmt.Fprintf(&b, " %q", c)
-		}
-		b.WriteByte('\n')
-		return nil
-	})
-	return b.String()
-}
-
-const nobody = 65534
-
 // TestUntrustedStateDir is issue 13's finding 3 at the CLI: as nobody, a
 // 0777 --state-dir with lock and journal.jsonl linked to root's files, or
 // a journal written by nobody. Every command refuses it naming the owner,
@@ -87,12 +69,8 @@ func TestUntrustedStateDir(t *testing.T) {
 		want  string
 	}{
 		{"0777 of nobody, lock and journal linked to root's files", func(t *testing.T, dir, victim string) {
-			os.Chmod(dir, 0o777)
-			os.Chown(dir, nobody, nobody)
-			for _, l := range []string{"lock", "journal.jsonl"} {
-				link := filepath.Join(dir, l)
-				os.Symlink(filepath.Join(victim, l), link)
-				os.Lchown(link, nobody, nobody)
+			if err := statetest.Hostile(dir, victim); err != nil {
+				t.Fatal(err)
 			}
 		}, "owned by uid 65534"},
 		{"a journal written by nobody", func(t *testing.T, dir, victim string) {
@@ -101,7 +79,7 @@ func TestUntrustedStateDir(t *testing.T) {
 {"run":"r1","phase":"swap","status":"done","swaps":[{"path":%q,"staged":%q,"backup":%q}]}
 `, filepath.Join(victim, "lock"), filepath.Join(victim, "lock"), filepath.Join(victim, "x"), filepath.Join(victim, "journal.jsonl"))
 			os.WriteFile(j, []byte(lines), 0o600)
-			os.Chown(j, nobody, nobody)
+			os.Chown(j, statetest.Nobody, statetest.Nobody)
 		}, "journal.jsonl is owned by uid 65534"},
 	}
 	for _, tt := range tests {
@@ -114,7 +92,7 @@ func TestUntrustedStateDir(t *testing.T) {
 			dir := filepath.Join(base, "state")
 			os.Mkdir(dir, 0o700)
 			tt.setup(t, dir, victim)
-			victimBefore, stateBefore := treeOf(t, victim), treeOf(t, base)
+			victimBefore, stateBefore := statetest.Tree(victim), statetest.Tree(base)
 			planFile := cliPlan(t, "")
 			for _, c := range []struct {
 				args []string
@@ -131,10 +109,10 @@ func TestUntrustedStateDir(t *testing.T) {
 					t.Errorf("%s: exit %d, want %d naming %q:\n%s", strings.Join(c.args[:1], " "), code, c.code, tt.want, out)
 				}
 			}
-			if got := treeOf(t, victim); got != victimBefore {
+			if got := statetest.Tree(victim); got != victimBefore {
 				t.Errorf("root's files changed:\n%s\nwant\n%s", got, victimBefore)
 			}
-			if got := treeOf(t, base); got != stateBefore {
+			if got := statetest.Tree(base); got != stateBefore {
 				t.Errorf("the refused state folder changed:\n%s\nwant\n%s", got, stateBefore)
 			}
 		})

@@ -121,21 +121,7 @@ func (f *Folder) OpenFile(name string, flag int, perm os.FileMode) (*os.File, er
 		}
 		return nil, &os.PathError{Op: "open", Path: f.Name(name), Err: err}
 	}
-	file := os.NewFile(uintptr(fd), f.Name(name))
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		file.Close()
-		return nil, err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		file.Close()
-		return nil, untrusted("%s is not a regular file (remove it)", f.Name(name))
-	}
-	if err := checkOwn("file", f.Name(name), &st); err != nil {
-		file.Close()
-		return nil, err
-	}
-	return file, nil
+	return openedFile(fd, "file", f.Name(name))
 }
 
 // ErrTooLarge means a state file is larger than its reader accepts.

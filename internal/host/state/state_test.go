@@ -9,7 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/liveswap/liveswap/internal/host/state/statetest"
 )
 
 func TestLockIsExclusive(t *testing.T) {
@@ -154,9 +155,9 @@ func TestUntrustedFolders(t *testing.T) {
 			base, victim := mkdir(t, t.TempDir(), "base", 0o755, 0), t.TempDir()
 			writeFile(t, filepath.Join(victim, "a"), 0o600, 0)
 			writeFile(t, filepath.Join(victim, "b"), 0o600, 0)
-			before := snapshotTree(t, victim)
+			before := statetest.Tree(victim)
 			dir := tt.setup(t, base, victim)
-			beforeState := snapshotTree(t, base)
+			beforeState := statetest.Tree(base)
 
 			f, openErr := Open(dir, true)
 			f.Close()
@@ -176,11 +177,11 @@ func TestUntrustedFolders(t *testing.T) {
 			}
 			if tt.want != "" {
 				t.Logf("refused: %v", openErr)
-				if got := snapshotTree(t, base); got != beforeState {
+				if got := statetest.Tree(base); got != beforeState {
 					t.Errorf("the refused folder changed:\n%s\nwant\n%s", got, beforeState)
 				}
 			}
-			if got := snapshotTree(t, victim); got != before {
+			if got := statetest.Tree(victim); got != before {
 				t.Errorf("files the state folder pointed at changed:\n%s\nwant\n%s", got, before)
 			}
 		})
@@ -230,26 +231,6 @@ func writeFile(t *testing.T, path string, mode os.FileMode, uid int) {
 	if err := os.Chown(path, uid, uid); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// snapshotTree lists every entry under dir with its mode, owner, size,
-// mtime and, for a file, its content.
-func snapshotTree(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "%s %v %d %s", p, fi.Mode(), fi.Size(), fi.ModTime().Format(time.RFC3339Nano))
-		if fi.Mode().IsRegular() {
-			c, _ := os.ReadFile(p)
-			fmt.Fprintf(&b, " %q", c)
-		}
-		b.WriteByte('\n')
-		return nil
-	})
-	return b.String()
 }
 
 // TestLines: lines come back with their numbers; a line over the limit is

@@ -186,7 +186,14 @@ func OpenTrusted(what, path string) (*os.File, error) {
 		}
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	f := os.NewFile(uintptr(fd), filepath.Join(dir, filepath.Base(path)))
+	return openedFile(fd, what, filepath.Join(dir, filepath.Base(path)))
+}
+
+// openedFile wraps fd, just opened without following a link, as a file
+// once it proved to be a regular file that checkOwn accepts; otherwise it
+// closes fd.
+func openedFile(fd int, what, path string) (*os.File, error) {
+	f := os.NewFile(uintptr(fd), path)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		f.Close()
@@ -194,7 +201,7 @@ func OpenTrusted(what, path string) (*os.File, error) {
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		f.Close()
-		return nil, untrusted("%s %s is not a regular file", what, path)
+		return nil, untrusted("%s %s is not a regular file (remove it, or name the file itself)", what, path)
 	}
 	if err := checkOwn(what, path, &st); err != nil {
 		f.Close()
