@@ -39,6 +39,8 @@ type Options struct {
 	Downtime time.Duration
 	// StateDir holds the journal and lock; default DefaultStateDir.
 	StateDir string
+	// LockDir holds the locks of units and files; default state.LockDir("").
+	LockDir string
 	// VersionTimeout bounds `NEWBINARY --version`; default 10s.
 	VersionTimeout time.Duration
 	// Manager and Engine reuse the caller's connections; when nil the run

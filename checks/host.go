@@ -14,6 +14,7 @@ import (
 
 	"github.com/liveswap/liveswap/internal/host/procfs"
 	"github.com/liveswap/liveswap/internal/host/state"
+	"github.com/liveswap/liveswap/plan"
 )
 
 // hostChecks look for hazards on the host around the upgrade.
@@ -311,18 +312,40 @@ func owningPackages(infoDir, path string) []string {
 	return out
 }
 
+// LockTargets are what a run of p changes and holds exclusively, whatever
+// its state folder: each unit it restarts and each file it replaces.
+func LockTargets(p *plan.Plan) []state.Target {
+	var ts []state.Target
+	for _, u := range append([]string{p.Target.Unit}, p.Units()...) {
+		if u != "" {
+			ts = append(ts, state.Target{Kind: "unit", ID: p.Target.Systemd + " " + u})
+		}
+	}
+	for _, b := range p.Binaries {
+		if b.Path != "" {
+			ts = append(ts, state.Target{Kind: "file", ID: filepath.Clean(b.Path)})
+		}
+	}
+	return ts
+}
+
 func checkLock(_ context.Context, env *Env) Result {
 	path := state.LockPath(env.Options.StateDir)
-	held, holder, err := state.Holder(env.Options.StateDir)
+	held, by, err := state.Holder(env.Options.StateDir)
 	switch {
 	case err != nil:
 		return fail("check the state folder (--state-dir)", "%s: %v", path, err)
 	case held:
-		if holder != "" {
-			holder = " by pid " + holder
-		}
 		return fail("wait for the other upgrade to end (liveswap status shows it); one upgrade per host",
-			"another liveswap upgrade is running: %s is locked%s", path, holder)
+			"another liveswap upgrade is running: %s is locked by %s", path, by)
+	}
+	held, what, by, err := state.TargetHolder(env.Options.LockDir, LockTargets(env.Plan))
+	switch {
+	case err != nil:
+		return fail("check the lock folder ("+state.LockDir(env.Options.LockDir)+")", "%v", err)
+	case held:
+		return fail("wait for the other upgrade to end (`liveswap status --state-dir "+by.StateDir+"` shows it); one upgrade per daemon",
+			"another liveswap upgrade is running: %s is locked by %s", what, by)
 	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return ok("no upgrade in progress (%s absent)", path)
@@ -342,19 +365,23 @@ type journalEntry struct {
 // JournalName is the orchestrator's journal file under the state dir.
 const JournalName = "journal.jsonl"
 
-// lastRun returns the last run of the journal and whether it ended.
-func lastRun(path string) (run, phase string, ended bool, err error) {
-	f, err := os.Open(path)
+// lastRun returns the last run of the journal in the state folder dir and
+// whether it ended; the folder is checked as the upgrade checks it.
+func lastRun(dir string) (run, phase string, ended bool, err error) {
+	d, err := state.Open(dir, false)
+	if err != nil {
+		return "", "", false, err
+	}
+	defer d.Close()
+	f, err := d.OpenFile(JournalName, os.O_RDONLY, 0)
 	if err != nil {
 		return "", "", false, err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
+	err = state.Lines(f, f.Name(), state.MaxLine, func(_ int, line []byte) error {
 		var e journalEntry
-		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Run == "" {
-			continue // a torn last line from a crash mid-write
+		if json.Unmarshal(line, &e) != nil || e.Run == "" {
+			return nil // a torn last line from a crash mid-write
 		}
 		if e.Run != run || e.Status == "begin" {
 			run, ended = e.Run, false
@@ -364,13 +391,14 @@ func lastRun(path string) (run, phase string, ended bool, err error) {
 		} else {
 			phase = e.Phase + " " + e.Status
 		}
-	}
-	return run, phase, ended, sc.Err()
+		return nil
+	})
+	return run, phase, ended, err
 }
 
 func checkJournal(_ context.Context, env *Env) Result {
 	path := filepath.Join(env.Options.StateDir, JournalName)
-	run, phase, ended, err := lastRun(path)
+	run, phase, ended, err := lastRun(env.Options.StateDir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return ok("no journal: no earlier upgrade on this host")

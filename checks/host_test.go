@@ -215,6 +215,24 @@ func TestLockAndJournal(t *testing.T) {
 	}
 	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 
+	// A run with another state folder holds the plan's unit.
+	locks := t.TempDir()
+	p := &plan.Plan{Target: plan.Target{Unit: "x.service", Systemd: "user"}}
+	other := t.TempDir()
+	held, err := state.AcquireTargets(locks, other, LockTargets(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = checkLock(context.Background(), NewEnv(p, Options{StateDir: dir, LockDir: locks}))
+	if r.Status != Fail || !strings.Contains(r.Message, "unit user x.service is locked by pid "+strconv.Itoa(os.Getpid())+" (state dir "+other+")") ||
+		!strings.Contains(r.Remedy, other) {
+		t.Errorf("unit held by another state folder's run: %+v", r)
+	}
+	held.Release()
+	if r := checkLock(context.Background(), NewEnv(p, Options{StateDir: dir, LockDir: locks})); r.Status != OK {
+		t.Errorf("unit released: %+v", r)
+	}
+
 	if r := checkJournal(context.Background(), env); r.Status != OK {
 		t.Errorf("no journal: %+v", r)
 	}

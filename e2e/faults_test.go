@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -279,8 +280,8 @@ func TestApplyRefusesBeforeTouching(t *testing.T) {
 			t.Fatalf("exit %d result %s error %q, want 1 refused naming sha256", code, r.Result, r.Error)
 		}
 		requireIntact(t, dp, old, r, w, false)
-		if _, err := os.Stat(dp.current + ".liveswap-new"); !os.IsNotExist(err) {
-			t.Errorf("staged file left behind: %v", err)
+		if m, _ := filepath.Glob(dp.current + ".liveswap-new*"); len(m) > 0 {
+			t.Errorf("staged file left behind: %v", m)
 		}
 	})
 	t.Run("disk full while staging", func(t *testing.T) {
@@ -345,13 +346,26 @@ func heldApply() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	marker := os.Getenv("LIVESWAP_E2E_HELD_MARKER")
-	upgrade.Apply(context.Background(), p, upgrade.Options{StateDir: os.Getenv("LIVESWAP_E2E_HELD_STATE"),
+	marker, release := os.Getenv("LIVESWAP_E2E_HELD_MARKER"), os.Getenv("LIVESWAP_E2E_HELD_RELEASE")
+	r, _ := upgrade.Apply(context.Background(), p, upgrade.Options{StateDir: os.Getenv("LIVESWAP_E2E_HELD_STATE"),
 		HoldAfterSwap: func() {
 			os.WriteFile(marker, []byte("swapped"), 0o644)
-			select {}
+			if release == "" {
+				select {}
+			}
+			// Held until the test creates release, then the run goes on.
+			for {
+				if _, err := os.Stat(release); err == nil {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 		}})
-	return 1
+	if r == nil {
+		return 2
+	}
+	json.NewEncoder(os.Stdout).Encode(r)
+	return r.ExitCode()
 }
 
 // TestCrashAfterSwap kills liveswap between the swap and the restart. While

@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/liveswap/liveswap/internal/host/state"
 	"github.com/liveswap/liveswap/internal/testbed"
 )
 
@@ -13,7 +14,21 @@ func TestMain(m *testing.M) {
 	if os.Getenv(heldApplyEnv) != "" {
 		os.Exit(heldApply())
 	}
+	// One lock folder for the whole run (liveswap's default, /run/liveswap/locks,
+	// would outlive it); the liveswap processes tests start inherit it.
+	locks := ""
+	if os.Getenv(state.LockDirEnv) == "" {
+		dir, err := os.MkdirTemp("", "lslocks-")
+		if err != nil {
+			panic(err)
+		}
+		os.Setenv(state.LockDirEnv, dir)
+		locks = dir
+	}
 	code := m.Run()
 	testbed.CleanupBuilds()
+	if locks != "" {
+		os.RemoveAll(locks)
+	}
 	os.Exit(code)
 }

@@ -130,12 +130,26 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// MaxSize bounds a plan file. A plan names a target, a few binaries and
+// its workloads: a few KiB. A larger file is a mistake (the wrong file) or
+// an attempt to make the journal unreadable, and is refused before it is
+// read whole.
+const MaxSize = 1 << 20
+
 // Load reads, strictly decodes, defaults and validates the plan at path,
 // and checks the files it names (CheckFiles); errors name the plan file.
 func Load(path string) (*Plan, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading plan: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading plan: %w", err)
+	}
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("plan %s is over %d bytes (1 MiB), the most a plan may be: check that it is the plan you meant (`liveswap plan -o plan.yaml` writes one of a few KiB)", path, MaxSize)
 	}
 	p, err := Parse(b)
 	if err == nil {
@@ -151,6 +165,9 @@ var yamlLine = regexp.MustCompile(`^yaml: (unmarshal errors:\n\s*)?`)
 
 // Parse decodes a plan: an unknown field is an error naming its line.
 func Parse(b []byte) (*Plan, error) {
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("the plan is %d bytes, over the %d (1 MiB) a plan may be", len(b), MaxSize)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	var p Plan

@@ -21,16 +21,15 @@ import (
 // taken before the restart. When no snapshot could be taken (the daemon
 // was down) the result is RevertedUnverified, never Reverted.
 func Rollback(ctx context.Context, opts Options) (*Report, error) {
-	j, err := OpenJournal(stateDir(opts))
+	st, err := lastRun(stateDir(opts))
 	if err != nil {
 		return nil, err
 	}
-	st, err := j.Last()
-	if err != nil {
-		return nil, err
-	}
-	if st == nil || st.Plan == nil || len(st.Swaps) == 0 {
+	if st == nil || (st.Plan == nil && st.PlanErr == nil) || len(st.Swaps) == 0 {
 		return nil, errors.New("nothing to roll back: the journal records no swapped binary (see `liveswap status`)")
+	}
+	if st.PlanErr != nil {
+		return nil, fmt.Errorf("run %s cannot be rolled back: %w", st.Run, st.PlanErr)
 	}
 	r, err := newRun(st.Plan, opts)
 	if err != nil {
@@ -133,20 +132,15 @@ type Status struct {
 
 // ReadStatus reads the journal and the files it names.
 func ReadStatus(dir string) (*Status, error) {
-	dir = state.Dir(dir)
-	j := &Journal{Dir: dir, path: filepath.Join(dir, state.JournalName)}
-	st, err := j.Last()
+	st, err := lastRun(dir)
 	if err != nil {
 		return nil, err
 	}
 	if st == nil {
-		return &Status{Advice: "no upgrade has run on this host (journal " + j.path + " is empty)"}, nil
+		return &Status{Advice: "no upgrade has run on this host (journal " + filepath.Join(state.Dir(dir), state.JournalName) + " is empty)"}, nil
 	}
 	s := &Status{Run: st.Run, Result: st.Result, LastPhase: st.LastPhase, LastState: st.LastState, Error: st.Error,
-		Started: st.Started, Updated: st.Updated}
-	if st.Plan != nil {
-		s.Unit = st.Plan.Target.Unit
-	}
+		Unit: st.Unit, Started: st.Started, Updated: st.Updated}
 	var unusable []string
 	for _, sw := range st.Swaps {
 		for _, f := range []struct{ role, path string }{{"target", sw.Path}, {"staged", sw.Staged}, {"backup", sw.Backup}} {

@@ -1,5 +1,5 @@
 // Package upgrade swaps a container daemon's binary through systemd and
-// proves that no workload noticed: preflight, lock, snapshot, stage, swap,
+// proves that no workload noticed: preflight, lock, snapshot, stage, recheck, swap,
 // restart, ready, canary, verify, then commit or roll back. Every phase
 // transition is journaled so an interrupted run can be resumed or undone.
 package upgrade

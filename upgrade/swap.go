@@ -2,6 +2,8 @@ package upgrade
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -30,7 +32,14 @@ func backupName(path, version string) string {
 	return path + ".liveswap-backup-" + v
 }
 
-func stagedName(path string) string { return path + ".liveswap-new" }
+// stagedName is where run stages the new binary for path: unique per run
+// and per process (a resumed run stages anew under another name), so no
+// two runs ever write, or remove, each other's copy.
+func stagedName(path, run string) string {
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	return path + ".liveswap-new-" + run + "-" + hex.EncodeToString(rnd[:])
+}
 
 // Files is the file system moves a swap makes; tests inject failures.
 type Files interface {
@@ -56,7 +65,8 @@ func (OSFiles) Stage(ctx context.Context, src, dst, sha string, progress func(in
 	if err != nil {
 		return err
 	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, st.Mode().Perm()|0o700)
+	// O_EXCL: a file already there is not this run's to overwrite.
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, st.Mode().Perm()|0o700)
 	if err != nil {
 		return fmt.Errorf("staging %s: %w", dst, err)
 	}

@@ -46,7 +46,7 @@ func TestSwapInRefusesSymlinkedTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(dir, "new"), "new")
-	s := Swap{Path: path, Staged: stagedName(path), Backup: backupName(path, "1.0.3")}
+	s := Swap{Path: path, Staged: stagedName(path, "r1"), Backup: backupName(path, "1.0.3")}
 	var fs OSFiles
 	if err := fs.Stage(t.Context(), filepath.Join(dir, "new"), s.Staged, "", nil); err != nil {
 		t.Fatal(err)
@@ -169,7 +169,7 @@ func TestStatusChecksBackups(t *testing.T) {
 			live := filepath.Join(dir, "liveswapd-1.0.3")
 			write(t, live, "old")
 			write(t, path, "new")
-			sw := Swap{Path: path, Staged: stagedName(path), Backup: backupName(path, "1.0.3"), FromVersion: "1.0.3", BackupSHA256: sumOf("old")}
+			sw := Swap{Path: path, Staged: stagedName(path, "r1"), Backup: backupName(path, "1.0.3"), FromVersion: "1.0.3", BackupSHA256: sumOf("old")}
 			tt.setup(t, sw.Backup, live)
 			j, err := OpenJournal(state)
 			if err != nil {

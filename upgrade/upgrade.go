@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/liveswap/liveswap/checks"
 	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/internal/host/probe"
 	"github.com/liveswap/liveswap/internal/host/state"
@@ -24,6 +25,7 @@ type PreflightFunc func(ctx context.Context, p *plan.Plan) (results []CheckResul
 // Options tune a run; the zero value plus a plan is a careful default.
 type Options struct {
 	StateDir  string        // journal, lock, snapshots; default /var/lib/liveswap
+	LockDir   string        // the locks of units and files, shared by every state folder; default state.LockDir("")
 	DryRun    bool          // print the steps, touch nothing
 	Force     bool          // go on when preflight fails (negative controls)
 	Preflight PreflightFunc // nil skips preflight (the caller said so)
@@ -51,7 +53,7 @@ type run struct {
 	plan    *plan.Plan
 	opts    Options
 	journal *Journal
-	lock    *state.Lock
+	locks   []*state.Lock // the targets' locks, then the state folder's
 	sd      *systemd.Manager
 	eng     engine.Engine
 	report  *Report
@@ -82,6 +84,7 @@ func (r *run) phases() []Phase {
 		{Name: "lock", Desc: "take the host's upgrade lock", Resume: RunAgain, Run: noDetail(r.takeLock)},
 		{Name: "snapshot", Desc: "record every running container and start the probes", Resume: RunAgain, Run: noDetail(r.snapshot)},
 		{Name: "stage", Desc: "check each target is the regular file its unit runs, then copy each new binary beside it, fsync, verify sha256", JournalSwaps: true, Run: noDetail(r.stage)},
+		{Name: "recheck", Desc: "check each binary about to be installed or run: a regular file of root's in a folder of root's, writable by no one else, an ELF with the planned sha256", Resume: RunAgain, Run: r.recheck},
 		{Name: "swap", Desc: "keep each old binary as a backup and rename the new one in place", ChangesHost: true, JournalSwaps: true, Run: noDetail(r.swap)},
 		{Name: "restart", Desc: "restart each unit whose binary changed through systemd, containerd.service before the target, and wait for the jobs", ChangesHost: true, Run: noDetail(r.restart)},
 		{Name: "ready", Desc: "wait for the API, the expected versions (containerd's through the engine), live restore, and each unit running its new file", ChangesHost: true, Run: noDetail(r.ready)},
@@ -128,16 +131,15 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (*Report, error) {
 
 // Resume finishes the last run of the journal in opts.StateDir.
 func Resume(ctx context.Context, opts Options) (*Report, error) {
-	j, err := OpenJournal(stateDir(opts))
+	st, err := lastRun(stateDir(opts))
 	if err != nil {
 		return nil, err
 	}
-	st, err := j.Last()
-	if err != nil {
-		return nil, err
-	}
-	if st == nil || st.Ended() || st.Plan == nil {
+	if st == nil || st.Ended() || (st.Plan == nil && st.PlanErr == nil) {
 		return nil, errors.New("nothing to resume: the journal has no unfinished run (see `liveswap status`)")
+	}
+	if st.PlanErr != nil {
+		return nil, fmt.Errorf("run %s cannot be resumed: %w", st.Run, st.PlanErr)
 	}
 	r, err := newRun(st.Plan, opts)
 	if err != nil {
@@ -151,6 +153,17 @@ func Resume(ctx context.Context, opts Options) (*Report, error) {
 }
 
 func stateDir(o Options) string { return state.Dir(o.StateDir) }
+
+// lastRun reads the last run of the journal in dir (nil: none), checking
+// the folder as OpenJournal does but making nothing.
+func lastRun(dir string) (*RunState, error) {
+	j, err := readJournal(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	return j.Last()
+}
 
 func newRun(p *plan.Plan, opts Options) (*run, error) {
 	if err := p.Validate(); err != nil {
@@ -216,7 +229,10 @@ func (r *run) cleanup() {
 	if r.eng != nil {
 		r.eng.Close()
 	}
-	r.lock.Release()
+	for _, l := range r.locks {
+		l.Release()
+	}
+	r.journal.Close()
 }
 
 func (r *run) stopProbes() {
@@ -239,6 +255,23 @@ func (r *run) fail(ctx context.Context, err error) *Report {
 	var pe *PhaseError
 	if !errors.As(err, &pe) {
 		pe = &PhaseError{Phase: &Phase{Name: "?", ChangesHost: true}, Err: err}
+	}
+	// This process changed nothing: another run holds the target, or a
+	// file it would trust can be changed by another user. Whatever an
+	// earlier process left stays as it is, for the operator to judge.
+	if errors.Is(err, state.ErrLocked) || errors.Is(err, ErrUntrusted) {
+		if errors.Is(err, ErrUntrusted) {
+			r.report.Remedy = "nothing was changed by this run: find out who changed the file named above; `liveswap status` lists the run's files"
+		}
+		if r.state != nil {
+			// A refused resume leaves the interrupted run as unfinished
+			// as it found it: status must still say so.
+			r.report.Result = Refused
+			r.logf("[result] %s", Refused)
+			return r.report
+		}
+		r.end(Refused)
+		return r.report
 	}
 	if !r.swapped {
 		for _, s := range r.swaps {
@@ -301,21 +334,34 @@ func (r *run) preflight(ctx context.Context) error {
 	return nil
 }
 
+// takeLock takes the lock of every unit and file the plan changes (shared
+// by every state folder: two runs with different --state-dir must not
+// change one daemon at once), then the state folder's own lock (one
+// journal writer), and opens the journal.
 func (r *run) takeLock(ctx context.Context) error {
-	l, err := state.Acquire(r.opts.StateDir)
+	dir, _ := filepath.Abs(r.opts.StateDir)
+	l, err := state.AcquireTargets(r.opts.LockDir, dir, checks.LockTargets(r.plan))
 	if err != nil {
 		return err
 	}
-	r.lock = l
+	r.locks = append(r.locks, l)
+	if l, err = state.Acquire(r.opts.StateDir); err != nil {
+		return err
+	}
+	r.locks = append(r.locks, l)
 	if r.journal, err = OpenJournal(r.opts.StateDir); err != nil {
 		return err
 	}
 	r.rn.journal = r.journal
 	if r.state == nil {
-		if last, _ := r.journal.Last(); last != nil && !last.Ended() && last.Done["swap"] {
+		last, err := r.journal.Last()
+		if err != nil {
+			return err
+		}
+		if last != nil && !last.Ended() && last.Done["swap"] {
 			return fmt.Errorf("run %s stopped after swapping binaries (phase %s): finish it with `liveswap apply --resume` or undo it with `liveswap rollback` first", last.Run, last.LastPhase)
 		}
-		return r.journal.Append(Entry{Run: r.report.Run, Phase: "lock", Status: "begin", Plan: r.plan})
+		return r.journal.Begin(r.report.Run, r.plan)
 	}
 	return nil
 }
@@ -397,7 +443,7 @@ func (r *run) stage(ctx context.Context) error {
 		// Each backup is named after its own binary's version: the file on
 		// disk, which checkTargets proved is the one that runs.
 		own := r.ownVersion(ctx, b)
-		s := Swap{Path: b.Path, Staged: stagedName(b.Path), Backup: backupName(b.Path, own), FromVersion: own, BackupSHA256: sums[i]}
+		s := Swap{Path: b.Path, Staged: stagedName(b.Path, r.report.Run), Backup: backupName(b.Path, own), FromVersion: own, BackupSHA256: sums[i]}
 		r.swaps = append(r.swaps, s)
 		st, err := os.Stat(b.NewFile)
 		if err != nil {
@@ -405,6 +451,9 @@ func (r *run) stage(ctx context.Context) error {
 		}
 		prog := r.opts.Progress.Bytes("staging "+filepath.Base(b.Path), st.Size())
 		if err := r.opts.Files.Stage(ctx, b.NewFile, s.Staged, b.SHA256, prog); err != nil {
+			return err
+		}
+		if r.swaps[len(r.swaps)-1].NewSHA256, err = stagedSHA(s.Staged, b.SHA256); err != nil {
 			return err
 		}
 	}
@@ -596,6 +645,15 @@ func (r *run) commit(ctx context.Context) error {
 func (r *run) rollback(ctx context.Context) (string, error) {
 	ctx = context.WithoutCancel(ctx) // an interrupted liveswap must still finish a rollback
 	var errs []error
+	for _, s := range r.swaps {
+		// A backup is installed and run as root like a new binary.
+		if err := checkBinary("backup", s.Backup, ""); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
 	for _, s := range r.swaps {
 		if err := swapBack(r.opts.Files, s); err != nil {
 			errs = append(errs, err)

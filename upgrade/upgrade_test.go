@@ -76,7 +76,15 @@ func TestJournalLast(t *testing.T) {
 	for _, e := range []Entry{
 		{Run: "r1", Phase: "lock", Status: "begin", Plan: p},
 		{Run: "r1", Phase: "end", Status: "end", Result: Upgraded},
-		{Run: "r2", Phase: "lock", Status: "begin", Plan: p},
+	} {
+		if err := j.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Begin("r2", p); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []Entry{
 		{Run: "r2", Phase: "snapshot", Status: "info", From: "20.10.23"},
 		{Run: "r2", Phase: "stage", Status: "done", Swaps: swaps},
 		{Run: "r2", Phase: "swap", Status: "started"},
@@ -86,7 +94,7 @@ func TestJournalLast(t *testing.T) {
 		}
 	}
 	// A crash mid-write leaves a torn line; it must not hide the rest.
-	f, _ := os.OpenFile(j.path, os.O_APPEND|os.O_WRONLY, 0)
+	f, _ := os.OpenFile(j.path(), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"run":"r2","phase":"sw`)
 	f.Close()
 	st, err := j.Last()
@@ -120,7 +128,7 @@ func TestSwapInAndBack(t *testing.T) {
 	path := filepath.Join(dir, "dockerd")
 	write(t, path, "old")
 	write(t, filepath.Join(dir, "new"), "new")
-	s := Swap{Path: path, Staged: stagedName(path), Backup: backupName(path, "20.10.23+dfsg1")}
+	s := Swap{Path: path, Staged: stagedName(path, "r1"), Backup: backupName(path, "20.10.23+dfsg1")}
 	var fs OSFiles
 	if err := fs.Stage(t.Context(), filepath.Join(dir, "new"), s.Staged, "", nil); err != nil {
 		t.Fatal(err)

@@ -39,7 +39,7 @@ func newApplyCmd(runF func(*applyOptions) error) *cobra.Command {
 		Short: "Run an upgrade plan: swap the daemon binary and prove no workload noticed",
 		Long: `Apply runs an upgrade plan (see 'liveswap plan'):
 
-  preflight -> lock -> snapshot -> stage -> swap -> restart -> ready -> canary -> verify -> commit
+  preflight -> lock -> snapshot -> stage -> recheck -> swap -> restart -> ready -> canary -> verify -> commit
 
 Probes of the plan's workloads run from before the daemon stops until after
 verification. If the new daemon does not start, does not become ready, reports

@@ -162,7 +162,7 @@ var table = []Mutation{
 	// --- What a failed phase means: refused, failed or rolled back (upgrade.run.fail, the phases' fields).
 	{
 		ID: "fail.refused", Verdict: "a phase that fails before anything changed ends refused (exit 1)",
-		File: "upgrade/upgrade.go", Original: "r.end(Refused)", Replacement: "r.end(Failed)",
+		File: "upgrade/upgrade.go", Original: "\t\tr.end(Refused)\n\t\treturn r.report\n\t}\n\tif pe.Phase.Judges {", Replacement: "\t\tr.end(Failed)\n\t\treturn r.report\n\t}\n\tif pe.Phase.Judges {",
 		Tests: []Step{upgradeUnit, e2e("^TestApplyRefusesBeforeTouching$")},
 		Why:   "automation (the fleet playbook) tells 'try again later' from 'operator needed' by this",
 	},
@@ -566,8 +566,13 @@ var table = []Mutation{
 	},
 	{
 		ID: "checks.host.lock", Verdict: "host.lock fails while another upgrade holds the lock",
-		File: "checks/host.go", Original: `return fail("wait for the other upgrade to end`, Replacement: `return warn("wait for the other upgrade to end`,
+		File: "checks/host.go", Original: `return fail("wait for the other upgrade to end (liveswap status shows it); one upgrade per host",`, Replacement: `return warn("wait for the other upgrade to end (liveswap status shows it); one upgrade per host",`,
 		Tests: []Step{checksUnit, e2e("^TestCrashAfterSwap$")}, Why: "pre-flight would pass an upgrade that cannot take the lock",
+	},
+	{
+		ID: "checks.host.lock-target", Verdict: "host.lock fails while another upgrade, with another state folder, holds a unit or file of the plan",
+		File: "checks/host.go", Original: "return fail(\"wait for the other upgrade to end (`liveswap status --state-dir \"+by.StateDir", Replacement: "return warn(\"wait for the other upgrade to end (`liveswap status --state-dir \"+by.StateDir",
+		Tests: []Step{checksUnit, e2e("^TestOneTargetTwoStateDirs$")}, Why: "pre-flight would pass a second upgrade of a daemon another state folder's run is changing",
 	},
 	{
 		ID: "checks.host.journal", Verdict: "host.journal fails when the journal records an unfinished upgrade",

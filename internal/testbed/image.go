@@ -63,7 +63,9 @@ func BuildRootfs(dir string) error {
 			return err
 		}
 	}
-	os.Chmod(filepath.Join(dir, "tmp"), 0o1777)
+	// os.ModeSticky, not 0o1000: Go drops the raw bit, which left /tmp
+	// 0777 without it, a folder liveswap rightly refuses to trust.
+	os.Chmod(filepath.Join(dir, "tmp"), 0o777|os.ModeSticky)
 	files := map[string]string{
 		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
 		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",

@@ -383,7 +383,7 @@ func finish(r *TargetResult, kind string) {
 		hwm = append(hwm, float64(a.Apply.OwnHWMKiB)/1024)
 		cpu = append(cpu, a.Apply.CPUMS)
 	}
-	order := []string{"preflight", "lock", "snapshot", "stage", "swap", "restart", "ready", "canary", "verify", "commit", "rollback"}
+	order := []string{"preflight", "lock", "snapshot", "stage", "recheck", "swap", "restart", "ready", "canary", "verify", "commit", "rollback"}
 	sort.SliceStable(r.PhaseOrder, func(i, j int) bool { return index(order, r.PhaseOrder[i]) < index(order, r.PhaseOrder[j]) })
 	r.Phases = map[string]Stat{}
 	for name, ds := range phases {
