@@ -140,22 +140,7 @@ func chaosCase(t *testing.T, liveswap, newFile, phase string, sig syscall.Signal
 }
 
 // journalHas says whether the journal has an entry of phase with status.
-func journalHas(path, phase, status string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		var e struct{ Phase, Status string }
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Phase == phase && e.Status == status {
-			return true
-		}
-	}
-	return false
-}
+func journalHas(path, phase, status string) bool { return journalCount(path, phase, status) > 0 }
 
 func phaseNames(ps []upgrade.PhaseReport) []string {
 	var out []string
@@ -163,4 +148,126 @@ func phaseNames(ps []upgrade.PhaseReport) []string {
 		out = append(out, p.Name+":"+p.Status)
 	}
 	return out
+}
+
+// TestChaosRollback: after an upgrade, `liveswap rollback` is signalled as
+// each of its phases begins. After SIGINT or SIGTERM the unit runs the
+// file on disk; after any signal a second `liveswap rollback` completes:
+// the old version runs from the file on disk, status is clean, and the
+// witness saw nothing interrupted.
+func TestChaosRollback(t *testing.T) {
+	liveswap := testbed.Build(t, "liveswap", "e2e")
+	newFile := testbed.Build(t, "liveswapd", "1.0.1-e2e")
+	var matrix []string
+	for _, ph := range []string{"lock", "snapshot", "rollback"} {
+		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGKILL} {
+			t.Run(ph+"/"+sig.String(), func(t *testing.T) {
+				sd := testbed.StartSystemd(t)
+				dp := deploy(t, plan.Liveswapd, sd, true)
+				dp.newFile = newFile
+				state := t.TempDir()
+				w := testbed.Watch(t, dp.host, dp.web, dp.kv)
+				if code, out, _ := liveswapCLI(t, liveswap, sd.Env(), "apply", writePlan(t, dp.plan()), "--yes", "--output", "json", "--state-dir", state); code != 0 {
+					t.Fatalf("apply: exit %d\n%s", code, out)
+				}
+				// The rollback's entries follow the apply's: wait for the
+				// phase's second "started" when the apply had one too.
+				before := journalCount(filepath.Join(state, "journal.jsonl"), ph, "started")
+				cmd := exec.Command(liveswap, "rollback", "--yes", "--output", "json", "--state-dir", state)
+				cmd.Env = append(os.Environ(), sd.Env()...)
+				var stdout, stderr strings.Builder
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				exited := make(chan struct{})
+				go func() { cmd.Wait(); close(exited) }()
+				t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+			wait:
+				for {
+					if journalCount(filepath.Join(state, "journal.jsonl"), ph, "started") > before {
+						cmd.Process.Signal(sig)
+						break
+					}
+					select {
+					case <-exited:
+						break wait
+					case <-time.After(2 * time.Millisecond):
+					}
+				}
+				<-exited
+				outcome := fmt.Sprintf("exit %d", cmd.ProcessState.ExitCode())
+				if sig != syscall.SIGKILL {
+					r := decodeReport(t, stdout.String())
+					outcome += " " + string(r.Result)
+					if r.Result != upgrade.Reverted && r.Result != upgrade.Refused && r.Result != upgrade.Failed {
+						t.Errorf("rollback after %v: %s (%s)", sig, r.Result, r.Error)
+					}
+				}
+				// After SIGINT or SIGTERM the unit settles on the file on disk;
+				// SIGKILL may come between the restore and the restart, which
+				// the second rollback finishes.
+				if sig != syscall.SIGKILL {
+					waitRunsDisk(t, sd, dp)
+				}
+				code, out, errOut := liveswapCLI(t, liveswap, sd.Env(), "rollback", "--yes", "--output", "json", "--state-dir", state)
+				r := decodeReport(t, out)
+				outcome += fmt.Sprintf("; rollback again: exit %d %s", code, r.Result)
+				if code != 0 || r.Result != upgrade.Reverted {
+					t.Errorf("second rollback: exit %d %s (%s)\n%s", code, r.Result, r.Error, errOut)
+				}
+				if scode, sout, _ := liveswapCLI(t, liveswap, sd.Env(), "status", "--state-dir", state); scode != 0 {
+					t.Errorf("status: exit %d\n%s", scode, sout)
+				}
+				w.Stop(t)
+				if v := daemonVersion(t, dp.host); v != testbed.LiveswapdVersion {
+					t.Errorf("after the rollback the daemon reports %s", v)
+				}
+				waitRunsDisk(t, sd, dp)
+				w.RequireUninterrupted(t)
+				matrix = append(matrix, fmt.Sprintf("%-8s %-10s %s", ph, sig, outcome))
+			})
+		}
+	}
+	t.Logf("chaos matrix (rollback phase begun, signal: what happened):\n%s", strings.Join(matrix, "\n"))
+}
+
+// waitRunsDisk waits until the unit is active and its main process runs
+// the file now at the plan's path.
+func waitRunsDisk(t *testing.T, sd *testbed.Systemd, dp *deployment) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		pid := sd.MainPID(t, dp.unit)
+		if pid > 0 && sd.ActiveState(t, dp.unit) == "active" {
+			running, err := os.ReadFile(fmt.Sprintf("/proc/%d/exe", pid))
+			disk, derr := os.ReadFile(dp.current)
+			if err == nil && derr == nil && string(running) == string(disk) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unit %s does not run the file at %s", dp.unit, dp.current)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// journalCount counts the journal's entries of phase with status.
+func journalCount(path, phase, status string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var e struct{ Phase, Status string }
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Phase == phase && e.Status == status {
+			n++
+		}
+	}
+	return n
 }
