@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/liveswap/liveswap/checks/daemonjson"
 	"github.com/liveswap/liveswap/internal/host/systemd"
 	"github.com/liveswap/liveswap/internal/testbuild"
 	"github.com/liveswap/liveswap/plan"
@@ -16,6 +18,15 @@ import (
 // verdict of the daemon-json checks, with the unit's flags.
 func TestDaemonJSONByBinary(t *testing.T) {
 	bin := testbuild.Liveswapd(t)
+	// A liveswapd that answers --version but whose --validate never ends:
+	// no binary judges the file, so daemon-json.valid cannot pass it.
+	hangs := filepath.Join(t.TempDir(), "liveswapd")
+	script := "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'liveswapd version 1.0.0'; exit 0; }\nexec sleep 60\n"
+	if err := os.WriteFile(hangs, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer func(d time.Duration) { daemonjson.BinaryTimeout = d }(daemonjson.BinaryTimeout)
+	daemonjson.BinaryTimeout = 500 * time.Millisecond
 	type want struct {
 		status Status
 		substr string
@@ -43,6 +54,11 @@ func TestDaemonJSONByBinary(t *testing.T) {
 		}},
 		{"flag conflict", bin, "{\n  \"live-restore\": true\n}", []string{"--live-restore"}, map[string]want{
 			"daemon-json.flag-conflict": {Fail, "both as a flag and in the configuration file"},
+		}},
+		{"--validate never ends", hangs, `{"live-restore": true}`, nil, map[string]want{
+			"daemon-json.valid":         {Fail, "timed out"},
+			"daemon-json.flag-conflict": {Skip, "daemon-json.valid failed"},
+			"daemon-json.live-restore":  {Skip, "daemon-json.valid failed"},
 		}},
 		{"binary missing", "/nonexistent/liveswapd", `{"live-restore": true}`, nil, map[string]want{
 			"daemon-json.valid":         {Fail, "/nonexistent/liveswapd"},

@@ -110,6 +110,7 @@ func requireVerified(t *testing.T, dp *deployment, r *upgrade.Report) {
 // forces the upgrade: the failed start stops the containers, and the
 // rollback's own verify must say so (exit 4) as the witness does.
 func TestApplyRollsBack(t *testing.T) {
+	delegate := func(t *testing.T) string { return testbed.Build(t, "liveswapd", "1.0.1-e2e") }
 	tests := []struct {
 		kind        string
 		name        string
@@ -118,18 +119,25 @@ func TestApplyRollsBack(t *testing.T) {
 		liveRestore bool
 		wantCode    int
 		wantResult  upgrade.Result
+		// wantReady is in the error of the ready phase when that phase is
+		// the one that must catch the fault.
+		wantReady string
 	}{
-		{plan.Liveswapd, "new binary exits at start", func(t *testing.T) string { return faultd(t, "exit", "") }, nil, true, 3, upgrade.RolledBack},
+		{plan.Liveswapd, "new binary exits at start", func(t *testing.T) string { return faultd(t, "exit", "") }, nil, true, 3, upgrade.RolledBack, ""},
 		{plan.Liveswapd, "new binary never becomes ready", func(t *testing.T) string { return faultd(t, "hang", "") },
 			func(p *plan.Policy) {
 				p.ReadyTimeout, p.StopTimeout = plan.Duration(3*time.Second), plan.Duration(2*time.Second)
-			}, true, 3, upgrade.RolledBack},
+			}, true, 3, upgrade.RolledBack, ""},
 		{plan.Liveswapd, "new binary reports another version", func(t *testing.T) string {
 			return faultd(t, "exec", testbed.Build(t, "liveswapd", "1.0.2-e2e"))
-		}, nil, true, 3, upgrade.RolledBack},
-		{plan.Docker, "new binary exits at start", faultDockerd, nil, true, 3, upgrade.RolledBack},
+		}, nil, true, 3, upgrade.RolledBack, ""},
+		{plan.Docker, "new binary exits at start", faultDockerd, nil, true, 3, upgrade.RolledBack, ""},
 		{plan.Liveswapd, "live restore off forced, new binary exits at start", func(t *testing.T) string { return faultd(t, "exit", "") },
-			nil, false, 4, upgrade.Failed},
+			nil, false, 4, upgrade.Failed, ""},
+		// A daemon that answers the right version while its unit is on its
+		// way down (STOPPING=1 right after READY=1) is not the upgrade.
+		{plan.Liveswapd, "new unit stops right after it is ready", func(t *testing.T) string { return faultd(t, "stop-after-ready", delegate(t)) },
+			nil, true, 3, upgrade.RolledBack, "want active"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind+"/"+tt.name, func(t *testing.T) {
@@ -152,6 +160,11 @@ func TestApplyRollsBack(t *testing.T) {
 			t.Logf("exit %d, result %s, error: %s\nstderr:\n%s", code, r.Result, r.Error, stderr)
 			if code != tt.wantCode || r.Result != tt.wantResult {
 				t.Fatalf("exit %d result %s, want %d %s\n%s", code, r.Result, tt.wantCode, tt.wantResult, stdout)
+			}
+			if tt.wantReady != "" {
+				if got := phaseStatus(r.Phases, "ready"); got != upgrade.PhaseFailed || !strings.Contains(r.Error, tt.wantReady) {
+					t.Errorf("ready phase %q, error %q; want the ready phase failed with %q", got, r.Error, tt.wantReady)
+				}
 			}
 			wantRollback := upgrade.PhaseDone
 			if !tt.liveRestore {

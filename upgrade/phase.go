@@ -107,10 +107,16 @@ type runner struct {
 	resumed map[string]bool
 	// swaps gives the list of swaps for JournalSwaps phases.
 	swaps func() []Swap
+	// changed: a ChangesHost phase has started. From then on an interrupt
+	// no longer stops the run: stopping between two binaries (or halfway
+	// through a rollback) is worse than finishing.
+	changed, noted bool
 }
 
 // Run runs phases in order and stops at the first failure, which it
-// returns as a *PhaseError. No phase starts once ctx is done.
+// returns as a *PhaseError. Once ctx is done no phase starts — unless a
+// phase that changes the host has started: then the run is finished (or
+// rolled back) with ctx's cancellation ignored.
 func (x *runner) Run(ctx context.Context, phases []Phase) error {
 	for i := range phases {
 		ph := &phases[i]
@@ -130,8 +136,18 @@ func (x *runner) Run(ctx context.Context, phases []Phase) error {
 }
 
 func (x *runner) one(ctx context.Context, ph *Phase) error {
-	if err := ctx.Err(); err != nil && !ph.Undo {
-		return &PhaseError{Phase: ph, Err: fmt.Errorf("not started: %w", context.Cause(ctx))}
+	if err := ctx.Err(); err != nil && !ph.Undo && !x.changed {
+		return &PhaseError{Phase: ph, Err: fmt.Errorf("not started: %w (nothing more was changed)", context.Cause(ctx))}
+	}
+	if ph.ChangesHost || ph.Undo {
+		x.changed = true
+	}
+	if x.changed {
+		if ctx.Err() != nil && !x.noted {
+			x.noted = true
+			x.logf("[interrupt] %v: the host is already changing, so the run goes on to its end (or its rollback); interrupt again to quit at once", context.Cause(ctx))
+		}
+		ctx = context.WithoutCancel(ctx)
 	}
 	begin := time.Now()
 	x.logf("[%s] %s", ph.Name, ph.Desc)

@@ -18,6 +18,7 @@ func TestRunner(t *testing.T) {
 		name       string
 		resumed    map[string]bool
 		cancel     bool
+		cancelIn   string // the phase during which the run is interrupted
 		badJournal bool
 		phases     []Phase
 		wantRan    string
@@ -35,6 +36,12 @@ func TestRunner(t *testing.T) {
 			wantRan: "", wantStatus: "", wantFailed: "a"},
 		{name: "an undo phase runs after an interrupt", cancel: true, phases: []Phase{{Name: "u", Undo: true}},
 			wantRan: "u", wantStatus: "done"},
+		{name: "an interrupt before the host changed stops the run", cancelIn: "a",
+			phases:  []Phase{{Name: "a"}, {Name: "b", ChangesHost: true}},
+			wantRan: "a", wantStatus: "done", wantFailed: "b"},
+		{name: "once the host changed, an interrupt lets the run finish", cancelIn: "b",
+			phases:  []Phase{{Name: "a"}, {Name: "b", ChangesHost: true}, {Name: "c"}, {Name: "d", Run: notCancelled}},
+			wantRan: "a b c d", wantStatus: "done done done done"},
 		{name: "a journal that cannot be written stops before the phase", badJournal: true, phases: []Phase{{Name: "a"}},
 			wantRan: "", wantStatus: "failed", wantFailed: "a"},
 		{name: "an undo phase goes on without its journal", badJournal: true, phases: []Phase{{Name: "u", Undo: true}},
@@ -57,11 +64,16 @@ func TestRunner(t *testing.T) {
 				os.Mkdir(filepath.Join(dir, "journal.jsonl"), 0o700)
 			}
 			var ran []string
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
 			for i := range tt.phases {
 				ph := &tt.phases[i]
 				run := ph.Run
 				ph.Run = func(ctx context.Context) (string, error) {
 					ran = append(ran, ph.Name)
+					if ph.Name == tt.cancelIn {
+						cancel()
+					}
 					if run != nil {
 						return run(ctx)
 					}
@@ -70,11 +82,9 @@ func TestRunner(t *testing.T) {
 			}
 			var reports []PhaseReport
 			x := &runner{run: "r1", journal: j, logf: t.Logf, reports: &reports, resumed: tt.resumed}
-			ctx, cancel := context.WithCancel(context.Background())
 			if tt.cancel {
 				cancel()
 			}
-			defer cancel()
 			err = x.Run(ctx, tt.phases)
 			var statuses []string
 			for _, r := range reports {
@@ -107,6 +117,12 @@ func TestRunner(t *testing.T) {
 			}
 		})
 	}
+}
+
+// notCancelled fails when the phase's context is done: a phase that runs
+// after the host changed must be able to finish its work.
+func notCancelled(ctx context.Context) (string, error) {
+	return "", ctx.Err()
 }
 
 func fail(err error) func(context.Context) (string, error) {

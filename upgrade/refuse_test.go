@@ -3,6 +3,8 @@ package upgrade
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -93,5 +95,46 @@ func TestCanaryVerdict(t *testing.T) {
 				t.Errorf("detail %q does not say what ran", detail)
 			}
 		})
+	}
+}
+
+// TestSwapFailureChangesHost: a swap that fails after its first step (the
+// backup link made, the rename refused) has touched the host: the run ends
+// failed (exit 4), never refused ("nothing was touched"), and the target
+// still names the old binary.
+func TestSwapFailureChangesHost(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "liveswapd")
+	if err := os.WriteFile(path, []byte("old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A folder where the staged file should be: the rename onto the
+	// target fails after the backup link is made.
+	staged := filepath.Join(dir, "staged")
+	if err := os.MkdirAll(filepath.Join(staged, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, err := newRun(validPlan(t), Options{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.swaps = []Swap{{Path: path, Staged: staged, Backup: backupName(path, "1.0.0")}}
+	r.rn = r.newRunner(nil)
+	var swap Phase
+	for _, ph := range r.phases() {
+		if ph.Name == "swap" {
+			swap = ph
+		}
+	}
+	err = r.rn.Run(context.Background(), []Phase{swap})
+	if err == nil {
+		t.Fatal("the swap succeeded; the test needs it to fail")
+	}
+	rep := r.fail(context.Background(), err)
+	if rep.Result != Failed || rep.ExitCode() != 4 {
+		t.Errorf("a swap failed halfway ends %s (exit %d), want failed (exit 4): %s", rep.Result, rep.ExitCode(), rep.Error)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "old" {
+		t.Errorf("target holds %q, want the old binary", got)
 	}
 }

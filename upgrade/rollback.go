@@ -71,6 +71,8 @@ func rollbackVerdict(err error, noSnapshot string, probes int) (result Result, e
 		return Reverted, "", ""
 	case errors.Is(err, ErrInterrupted):
 		return Failed, err.Error(), remedyInterruptedByRollback
+	case errors.As(err, &pe) && !pe.Phase.ChangesHost && !pe.Phase.Undo:
+		return Refused, err.Error(), "nothing was changed: the new binary still runs; run `liveswap rollback` again"
 	case errors.As(err, &pe) && pe.Phase.Undo:
 		return Failed, err.Error(), "restore the backups listed by `liveswap status` by hand and restart the unit."
 	}
@@ -90,7 +92,13 @@ func (r *run) snapshotNow(ctx context.Context) (string, error) {
 		return "", err
 	}
 	detail := ""
-	if s, err := TakeSnapshot(ctx, r.eng, r.plan.Workloads); err == nil {
+	s, err := TakeSnapshot(ctx, r.eng, r.plan.Workloads)
+	if cerr := ctx.Err(); cerr != nil {
+		// The operator's interrupt, not a daemon that is down: stop before
+		// the rollback changes anything.
+		return "", fmt.Errorf("%w before the rollback began", context.Cause(ctx))
+	}
+	if err == nil {
 		r.before = s
 		r.report.FromVersion = s.Version
 		detail = fmt.Sprintf("%d running containers recorded", len(s.Containers))

@@ -393,7 +393,11 @@ func (r *run) snapshot(ctx context.Context) error {
 	if err := r.connect(ctx); err != nil {
 		return err
 	}
-	if r.state != nil {
+	_, statErr := os.Stat(r.snapshotPath())
+	// A run killed during its own snapshot left none, and had changed
+	// nothing yet: the resumed run takes it now.
+	fresh := r.state == nil || (errors.Is(statErr, os.ErrNotExist) && !r.state.Done["snapshot"])
+	if !fresh {
 		s, err := ReadSnapshot(r.snapshotPath())
 		if err != nil {
 			return err
@@ -528,13 +532,8 @@ func (r *run) waitReady(ctx context.Context, wantVersion string) error {
 		}
 		r.logf("[ready] live restore is off (ignored: --force)")
 	}
-	u, err := r.sd.Unit(ctx, r.plan.Target.Unit)
-	if err != nil {
-		return err
-	}
-	if u.ActiveState != "active" {
-		return fmt.Errorf("unit %s is %s/%s, want active", u.Name, u.ActiveState, u.SubState)
-	}
+	// That each restarted unit is active and runs its planned file is
+	// componentsReady's check (runsFile).
 	r.report.ToVersion = st.Version
 	return nil
 }

@@ -329,7 +329,9 @@ func TestRollbackVerdict(t *testing.T) {
 		{"restoring failed", &PhaseError{Phase: undo, Err: errors.New("rename: permission denied")}, "", 2,
 			Failed, "permission denied", "restore the backups listed by `liveswap status` by hand"},
 		{"refused before touching", &PhaseError{Phase: &Phase{Name: "lock"}, Err: errors.New("another liveswap upgrade")}, "", 2,
-			Failed, "another liveswap upgrade", ""},
+			Refused, "another liveswap upgrade", "nothing was changed"},
+		{"interrupted before it began", &PhaseError{Phase: &Phase{Name: "snapshot"}, Err: errors.New("interrupt received before the rollback began")}, "", 2,
+			Refused, "interrupt received", "run `liveswap rollback` again"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

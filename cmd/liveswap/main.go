@@ -15,11 +15,33 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	handleSignals(cancel)
 	root := newRootCmd()
 	err := root.ExecuteContext(ctx)
 	os.Exit(exitCode(err))
+}
+
+// handleSignals: the first SIGINT or SIGTERM cancels ctx — no step that
+// changes the host starts after it, and a run that already changed the
+// host finishes or rolls back first. The second quits at once, saying how
+// to find out where the host was left.
+func handleSignals(cancel context.CancelCauseFunc) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "\nliveswap: %v: stopping safely: no step that changes the host starts now, and a run that already changed it finishes (or rolls back) first. Send it again to quit at once.\n", s)
+		cancel(fmt.Errorf("%v received", s))
+		s = <-sigs
+		fmt.Fprintf(os.Stderr, "liveswap: %v again: quitting now. The host may be between two binaries: run `liveswap status`, then `liveswap apply --resume` or `liveswap rollback`.\n", s)
+		code := 130
+		if n, ok := s.(syscall.Signal); ok {
+			code = 128 + int(n)
+		}
+		os.Exit(code)
+	}()
 }
 
 // exitError carries the process exit status chosen by a command.

@@ -92,6 +92,8 @@ with: the binaries are restored and the probes still read, but the result is
 
 EXIT STATUS
   0  reverted: the previous binary runs, containers compared, probes clean
+  1  refused: nothing was changed (another liveswap holds the lock, or an
+     interrupt came before the rollback began); run it again
   2  usage or input error (nothing to roll back)
   4  failed: the rollback failed, or workloads were interrupted; operator needed
   5  reverted-unverified: the previous binary runs, but no container was compared`,

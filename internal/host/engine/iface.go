@@ -89,6 +89,14 @@ func (c *Client) ImageID(ctx context.Context, ref string) (string, error) {
 // RunCanary creates, starts and waits for a container and removes it,
 // whatever happened; an exit status other than 0 is an error.
 func (c *Client) RunCanary(ctx context.Context, k Canary) error {
+	// A run resumed after it was killed during its canary finds that
+	// canary still there under the same name: remove it, but only a
+	// container that carries the canary label.
+	if old, err := c.api().ContainerInspect(ctx, k.Name); err == nil && old.Config != nil && old.Config.Labels["io.liveswap.canary"] == "1" {
+		if err := c.api().ContainerRemove(ctx, old.ID, container.RemoveOptions{Force: true}); err != nil {
+			return fmt.Errorf("removing the canary %s left by an interrupted run: %w", k.Name, err)
+		}
+	}
 	created, err := c.api().ContainerCreate(ctx, &container.Config{Image: k.Image, Cmd: k.Command, Labels: map[string]string{"io.liveswap.canary": "1"}},
 		&container.HostConfig{NetworkMode: "host"}, nil, nil, k.Name)
 	if err != nil {
