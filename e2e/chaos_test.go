@@ -30,7 +30,7 @@ import (
 // changed); from the swap on the run goes to its end (exit 0). SIGKILL
 // leaves the journal to `apply --resume`.
 func TestChaosApply(t *testing.T) {
-	phases := []string{"snapshot", "stage", "swap", "restart", "ready", "canary", "verify", "commit"}
+	phases := []string{"snapshot", "stage", "recheck", "swap", "restart", "ready", "canary", "verify", "commit"}
 	sigs := []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGKILL}
 	liveswap := testbed.Build(t, "liveswap", "e2e")
 	newFile := testbed.Build(t, "liveswapd", "1.0.1-e2e")
