@@ -271,3 +271,55 @@ func journalCount(path, phase, status string) int {
 	}
 	return n
 }
+
+// TestChaosForceQuit: a second SIGINT quits at once, even while the host
+// is changing: exit 130, and the message names the way out. The journal
+// then says the run is unfinished, and `apply --resume` finishes it with
+// nothing interrupted.
+func TestChaosForceQuit(t *testing.T) {
+	sd := testbed.StartSystemd(t)
+	dp := deploy(t, plan.Liveswapd, sd, true)
+	dp.newFile = testbed.Build(t, "liveswapd", "1.0.1-e2e")
+	liveswap := testbed.Build(t, "liveswap", "e2e")
+	state := t.TempDir()
+	w := testbed.Watch(t, dp.host, dp.web, dp.kv)
+	cmd := exec.Command(liveswap, "apply", writePlan(t, dp.plan()), "--yes", "--output", "json", "--state-dir", state)
+	cmd.Env = append(os.Environ(), sd.Env()...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+	for !journalHas(filepath.Join(state, "journal.jsonl"), "swap", "started") {
+		select {
+		case <-exited:
+			t.Fatalf("apply ended before the swap\n%s", stderr.String())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Process.Signal(syscall.SIGINT)
+	<-exited
+	t.Logf("apply after two SIGINTs: exit %d\n%s", cmd.ProcessState.ExitCode(), stderr.String())
+	if code := cmd.ProcessState.ExitCode(); code != 130 && code != 0 {
+		t.Fatalf("exit %d, want 130 (quit at once) or 0 (finished before the second signal)", code)
+	}
+	if cmd.ProcessState.ExitCode() == 130 && !strings.Contains(stderr.String(), "liveswap apply --resume") {
+		t.Errorf("the force-quit message does not name the way out:\n%s", stderr.String())
+	}
+	if code, out, _ := liveswapCLI(t, liveswap, sd.Env(), "status", "--state-dir", state); code == 1 {
+		code, out, _ = liveswapCLI(t, liveswap, sd.Env(), "apply", "--resume", "--yes", "--output", "json", "--state-dir", state)
+		if r := decodeReport(t, out); code != 0 || r.Result != upgrade.Upgraded {
+			t.Fatalf("resume after the force-quit: exit %d %s (%s)", code, r.Result, r.Error)
+		}
+	}
+	w.Stop(t)
+	waitRunsDisk(t, sd, dp)
+	if v := daemonVersion(t, dp.host); v != dp.newVersion {
+		t.Errorf("daemon reports %s, want %s", v, dp.newVersion)
+	}
+	w.RequireUninterrupted(t)
+}
