@@ -78,6 +78,9 @@ const (
 type PhaseError struct {
 	Phase *Phase
 	Err   error
+	// NotStarted: the phase never ran (an interrupt came first), so it
+	// changed nothing, whatever it would have changed.
+	NotStarted bool
 }
 
 func (e *PhaseError) Error() string { return e.Phase.Name + ": " + e.Err.Error() }
@@ -137,7 +140,7 @@ func (x *runner) Run(ctx context.Context, phases []Phase) error {
 
 func (x *runner) one(ctx context.Context, ph *Phase) error {
 	if err := ctx.Err(); err != nil && !ph.Undo && !x.changed {
-		return &PhaseError{Phase: ph, Err: fmt.Errorf("not started: %w (nothing more was changed)", context.Cause(ctx))}
+		return &PhaseError{Phase: ph, Err: fmt.Errorf("not started: %w (nothing more was changed)", context.Cause(ctx)), NotStarted: true}
 	}
 	if ph.ChangesHost || ph.Undo {
 		x.changed = true

@@ -138,3 +138,25 @@ func TestSwapFailureChangesHost(t *testing.T) {
 		t.Errorf("target holds %q, want the old binary", got)
 	}
 }
+
+// TestInterruptBeforeSwapIsRefused: an interrupt that keeps the swap from
+// starting changed nothing: refused (exit 1), not failed.
+func TestInterruptBeforeSwapIsRefused(t *testing.T) {
+	r, err := newRun(validPlan(t), Options{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.rn = r.newRunner(nil)
+	var swap Phase
+	for _, ph := range r.phases() {
+		if ph.Name == "swap" {
+			swap = ph
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rep := r.fail(ctx, r.rn.Run(ctx, []Phase{swap}))
+	if rep.Result != Refused || rep.ExitCode() != 1 {
+		t.Errorf("interrupted before the swap: %s (exit %d), want refused (exit 1): %s", rep.Result, rep.ExitCode(), rep.Error)
+	}
+}

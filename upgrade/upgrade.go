@@ -277,7 +277,7 @@ func (r *run) fail(ctx context.Context, err error) *Report {
 		for _, s := range r.swaps {
 			r.opts.Files.Remove(s.Staged)
 		}
-		if pe.Phase.ChangesHost {
+		if pe.Phase.ChangesHost && !pe.NotStarted {
 			r.end(Failed)
 			return r.report
 		}
