@@ -119,7 +119,7 @@ func reload(t *testing.T, sd *testbed.Systemd, unit string) {
 	ch := make(chan string, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := sd.Conn.ReloadUnitContext(ctx, unit, "replace", ch); err != nil {
+	if _, err := sd.Conn().ReloadUnitContext(ctx, unit, "replace", ch); err != nil {
 		t.Fatalf("reload %s: %v", unit, err)
 	}
 	select {

@@ -17,8 +17,9 @@ type Phase struct {
 	// (a binary renamed, a unit restarted, a file written), so a failure
 	// from here on is undone rather than merely reported as refused.
 	ChangesHost bool
-	// Judges: its failure is a verdict on the workloads (they were
-	// interrupted); undoing the change cannot bring a process back.
+	// Judges: its failure, when it names interrupted workloads
+	// (ErrInterrupted), is a verdict on them; undoing the change cannot
+	// bring a process back. Its other failures are undone.
 	Judges bool
 	// Resume says what `apply --resume` does with the phase.
 	Resume ResumeRule

@@ -41,6 +41,18 @@ func stagedName(path, run string) string {
 	return path + ".liveswap-new-" + run + "-" + hex.EncodeToString(rnd[:])
 }
 
+// staleStaged lists the staged copies beside path (regular files only).
+func staleStaged(path string) []string {
+	m, _ := filepath.Glob(path + ".liveswap-new-*")
+	var out []string
+	for _, f := range m {
+		if st, err := os.Lstat(f); err == nil && st.Mode().IsRegular() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // Files is the file system moves a swap makes; tests inject failures.
 type Files interface {
 	Stage(ctx context.Context, src, dst, sha string, progress func(n int64)) error

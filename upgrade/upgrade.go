@@ -284,7 +284,9 @@ func (r *run) fail(ctx context.Context, err error) *Report {
 		r.end(Refused)
 		return r.report
 	}
-	if pe.Phase.Judges {
+	// A judging phase's verdict on the workloads cannot be undone; its
+	// other failures (the daemon stopped answering) are rolled back.
+	if pe.Phase.Judges && errors.Is(err, ErrInterrupted) {
 		r.report.Remedy = "workloads were interrupted while the new daemon started; it is running now. " +
 			"Inspect the containers named above; `liveswap rollback` restores the previous binary."
 		r.end(Failed)
@@ -447,6 +449,14 @@ func (r *run) stage(ctx context.Context) error {
 		// Each backup is named after its own binary's version: the file on
 		// disk, which checkTargets proved is the one that runs.
 		own := r.ownVersion(ctx, b)
+		// This run holds the target's lock, so no other run is staging
+		// beside it: a staged copy there was left by a run that died.
+		for _, f := range staleStaged(b.Path) {
+			if err := r.opts.Files.Remove(f); err != nil {
+				return fmt.Errorf("removing %s, left by an interrupted run: %w", f, err)
+			}
+			r.logf("[stage] removed %s, a staged copy left by an interrupted run", f)
+		}
 		s := Swap{Path: b.Path, Staged: stagedName(b.Path, r.report.Run), Backup: backupName(b.Path, own), FromVersion: own, BackupSHA256: sums[i]}
 		r.swaps = append(r.swaps, s)
 		st, err := os.Stat(b.NewFile)

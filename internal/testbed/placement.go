@@ -48,7 +48,7 @@ func (s *Systemd) AttachToUnit(t T, unit string, pids ...int) {
 	for i, p := range pids {
 		u[i] = uint32(p)
 	}
-	if err := s.Conn.AttachProcessesToUnit(ctx, unit, "", u); err != nil {
+	if err := s.Conn().AttachProcessesToUnit(ctx, unit, "", u); err != nil {
 		t.Fatalf("testbed: attaching pids %v to %s: %v\nmanager log:\n%s", pids, unit, err, s.Log())
 	}
 }
@@ -56,7 +56,7 @@ func (s *Systemd) AttachToUnit(t T, unit string, pids ...int) {
 // UnitOfPID names the unit whose cgroup holds pid, as the manager sees it.
 func (s *Systemd) UnitOfPID(t T, pid int) string {
 	t.Helper()
-	name, err := s.Conn.GetUnitNameByPID(context.Background(), uint32(pid))
+	name, err := s.Conn().GetUnitNameByPID(context.Background(), uint32(pid))
 	if err != nil {
 		t.Fatalf("testbed: unit of pid %d: %v", pid, err)
 	}

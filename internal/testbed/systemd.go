@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
@@ -19,8 +20,23 @@ type Systemd struct {
 	Dir        string      // everything of this manager lives here
 	RuntimeDir string      // XDG_RUNTIME_DIR: bus, systemd/private, systemd/notify
 	UnitDir    string      // where InstallUnit writes unit files
-	Conn       *sdbus.Conn // D-Bus connection to the manager (private socket)
+	conn       *sdbus.Conn // D-Bus connection to the manager (private socket)
+	connMu     sync.Mutex
 	pm         *systemd.PrivateManager
+}
+
+// Conn is the D-Bus connection to the manager, dialled again when the
+// manager dropped it (a daemon-reexec does).
+func (s *Systemd) Conn() *sdbus.Conn {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if s.conn != nil && !s.conn.Connected() {
+		if m, err := s.pm.Connect(context.Background()); err == nil {
+			s.conn.Close()
+			s.conn = m.Conn()
+		}
+	}
+	return s.conn
 }
 
 // StartSystemd starts a manager and registers its stop as a cleanup; because
@@ -45,8 +61,8 @@ func startSystemd(t T, dir string, setup ...string) *Systemd {
 	}
 	s := &Systemd{Dir: dir, RuntimeDir: pm.RuntimeDir, UnitDir: pm.UnitDir, pm: pm}
 	t.Cleanup(func() {
-		if s.Conn != nil {
-			s.Conn.Close()
+		if s.conn != nil {
+			s.conn.Close()
 		}
 		if err := pm.Stop(30 * time.Second); err != nil {
 			t.Fatalf("testbed: %v", err) // its units may have outlived the test
@@ -56,7 +72,7 @@ func startSystemd(t T, dir string, setup ...string) *Systemd {
 	if err != nil {
 		t.Fatalf("testbed: %v", err)
 	}
-	s.Conn = m.Conn()
+	s.conn = m.Conn()
 	return s
 }
 
@@ -85,7 +101,7 @@ func (s *Systemd) InstallUnit(t T, name, content string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		res, err := s.job(ctx, name, s.Conn.StopUnitContext)
+		res, err := s.job(ctx, name, s.Conn().StopUnitContext)
 		os.Remove(path)
 		if err != nil || res != "done" {
 			t.Fatalf("testbed: stopping %s: %s %v\nmanager log:\n%s", name, res, err, s.Log())
@@ -98,7 +114,7 @@ func (s *Systemd) Reload(t T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.Conn.ReloadContext(ctx); err != nil {
+	if err := s.Conn().ReloadContext(ctx); err != nil {
 		t.Fatalf("testbed: daemon-reload: %v", err)
 	}
 }
@@ -122,23 +138,23 @@ func (s *Systemd) job(ctx context.Context, name string, f jobFunc) (string, erro
 
 // StartUnit starts name and fails the test unless the job ends "done".
 func (s *Systemd) StartUnit(t T, name string) {
-	s.mustJob(t, name, "start", s.Conn.StartUnitContext)
+	s.mustJob(t, name, "start", s.Conn().StartUnitContext)
 }
 
 // StopUnit stops name and fails the test unless the job ends "done".
 func (s *Systemd) StopUnit(t T, name string) {
-	s.mustJob(t, name, "stop", s.Conn.StopUnitContext)
+	s.mustJob(t, name, "stop", s.Conn().StopUnitContext)
 }
 
 // RestartUnit restarts name and fails the test unless the job ends "done".
 func (s *Systemd) RestartUnit(t T, name string) {
-	s.mustJob(t, name, "restart", s.Conn.RestartUnitContext)
+	s.mustJob(t, name, "restart", s.Conn().RestartUnitContext)
 }
 
 // ReloadUnit reloads name (ExecReload) and fails the test unless the job
 // ends "done".
 func (s *Systemd) ReloadUnit(t T, name string) {
-	s.mustJob(t, name, "reload", s.Conn.ReloadUnitContext)
+	s.mustJob(t, name, "reload", s.Conn().ReloadUnitContext)
 }
 
 func (s *Systemd) mustJob(t T, name, verb string, f jobFunc) {
@@ -154,7 +170,7 @@ func (s *Systemd) mustJob(t T, name, verb string, f jobFunc) {
 // MainPID returns the unit's main process, 0 when it has none.
 func (s *Systemd) MainPID(t T, name string) int {
 	t.Helper()
-	p, err := s.Conn.GetServicePropertyContext(context.Background(), name, "MainPID")
+	p, err := s.Conn().GetServicePropertyContext(context.Background(), name, "MainPID")
 	if err != nil {
 		t.Fatalf("testbed: MainPID of %s: %v", name, err)
 	}
@@ -165,7 +181,7 @@ func (s *Systemd) MainPID(t T, name string) int {
 // ActiveState returns the unit's ActiveState ("active", "failed", ...).
 func (s *Systemd) ActiveState(t T, name string) string {
 	t.Helper()
-	p, err := s.Conn.GetUnitPropertyContext(context.Background(), name, "ActiveState")
+	p, err := s.Conn().GetUnitPropertyContext(context.Background(), name, "ActiveState")
 	if err != nil {
 		t.Fatalf("testbed: ActiveState of %s: %v", name, err)
 	}

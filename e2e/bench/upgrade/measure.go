@@ -79,7 +79,7 @@ func (b *bed) window(kind string, round int, op func() error) Arm {
 	// limit (5 starts in 10 s): the sixth start would fail with
 	// start-limit-hit. Resetting the counter, outside the timed part and
 	// before every arm alike, keeps the benchmark's own pace out of it.
-	if err := b.sd.Conn.ResetFailedUnitContext(ctx, b.unit); err != nil {
+	if err := b.sd.Conn().ResetFailedUnitContext(ctx, b.unit); err != nil {
 		b.t.Fatalf("reset-failed %s: %v", b.unit, err)
 	}
 	// A probe fails when it gets no answer in a second, as apply's own
@@ -123,7 +123,7 @@ func (b *bed) unitState() string {
 		{"Unit", []string{"ActiveState", "SubState"}},
 		{"Service", []string{"Result", "MainPID", "ExecMainCode", "ExecMainStatus", "NRestarts"}},
 	} {
-		props, err := b.sd.Conn.GetUnitTypePropertiesContext(ctx, b.unit, get.iface)
+		props, err := b.sd.Conn().GetUnitTypePropertiesContext(ctx, b.unit, get.iface)
 		if err != nil {
 			parts = append(parts, err.Error())
 			continue
@@ -143,7 +143,7 @@ func (b *bed) bare() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	ch := make(chan string, 1)
-	if _, err := b.sd.Conn.RestartUnitContext(ctx, b.unit, "replace", ch); err != nil {
+	if _, err := b.sd.Conn().RestartUnitContext(ctx, b.unit, "replace", ch); err != nil {
 		return fmt.Errorf("RestartUnit %s: %w", b.unit, err)
 	}
 	select {

@@ -40,7 +40,7 @@ func (b *bed) profileApply(path string) (*upgrade.Report, error) {
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := b.sd.Conn.ResetFailedUnitContext(ctx, b.unit); err != nil {
+	if err := b.sd.Conn().ResetFailedUnitContext(ctx, b.unit); err != nil {
 		return nil, err
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
