@@ -162,7 +162,7 @@ var table = []Mutation{
 	// --- What a failed phase means: refused, failed or rolled back (upgrade.run.fail, the phases' fields).
 	{
 		ID: "fail.refused", Verdict: "a phase that fails before anything changed ends refused (exit 1)",
-		File: "upgrade/upgrade.go", Original: "\t\tr.end(Refused)\n\t\treturn r.report\n\t}\n\tif pe.Phase.Judges {", Replacement: "\t\tr.end(Failed)\n\t\treturn r.report\n\t}\n\tif pe.Phase.Judges {",
+		File: "upgrade/upgrade.go", Original: "\t\tr.end(Refused)\n\t\treturn r.report\n\t}\n\t// A judging phase's", Replacement: "\t\tr.end(Failed)\n\t\treturn r.report\n\t}\n\t// A judging phase's",
 		Tests: []Step{upgradeUnit, e2e("^TestApplyRefusesBeforeTouching$")},
 		Why:   "automation (the fleet playbook) tells 'try again later' from 'operator needed' by this",
 	},
@@ -171,6 +171,24 @@ var table = []Mutation{
 		File: "upgrade/upgrade.go", Original: "ChangesHost: true, JournalSwaps: true, Run: noDetail(r.swap)", Replacement: "JournalSwaps: true, Run: noDetail(r.swap)",
 		Tests: []Step{upgradeUnit, e2e("^TestApplyRefusesBeforeTouching$")},
 		Why:   "a swap that died halfway (a backup link made, the rename refused) would be reported as 'nothing was touched'",
+	},
+	{
+		ID: "fail.not-started", Verdict: "a host-changing phase an interrupt kept from starting changed nothing: refused (exit 1), not failed",
+		File: "upgrade/upgrade.go", Original: "if pe.Phase.ChangesHost && !pe.NotStarted {", Replacement: "if pe.Phase.ChangesHost {",
+		Tests: []Step{upgradeUnit, e2e("^TestChaosApply$")},
+		Why:   "an operator's Ctrl-C before the swap would page someone (exit 4) for a host nothing touched",
+	},
+	{
+		ID: "fail.verify-unjudged", Verdict: "a verify that fails without naming interrupted workloads (the daemon is gone) is rolled back",
+		File: "upgrade/upgrade.go", Original: "if pe.Phase.Judges && errors.Is(err, ErrInterrupted) {", Replacement: "if pe.Phase.Judges {",
+		Tests: []Step{upgradeUnit, e2e("^TestChaosFaults$")},
+		Why:   "a new daemon that dies right after ready would be left in place, down, as 'workloads were interrupted'",
+	},
+	{
+		ID: "interrupt.finish-after-change", Verdict: "once a phase that changes the host started, an interrupt no longer stops the run",
+		File: "upgrade/phase.go", Original: "\t\tctx = context.WithoutCancel(ctx)", Replacement: "\t\t_ = context.WithoutCancel(ctx)",
+		Tests: []Step{upgradeUnit, e2e("^TestChaosApply$")},
+		Why:   "Ctrl-C during the restart would leave the new binary on disk and the old daemon's successor half-checked",
 	},
 	{
 		ID: "fail.verify-judges", Verdict: "a verify failure is a verdict on the workloads: failed (exit 4), not rolled back",
