@@ -48,6 +48,12 @@ restored and the daemon restarted (rollback). Every phase is journaled under
 --state-dir: after a crash, 'liveswap status' tells where it stopped,
 'liveswap apply --resume' finishes and 'liveswap rollback' undoes.
 
+INTERRUPTS
+  Ctrl-C or SIGTERM before the swap: no further phase starts; the staged copy
+  is removed; exit 1 (nothing changed). From the swap on, the run goes to its
+  end (or its rollback) first: stopping between two binaries is worse. A second
+  signal quits at once (exit 130 / 143); then use 'liveswap status'.
+
 EXIT STATUS
   0  upgraded and verified
   1  refused (a check failed, another upgrade runs, staging failed): nothing touched
