@@ -135,7 +135,10 @@ type Status struct {
 	Started   time.Time   `json:"started,omitempty"`
 	Updated   time.Time   `json:"updated,omitempty"`
 	Files     []FileState `json:"files,omitempty"`
-	Advice    string      `json:"advice"`
+	// PlanError says why the run's plan cannot be read: resume and
+	// rollback refuse until it is fixed.
+	PlanError string `json:"plan_error,omitempty"`
+	Advice    string `json:"advice"`
 }
 
 // ReadStatus reads the journal and the files it names.
@@ -178,6 +181,10 @@ func ReadStatus(dir string) (*Status, error) {
 		s.Advice = "interrupted while swapping: `liveswap rollback` restores every backup listed here; `liveswap apply --resume` completes the swap"
 	default:
 		s.Advice = "interrupted before any binary was swapped: nothing on the host changed; run `liveswap apply` again"
+	}
+	if st.PlanErr != nil && st.Result == "" {
+		s.PlanError = st.PlanErr.Error()
+		s.Advice += "; but the run's plan cannot be read, so `liveswap apply --resume` and `liveswap rollback` refuse: " + s.PlanError
 	}
 	// Advice that counts on a backup holds only if the backup can be
 	// restored: say so rather than promise a rollback that would fail.

@@ -310,3 +310,29 @@ func TestJournalIsBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestStatusNamesPlanError: when the run's plan file changed after the
+// run began, status says that resume and rollback will refuse, and why.
+func TestStatusNamesPlanError(t *testing.T) {
+	dir := t.TempDir()
+	j, err := OpenJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Begin("r0", validPlan(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(Entry{Run: "r0", Phase: "swap", Status: "done"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, planFile("r0")), []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ReadStatus(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s.PlanError, "changed since the run began") || !strings.Contains(s.Advice, "refuse") {
+		t.Errorf("status: plan error %q, advice %q; want the changed plan named and resume/rollback said to refuse", s.PlanError, s.Advice)
+	}
+}

@@ -58,6 +58,9 @@ EXIT STATUS
 							fmt.Fprintf(out, "problem:    %s\n", f.Problem)
 						}
 					}
+					if st.PlanError != "" {
+						fmt.Fprintf(out, "problem:    %s\n", st.PlanError)
+					}
 					fmt.Fprintln(out)
 				}
 				fmt.Fprintln(out, st.Advice)
