@@ -274,3 +274,29 @@ func TestEnableLiveRestoreUnitStops(t *testing.T) {
 	w.Stop(t)
 	w.RequireUninterrupted(t)
 }
+
+// TestApplyWrongRelease: the new file is a real liveswapd of another
+// release than the plan expects, and the pre-flight check that would have
+// said so (binary.version) is skipped, as an operator may. The ready
+// phase must still refuse the daemon that answers — it reports 1.0.2, the
+// plan wants 1.0.1 — and roll back: exit 3, the old daemon back, the
+// witness clean.
+func TestApplyWrongRelease(t *testing.T) {
+	sd := testbed.StartSystemd(t)
+	dp := deploy(t, plan.Liveswapd, sd, true)
+	dp.newFile = testbed.Build(t, "liveswapd", "1.0.2-e2e") // dp.newVersion stays 1.0.1-e2e
+	old := recordOld(t, dp)
+	w := testbed.Watch(t, dp.host, dp.web, dp.kv)
+	code, stdout, stderr := liveswapCLI(t, testbed.Build(t, "liveswap", "e2e"), sd.Env(),
+		"apply", writePlan(t, dp.plan()), "--yes", "--output", "json", "--state-dir", t.TempDir(), "--skip", "binary.version")
+	w.Stop(t)
+	r := decodeReport(t, stdout)
+	t.Logf("exit %d, result %s, error: %s\nstderr:\n%s", code, r.Result, r.Error, stderr)
+	if code != 3 || r.Result != upgrade.RolledBack {
+		t.Fatalf("exit %d result %s, want 3 rolled-back", code, r.Result)
+	}
+	if got := phaseStatus(r.Phases, "ready"); got != upgrade.PhaseFailed || !strings.Contains(r.Error, "daemon reports version 1.0.2-e2e, want 1.0.1-e2e") {
+		t.Errorf("ready phase %q, error %q; want the version named", got, r.Error)
+	}
+	requireIntact(t, dp, old, r, w, true)
+}
