@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,6 +126,18 @@ func TestPackageUpgrade(t *testing.T) {
 		w.RequireUninterrupted(t)
 		if w.KeysAfter[kv.Name] != 100 {
 			t.Errorf("redis holds %d keys, want 100", w.KeysAfter[kv.Name])
+		}
+		// status: dpkg's version, the file's and the running process's agree.
+		code, out, errOut := st.Liveswap(t, liveswap, "status", "--state-dir", state, "-o", "json")
+		var s upgrade.Status
+		if err := json.Unmarshal([]byte(out), &s); err != nil || code != 0 || len(s.Components) != 2 {
+			t.Fatalf("liveswap status: exit %d, %v\n%s\n%s", code, err, out, errOut)
+		}
+		for _, c := range s.Components {
+			t.Logf("status %s: package %s %s, file %s, running %s (PID %d), disagreement %q", c.Name, c.Package, c.PackageVersion, c.FileVersion, c.RunningVersion, c.PID, c.Disagreement)
+			if c.Disagreement != "" || (c.PackageVersion != newD.Version && c.PackageVersion != newC.Version) {
+				t.Errorf("status of %s: %+v", c.Name, c)
+			}
 		}
 	})
 

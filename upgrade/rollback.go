@@ -135,7 +135,10 @@ type Status struct {
 	Started   time.Time   `json:"started,omitempty"`
 	Updated   time.Time   `json:"updated,omitempty"`
 	Files     []FileState `json:"files,omitempty"`
-	Advice    string      `json:"advice"`
+	// Components are a package plan's programs: dpkg's version, the
+	// file's and the running process's (upgrade/status_components.go).
+	Components []ComponentState `json:"components,omitempty"`
+	Advice     string           `json:"advice"`
 }
 
 // ReadStatus reads the journal and the files it names.
@@ -150,6 +153,12 @@ func ReadStatus(dir string) (*Status, error) {
 	s := &Status{Run: st.Run, Result: st.Result, LastPhase: st.LastPhase, LastState: st.LastState, Error: st.Error,
 		Unit: st.Unit, Started: st.Started, Updated: st.Updated}
 	var unusable []string
+	if st.Plan != nil && st.Plan.HasPackages() {
+		// dpkg installed the files: there is no staged file or backup,
+		// the previous packages are the rollback's.
+		s.Components = componentStates(context.Background(), st.Plan)
+		st.Swaps = nil
+	}
 	for _, sw := range st.Swaps {
 		for _, f := range []struct{ role, path string }{{"target", sw.Path}, {"staged", sw.Staged}, {"backup", sw.Backup}} {
 			fs := FileState{Role: f.role, Path: f.path}
