@@ -245,6 +245,13 @@ func writePlanSummary(w io.Writer, p *plan.Plan, rep *checks.Report, file, canar
 		to = rep.FromVersion + " (kept)"
 	}
 	fmt.Fprintf(w, "  version:  %s -> %s\n", orDash(rep.FromVersion), orDash(to))
+	for _, k := range p.Packages {
+		prev := "no .deb at hand: apply refuses (packages.previous)"
+		if k.Previous.File != "" {
+			prev = "rollback reinstalls " + k.Previous.File
+		}
+		fmt.Fprintf(w, "  package:  %s %s -> %s with dpkg (%s; %s)\n", k.Name, orDash(k.Previous.Version), k.Version, k.File, prev)
+	}
 	for _, b := range p.Binaries {
 		unit := p.UnitOf(b)
 		if unit == "" {
