@@ -56,8 +56,7 @@ func (p *Plan) PackageOf(path string) *Package {
 }
 
 // ExtractedPath is where the package's file path (absolute, as installed)
-// lies in its extracted folder. /lib and /usr/lib are tried both (Debian
-// 11 ships units under /lib, 12 under /usr/lib).
+// lies in its extracted folder.
 func (k Package) ExtractedPath(path string) string {
 	return filepath.Join(k.Extracted, strings.TrimPrefix(path, "/"))
 }
