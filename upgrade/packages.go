@@ -274,16 +274,7 @@ func (r *run) reinstall(ctx context.Context) (string, error) {
 	if want == "" {
 		want = r.report.FromVersion
 	}
-	running := map[string]string{}
-	for _, c := range r.report.Components {
-		running[c.Name] = c.ToVersion
-	}
-	r.report.Components = r.componentReports(func(_ int, b plan.Binary) string {
-		if v := running[r.plan.ComponentOf(b).Name]; v != "" {
-			return v
-		}
-		return b.ExpectedVersion
-	}, func(i int, b plan.Binary) string { return r.swapOf(b).FromVersion })
+	r.reverseComponents()
 	if err := r.restartAndCheck(ctx, want); err != nil {
 		return "", err
 	}

@@ -680,16 +680,7 @@ func (r *run) rollback(ctx context.Context) (string, error) {
 	if !r.targetRestarted() {
 		want = "" // the daemon was not swapped: it answers as it did
 	}
-	running := map[string]string{} // what each component runs now: the swapped-in version
-	for _, c := range r.report.Components {
-		running[c.Name] = c.ToVersion
-	}
-	r.report.Components = r.componentReports(func(_ int, b plan.Binary) string {
-		if v := running[r.plan.ComponentOf(b).Name]; v != "" {
-			return v
-		}
-		return b.ExpectedVersion
-	}, func(i int, b plan.Binary) string { return r.swapOf(b).FromVersion })
+	r.reverseComponents()
 	if err := r.restartAndCheck(ctx, want); err != nil {
 		return "", err
 	}
@@ -702,6 +693,21 @@ func (r *run) rollback(ctx context.Context) (string, error) {
 	}
 	return fmt.Sprintf("restored %d binaries; %s answers; %s; %d probes read", len(r.swaps), orUnknown(r.report.ToVersion),
 		compared, len(r.report.Probes)), nil
+}
+
+// reverseComponents turns the report's components round for a rollback:
+// from what each runs now (the swapped-in version) to its previous one.
+func (r *run) reverseComponents() {
+	running := map[string]string{}
+	for _, c := range r.report.Components {
+		running[c.Name] = c.ToVersion
+	}
+	r.report.Components = r.componentReports(func(_ int, b plan.Binary) string {
+		if v := running[r.plan.ComponentOf(b).Name]; v != "" {
+			return v
+		}
+		return b.ExpectedVersion
+	}, func(i int, b plan.Binary) string { return r.swapOf(b).FromVersion })
 }
 
 // swapOf is the swap of b's file (zero when the run has none).
