@@ -168,7 +168,7 @@ func (r *run) installPackages(ctx context.Context) (string, error) {
 	for _, k := range r.plan.Packages {
 		debs = append(debs, r.debCopy(k.Name, k.Version, k.Arch))
 	}
-	denied, err := r.dpkgInstall(ctx, debs)
+	denied, err := r.dpkgInstall(ctx, "install", debs)
 	if err != nil {
 		return "", err
 	}
@@ -179,12 +179,12 @@ func (r *run) installPackages(ctx context.Context) (string, error) {
 }
 
 // dpkgInstall runs dpkg --install of debs with liveswap's policy-rc.d in
-// place, journaled before dpkg starts and after it is restored; it then
+// place (its log named after what: install, rollback), journaled before dpkg starts and after it is restored; it then
 // has the manager re-read the unit files the packages installed. It
 // returns the requests the policy denied.
-func (r *run) dpkgInstall(ctx context.Context, debs []string) ([]string, error) {
+func (r *run) dpkgInstall(ctx context.Context, what string, debs []string) ([]string, error) {
 	ctx = context.WithoutCancel(ctx) // dpkg stopped half-way leaves half-configured packages
-	log := filepath.Join(r.opts.StateDir, "run-"+r.report.Run+"-policy-rc.d.log")
+	log := filepath.Join(r.opts.StateDir, "run-"+r.report.Run+"-policy-rc.d-"+what+".log")
 	pol, err := dpkg.DenyActions(policyPath, r.opts.StateDir, r.report.Run, log)
 	if err != nil {
 		return nil, err
@@ -257,7 +257,7 @@ func (r *run) reinstall(ctx context.Context) (string, error) {
 		}
 		debs = append(debs, f)
 	}
-	denied, err := r.dpkgInstall(ctx, debs)
+	denied, err := r.dpkgInstall(ctx, "rollback", debs)
 	if err != nil {
 		return "", err
 	}

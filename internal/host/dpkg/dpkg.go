@@ -192,11 +192,25 @@ func AptDownload(ctx context.Context, dir, name, version string) (string, error)
 	return "", fmt.Errorf("apt-get download %s=%s left no such .deb in %s", name, version, dir)
 }
 
-// AptCandidate says whether apt's lists know name=version (it could be
-// downloaded), without downloading it.
+// AptCandidate says whether one of apt's sources offers name=version (it
+// could be downloaded), without downloading it. `apt-cache show` would
+// also find a version only because dpkg has it installed; madison lists
+// the sources' versions alone.
 func AptCandidate(ctx context.Context, name, version string) bool {
-	_, err := run(ctx, nil, "apt-cache", "show", "--no-all-versions", name+"="+version)
-	return err == nil
+	out, err := run(ctx, nil, "apt-cache", "madison", name)
+	if err != nil {
+		return false
+	}
+	return madisonHas(out, version)
+}
+
+func madisonHas(out, version string) bool {
+	for _, l := range nonEmpty(out) {
+		if f := strings.Split(l, "|"); len(f) >= 3 && strings.TrimSpace(f[1]) == version {
+			return true
+		}
+	}
+	return false
 }
 
 func run(ctx context.Context, env []string, name string, args ...string) (string, error) {

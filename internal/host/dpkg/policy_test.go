@@ -76,3 +76,16 @@ func TestArchiveFile(t *testing.T) {
 		}
 	}
 }
+
+// TestMadisonHas: a version counts as fetchable only when a source lists it.
+func TestMadisonHas(t *testing.T) {
+	out := " docker.io | 20.10.24+dfsg1-1+deb12u1+b6 | http://deb.debian.org/debian bookworm/main amd64 Packages\n"
+	for _, tt := range []struct {
+		version string
+		want    bool
+	}{{"20.10.24+dfsg1-1+deb12u1+b6", true}, {"20.10.5+dfsg1-1+deb11u4", false}, {"20.10.24", false}} {
+		if got := madisonHas(out, tt.version); got != tt.want {
+			t.Errorf("madisonHas(%s) = %v, want %v", tt.version, got, tt.want)
+		}
+	}
+}
