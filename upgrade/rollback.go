@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/internal/host/dpkg"
 	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/internal/host/state"
 )
@@ -187,6 +188,9 @@ func ReadStatus(dir string) (*Status, error) {
 		s.Advice = "interrupted while swapping: `liveswap rollback` restores every backup listed here; `liveswap apply --resume` completes the swap"
 	default:
 		s.Advice = "interrupted before any binary was swapped: nothing on the host changed; run `liveswap apply` again"
+	}
+	if run := dpkg.Leftover(policyPath); run != "" {
+		s.Advice += fmt.Sprintf("; %s is still liveswap's, denying every service action (run %s stopped while dpkg ran): the next `liveswap apply --resume` or `liveswap rollback` puts the host's own back", policyPath, run)
 	}
 	// Advice that counts on a backup holds only if the backup can be
 	// restored: say so rather than promise a rollback that would fail.

@@ -101,6 +101,16 @@ func RestoreLeftover(path string) (string, error) {
 	return run, restore(path, host)
 }
 
+// Leftover names the run whose policy is at path ("" when path is not
+// liveswap's), changing nothing.
+func Leftover(path string) string {
+	run, _, ok, _ := readMarker(path)
+	if !ok {
+		return ""
+	}
+	return run
+}
+
 func readMarker(path string) (run, host string, ok bool, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {

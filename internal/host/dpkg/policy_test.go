@@ -43,6 +43,9 @@ func TestPolicy(t *testing.T) {
 			if d := p.Denied(); len(d) != 1 || d[0] != "containerd.service restart" {
 				t.Errorf("denied = %q", d)
 			}
+			if got := Leftover(path); got != "R1" {
+				t.Errorf("Leftover = %q while the policy is in place, want R1", got)
+			}
 			if tt.crash {
 				run, err := RestoreLeftover(path)
 				if err != nil || run != "R1" {
