@@ -17,6 +17,7 @@ func PreflightChecks() []Check {
 	list = append(list, engineChecks()...)
 	list = append(list, binaryChecks()...)
 	list = append(list, Check{ID: "version.policy", Description: "the running and new versions are a patch step (or --allow-minor / --allow-downgrade)", Func: checkVersionPolicy})
+	list = append(list, packageChecks()...)
 	list = append(list, daemonJSONChecks()...)
 	list = append(list, workloadChecks()...)
 	list = append(list, hostChecks()...)

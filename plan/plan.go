@@ -35,6 +35,10 @@ type Plan struct {
 	Policy     Policy     `yaml:"policy" json:"policy"`
 	Canary     Canary     `yaml:"canary,omitempty" json:"canary,omitempty"`
 	Workloads  []Workload `yaml:"workloads,omitempty" json:"workloads,omitempty"`
+	// Packages, when set, are installed with dpkg instead of swapping
+	// binaries: Binaries then name the files the packages hold
+	// (plan/packages.go).
+	Packages []Package `yaml:"packages,omitempty" json:"packages,omitempty"`
 }
 
 // Target is the daemon being upgraded.
@@ -318,6 +322,7 @@ func (p *Plan) Validate() error {
 			add(f+".sha256", "%q is not 64 lowercase hex digits", b.SHA256)
 		}
 	}
+	errs = append(errs, p.validatePackages()...)
 	if p.Policy.Rollback != "auto" && p.Policy.Rollback != "never" {
 		add("policy.rollback", "%q: use auto or never", p.Policy.Rollback)
 	}

@@ -52,6 +52,11 @@ type Entry struct {
 	Plan  *plan.Plan `json:"plan,omitempty"`
 	Swaps []Swap     `json:"swaps,omitempty"`
 	From  string     `json:"from_version,omitempty"`
+	// PolicyRCD is set while a package plan's policy-rc.d is in place
+	// ("installed; host's kept at PATH" or "...host had none") and when it
+	// is restored ("restored"): a later run restores it too
+	// (upgrade/packages.go).
+	PolicyRCD string `json:"policy_rc_d,omitempty"`
 }
 
 // maxError bounds the error journaled with an entry; the report keeps it

@@ -63,10 +63,14 @@ type Report struct {
 	APICalls  int           `json:"api_calls"`
 	APIErrors int           `json:"api_errors"`
 	Phases    []PhaseReport `json:"phases"`
-	Checks    []CheckResult `json:"checks,omitempty"`
-	Steps     []string      `json:"steps,omitempty"` // dry run: what would happen
-	Error     string        `json:"error,omitempty"`
-	Remedy    string        `json:"remedy,omitempty"`
+	// Packages are a package plan's packages: what dpkg records before and
+	// after, and what their maintainer scripts asked of systemd and were
+	// denied (upgrade/packages.go).
+	Packages []PackageReport `json:"packages,omitempty"`
+	Checks   []CheckResult   `json:"checks,omitempty"`
+	Steps    []string        `json:"steps,omitempty"` // dry run: what would happen
+	Error    string          `json:"error,omitempty"`
+	Remedy   string          `json:"remedy,omitempty"`
 }
 
 // ComponentReport is one swapped binary: its component, the unit that

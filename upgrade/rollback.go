@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/liveswap/liveswap/checks"
+	"github.com/liveswap/liveswap/internal/host/dpkg"
 	"github.com/liveswap/liveswap/internal/host/engine"
 	"github.com/liveswap/liveswap/internal/host/state"
 )
@@ -138,7 +139,10 @@ type Status struct {
 	// PlanError says why the run's plan cannot be read: resume and
 	// rollback refuse until it is fixed.
 	PlanError string `json:"plan_error,omitempty"`
-	Advice    string `json:"advice"`
+	// Components are a package plan's programs: dpkg's version, the
+	// file's and the running process's (upgrade/status_components.go).
+	Components []ComponentState `json:"components,omitempty"`
+	Advice     string           `json:"advice"`
 }
 
 // ReadStatus reads the journal and the files it names.
@@ -153,6 +157,12 @@ func ReadStatus(dir string) (*Status, error) {
 	s := &Status{Run: st.Run, Result: st.Result, LastPhase: st.LastPhase, LastState: st.LastState, Error: st.Error,
 		Unit: st.Unit, Started: st.Started, Updated: st.Updated}
 	var unusable []string
+	if st.Plan != nil && st.Plan.HasPackages() {
+		// dpkg installed the files: there is no staged file or backup,
+		// the previous packages are the rollback's.
+		s.Components = componentStates(context.Background(), st.Plan)
+		st.Swaps = nil
+	}
 	for _, sw := range st.Swaps {
 		for _, f := range []struct{ role, path string }{{"target", sw.Path}, {"staged", sw.Staged}, {"backup", sw.Backup}} {
 			fs := FileState{Role: f.role, Path: f.path}
@@ -185,6 +195,9 @@ func ReadStatus(dir string) (*Status, error) {
 	if st.PlanErr != nil && st.Result == "" {
 		s.PlanError = st.PlanErr.Error()
 		s.Advice += "; but the run's plan cannot be read, so `liveswap apply --resume` and `liveswap rollback` refuse: " + s.PlanError
+	}
+	if run := dpkg.Leftover(policyPath); run != "" {
+		s.Advice += fmt.Sprintf("; %s is still liveswap's, denying every service action (run %s stopped while dpkg ran): the next `liveswap apply --resume` or `liveswap rollback` puts the host's own back", policyPath, run)
 	}
 	// Advice that counts on a backup holds only if the backup can be
 	// restored: say so rather than promise a rollback that would fail.

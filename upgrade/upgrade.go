@@ -79,6 +79,13 @@ type run struct {
 // changed (a staged file is removed on failure); from swap on, a failure is
 // rolled back, except verify's, which is a verdict on the workloads.
 func (r *run) phases() []Phase {
+	if r.plan.HasPackages() {
+		return r.packagePhases()
+	}
+	return r.binaryPhases()
+}
+
+func (r *run) binaryPhases() []Phase {
 	return []Phase{
 		{Name: "preflight", Desc: "run the pre-flight checks", Resume: SkipOnResume, Run: noDetail(r.preflight)},
 		{Name: "lock", Desc: "take the host's upgrade lock", Resume: RunAgain, Run: noDetail(r.takeLock)},
@@ -97,6 +104,9 @@ func (r *run) phases() []Phase {
 // rollbackPhase puts every backup back, restarts the unit and checks the
 // previous daemon and the workloads again.
 func (r *run) rollbackPhase() Phase {
+	if r.plan.HasPackages() {
+		return r.reinstallPhase()
+	}
 	return Phase{Name: "rollback", Desc: fmt.Sprintf("restore %d binaries, restart their units and check each component again", len(r.swaps)),
 		ChangesHost: true, Undo: true, Run: r.rollback}
 }
@@ -148,7 +158,7 @@ func Resume(ctx context.Context, opts Options) (*Report, error) {
 	r.report.Run = st.Run
 	r.report.FromVersion = st.From
 	r.swaps = st.Swaps
-	r.swapped = st.Done["swap"]
+	r.swapped = st.Done["swap"] || st.Done["install"]
 	return r.apply(ctx, st), nil
 }
 
@@ -360,12 +370,14 @@ func (r *run) takeLock(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if last != nil && !last.Ended() && last.Done["swap"] {
+		if last != nil && !last.Ended() && (last.Done["swap"] || last.Done["install"]) {
 			return fmt.Errorf("run %s stopped after swapping binaries (phase %s): finish it with `liveswap apply --resume` or undo it with `liveswap rollback` first", last.Run, last.LastPhase)
 		}
-		return r.journal.Begin(r.report.Run, r.plan)
+		if err := r.journal.Begin(r.report.Run, r.plan); err != nil {
+			return err
+		}
 	}
-	return nil
+	return r.restoreLeftoverPolicy()
 }
 
 func (r *run) connect(ctx context.Context) error {
@@ -678,16 +690,7 @@ func (r *run) rollback(ctx context.Context) (string, error) {
 	if !r.targetRestarted() {
 		want = "" // the daemon was not swapped: it answers as it did
 	}
-	running := map[string]string{} // what each component runs now: the swapped-in version
-	for _, c := range r.report.Components {
-		running[c.Name] = c.ToVersion
-	}
-	r.report.Components = r.componentReports(func(_ int, b plan.Binary) string {
-		if v := running[r.plan.ComponentOf(b).Name]; v != "" {
-			return v
-		}
-		return b.ExpectedVersion
-	}, func(i int, b plan.Binary) string { return r.swapOf(b).FromVersion })
+	r.reverseComponents()
 	if err := r.restartAndCheck(ctx, want); err != nil {
 		return "", err
 	}
@@ -700,6 +703,21 @@ func (r *run) rollback(ctx context.Context) (string, error) {
 	}
 	return fmt.Sprintf("restored %d binaries; %s answers; %s; %d probes read", len(r.swaps), orUnknown(r.report.ToVersion),
 		compared, len(r.report.Probes)), nil
+}
+
+// reverseComponents turns the report's components round for a rollback:
+// from what each runs now (the swapped-in version) to its previous one.
+func (r *run) reverseComponents() {
+	running := map[string]string{}
+	for _, c := range r.report.Components {
+		running[c.Name] = c.ToVersion
+	}
+	r.report.Components = r.componentReports(func(_ int, b plan.Binary) string {
+		if v := running[r.plan.ComponentOf(b).Name]; v != "" {
+			return v
+		}
+		return b.ExpectedVersion
+	}, func(i int, b plan.Binary) string { return r.swapOf(b).FromVersion })
 }
 
 // swapOf is the swap of b's file (zero when the run has none).

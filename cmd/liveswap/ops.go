@@ -52,6 +52,16 @@ EXIT STATUS
 					for _, f := range st.Files {
 						fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", f.Role, f.Path, f.Exists, f.SHA256)
 					}
+					if len(st.Components) > 0 {
+						fmt.Fprintln(tw, "\nCOMPONENT\tPACKAGE\tDPKG\tFILE\tRUNNING (PID)\tAGREE")
+						for _, c := range st.Components {
+							agree := "yes"
+							if c.Disagreement != "" {
+								agree = "NO: " + c.Disagreement
+							}
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (%d)\t%s\n", c.Name, orDash(c.Package), orDash(c.PackageVersion), orDash(c.FileVersion), orDash(c.RunningVersion), c.PID, agree)
+						}
+					}
 					tw.Flush()
 					for _, f := range st.Files {
 						if f.Problem != "" {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ type planOptions struct {
 	OutFile     string
 	Skip        []string
 	StateDir    string
+	Packages    packageFlags
 
 	connect func(ctx context.Context, scope systemd.Scope) (*systemd.Manager, error)
 }
@@ -82,8 +84,8 @@ EXIT STATUS
 			if err := applyConfig(cmd.Flags()); err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			if len(opts.Target.NewBinary) == 0 {
-				return usageError("plan needs --new-binary PATH (and --sha256 HEX from the release)")
+			if len(opts.Target.NewBinary) == 0 && !opts.Packages.any() {
+				return usageError("plan needs --new-binary PATH (and --sha256 HEX from the release), or packages: --deb FILE / --apt NAME=VERSION")
 			}
 			if n, m := len(opts.Target.NewBinary), len(opts.Target.SHA256); m > 0 && n != m {
 				return usageError(fmt.Sprintf("%d --new-binary and %d --sha256: give them in pairs, --new-binary PATH --sha256 HEX for each binary", n, m))
@@ -102,6 +104,10 @@ EXIT STATUS
 	f.StringVarP(&opts.OutFile, "output-file", "o", "", "write the plan here (default stdout)")
 	f.StringSliceVar(&opts.Skip, "skip", nil, "pre-flight check IDs not to run while planning")
 	f.StringVar(&opts.StateDir, "state-dir", checks.DefaultStateDir, "folder of liveswap's journal and lock")
+	f.StringArrayVar(&opts.Packages.Debs, "deb", nil, "a .deb to install instead of swapping binaries (docker.io, containerd); repeatable")
+	f.StringArrayVar(&opts.Packages.Apt, "apt", nil, "NAME=VERSION for apt to download into --packages-dir now (apt checks its signature); repeatable")
+	f.StringArrayVar(&opts.Packages.Previous, "previous-deb", nil, "the .deb of a version installed now, for a rollback (default: apt's cache, else apt downloads it); repeatable")
+	f.StringVar(&opts.Packages.Dir, "packages-dir", "", "where packages are downloaded and extracted (default STATE-DIR/packages)")
 	return cmd
 }
 
@@ -141,6 +147,19 @@ func planRun(ctx context.Context, o *planOptions) error {
 		}
 		probes = append(probes, w)
 	}
+	var pkgs []plan.Package
+	if o.Packages.any() {
+		if o.Packages.Dir == "" {
+			o.Packages.Dir = filepath.Join(o.StateDir, "packages")
+		}
+		var err error
+		if pkgs, err = stagePackages(ctx, o.Packages, &o.Target, o.Err); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		if err := previousPackages(ctx, o.Packages, pkgs, o.Err); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
 	p, mgr, err := discoverTarget(ctx, o.Target, o.connect)
 	if err != nil {
 		return &exitError{code: 2, err: err}
@@ -149,6 +168,7 @@ func planRun(ctx context.Context, o *planOptions) error {
 		defer mgr.Close()
 	}
 	p.Workloads = probes
+	p.Packages = pkgs
 	c, err := engine.New(p.Target.Endpoint)
 	if err != nil {
 		return &exitError{code: 2, err: err}
@@ -225,6 +245,13 @@ func writePlanSummary(w io.Writer, p *plan.Plan, rep *checks.Report, file, canar
 		to = rep.FromVersion + " (kept)"
 	}
 	fmt.Fprintf(w, "  version:  %s -> %s\n", orDash(rep.FromVersion), orDash(to))
+	for _, k := range p.Packages {
+		prev := "no .deb at hand: apply refuses (packages.previous)"
+		if k.Previous.File != "" {
+			prev = "rollback reinstalls " + k.Previous.File
+		}
+		fmt.Fprintf(w, "  package:  %s %s -> %s with dpkg (%s; %s)\n", k.Name, orDash(k.Previous.Version), k.Version, k.File, prev)
+	}
 	for _, b := range p.Binaries {
 		unit := p.UnitOf(b)
 		if unit == "" {

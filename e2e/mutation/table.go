@@ -31,6 +31,25 @@ var (
 var absent = []Absent{}
 
 var table = []Mutation{
+	// --- Package plans (upgrade/packages.go, checks/packages.go).
+	{
+		ID: "packages.previous", Verdict: "a package plan without a .deb of an installed version is refused by pre-flight",
+		File: "checks/packages.go", Original: `return fail("a rollback that cannot happen is refused before the upgrade`, Replacement: `return warn("a rollback that cannot happen is refused before the upgrade`,
+		Tests: []Step{checksUnit, e2e("^TestPackageUpgrade$")},
+		Why:   "the upgrade would start with no way back: a failed dockerd would leave the host on a broken package",
+	},
+	{
+		ID: "packages.policy-rc.d", Verdict: "dpkg runs under liveswap's policy-rc.d, which denies the maintainer scripts' restarts",
+		File: "upgrade/packages.go", Original: "pol, err := dpkg.DenyActions(policyPath, r.opts.StateDir, r.report.Run, log)", Replacement: "pol, err := dpkg.DenyActions(filepath.Join(r.opts.StateDir, \"unused-policy-rc.d\"), r.opts.StateDir, r.report.Run, log)",
+		Tests: []Step{unitTests("./internal/host/dpkg"), e2e("^TestPackageUpgrade$")},
+		Why:   "containerd's postinst would restart containerd.service on its own, before liveswap's restart and outside its order: two restarts, one unjudged",
+	},
+	{
+		ID: "packages.units", Verdict: "a package that would install a restarted unit with KillMode=control-group is refused",
+		File: "checks/packages.go", Original: `if mode != "process" && mode != "none" {`, Replacement: `if false && mode != "process" && mode != "none" {`,
+		Tests: []Step{checksUnit},
+		Why:   "the package's unit would replace the audited one, and the next stop would kill the containers' shims",
+	},
 	// --- The verdict on the workloads: upgrade.Judge and what feeds it.
 	{
 		ID: "judge.probe-failures", Verdict: "a probe with more failures than policy.maxProbeFailures fails verify",
@@ -148,7 +167,7 @@ var table = []Mutation{
 	},
 	{
 		ID: "lock.unfinished-run", Verdict: "apply refuses while the journal's last run stopped after swapping",
-		File: "upgrade/upgrade.go", Original: `last != nil && !last.Ended() && last.Done["swap"] {`, Replacement: `false && last != nil && !last.Ended() && last.Done["swap"] {`,
+		File: "upgrade/upgrade.go", Original: `last != nil && !last.Ended() && (last.Done["swap"] || last.Done["install"]) {`, Replacement: `false && last != nil && !last.Ended() && (last.Done["swap"] || last.Done["install"]) {`,
 		Tests: []Step{upgradeUnit, e2e("^TestCrashAfterSwap$")},
 		Why:   "a second apply would swap over a half-finished one, making the recorded backup the wrong binary",
 	},

@@ -20,6 +20,11 @@ type StackOptions struct {
 	Containerd Release        // containerd: containerd, its shims, containerd.service
 	Runc       Release        // runc; zero keeps the host's
 	Daemon     map[string]any // /etc/docker/daemon.json keys beside the testbed's own; nil removes one
+	// Packages installs Docker and Containerd as packages, with the real
+	// dpkg and maintainer scripts, into the namespace's own copy of /usr,
+	// /etc, /var/lib (dpkg's database) and /var/log; the units are the
+	// packages' unit files (packages.go).
+	Packages bool
 }
 
 // Stack is the Docker stack as Debian ships it — docker.socket,
@@ -57,6 +62,10 @@ func StartStack(t Skipper, o StackOptions) *Stack {
 	dir := shortDir(t, "lsk-")
 	var setup []string
 	setup = append(setup, "mount -t tmpfs -o mode=0755 tmpfs /run")
+	overlays := overlays
+	if o.Packages {
+		overlays = packageOverlays
+	}
 	for i, lower := range overlays {
 		up, work := filepath.Join(dir, "up", strconv.Itoa(i)), filepath.Join(dir, "work", strconv.Itoa(i))
 		mustMkdir(t, up, work)
@@ -91,10 +100,12 @@ func StartStack(t Skipper, o StackOptions) *Stack {
 			}
 		}
 	}
-	install(o.Docker, "usr/sbin/dockerd", "usr/sbin/docker-proxy", "usr/sbin/docker-init")
-	install(o.Containerd, "usr/bin/containerd", "usr/bin/containerd-shim", "usr/bin/containerd-shim-runc-v1", "usr/bin/containerd-shim-runc-v2", "usr/bin/ctr")
-	if o.Runc.Root != "" {
-		install(o.Runc, "usr/sbin/runc")
+	if !o.Packages {
+		install(o.Docker, "usr/sbin/dockerd", "usr/sbin/docker-proxy", "usr/sbin/docker-init")
+		install(o.Containerd, "usr/bin/containerd", "usr/bin/containerd-shim", "usr/bin/containerd-shim-runc-v1", "usr/bin/containerd-shim-runc-v2", "usr/bin/ctr")
+		if o.Runc.Root != "" {
+			install(o.Runc, "usr/sbin/runc")
+		}
 	}
 
 	st.Systemd = startSystemd(t, dir, setup...)
@@ -115,11 +126,18 @@ func StartStack(t Skipper, o StackOptions) *Stack {
 			delete(cfg, k)
 		}
 	}
+	if o.Packages {
+		st.installPackages(t, o)
+	}
 	st.WriteDaemonJSON(t, cfg)
 	for _, u := range []struct {
 		r    Release
 		name string
 	}{{o.Docker, DockerUnit}, {o.Docker, DockerSocket}, {o.Containerd, ContainerdUnit}} {
+		if o.Packages {
+			st.LinkUnit(t, u.name, "/lib/systemd/system/"+u.name)
+			continue
+		}
 		b, err := readUnit(u.r, u.name)
 		if err != nil {
 			t.Fatalf("testbed: %v", err)

@@ -98,6 +98,11 @@ func (s *Systemd) InstallUnit(t T, name, content string) {
 		t.Fatalf("%v", err)
 	}
 	s.Reload(t)
+	s.cleanupUnit(t, name, path)
+}
+
+// cleanupUnit stops name and removes its file path when the test ends.
+func (s *Systemd) cleanupUnit(t T, name, path string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
