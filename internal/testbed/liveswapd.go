@@ -117,6 +117,9 @@ func liveswapdConfig(dir, host string, liveRestore bool) map[string]any {
 		"data-root":    filepath.Join(dir, "data"),
 		"exec-root":    filepath.Join(dir, "exec"),
 		"pidfile":      filepath.Join(dir, "liveswapd.pid"),
+		// The tests and the demo run nginx and redis from the host's
+		// binaries (image host), which liveswapd runs only with this opt-in.
+		"allow-host-image": true,
 	}
 }
 
