@@ -521,7 +521,7 @@ func (d *Daemon) startLocked(ctx context.Context, c *Container, byPolicy bool) e
 	c.st.Pid, c.st.PidStart = rec.Pid, rec.PidStart
 	c.st.ShimPid, c.st.ShimStart = rec.ShimPid, rec.ShimStart
 	c.st.StartedAt = rec.StartedAt
-	c.st.ExitCode, c.st.Error = 0, ""
+	c.st.ExitCode, c.st.Error, c.st.OOMKilled = 0, "", false
 	c.exited = make(chan struct{})
 	if err := c.saveLocked(); err != nil {
 		d.log.Error("saving container state", "container", spec.ID[:12], "err", err)
@@ -773,6 +773,7 @@ func (d *Daemon) recordExitLocked(c *Container, ex ExitRecord) {
 	c.st.Status = StatusExited
 	c.st.ExitCode = ex.ExitCode
 	c.st.Error = ex.Error
+	c.st.OOMKilled = ex.OOMKilled
 	c.st.FinishedAt = ex.FinishedAt
 	c.st.Pid, c.st.PidStart, c.st.ShimPid, c.st.ShimStart = 0, 0, 0, 0
 	if err := c.saveLocked(); err != nil {
@@ -1296,6 +1297,7 @@ func (c *Container) recordRestoredExit(ex ExitRecord) {
 	c.st.Status = StatusExited
 	c.st.ExitCode = ex.ExitCode
 	c.st.Error = ex.Error
+	c.st.OOMKilled = ex.OOMKilled
 	c.st.FinishedAt = ex.FinishedAt
 	c.st.Pid, c.st.PidStart, c.st.ShimPid, c.st.ShimStart = 0, 0, 0, 0
 	c.saveLocked()

@@ -101,3 +101,25 @@ func lastRuncError(path string) string {
 	}
 	return last
 }
+
+// oomKilled reads, before runc deletes the cgroup, whether the kernel
+// OOM-killed a process of the container (memory.oom_control on cgroup v1,
+// memory.events on v2).
+func (s *shim) oomKilled() bool {
+	if s.spec.Runc == nil {
+		return false
+	}
+	cg := cgroupPath(s.spec.ID)
+	for _, p := range []string{"/sys/fs/cgroup/memory" + cg + "/memory.oom_control", "/sys/fs/cgroup" + cg + "/memory.events"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if n, ok := strings.CutPrefix(line, "oom_kill "); ok && strings.TrimSpace(n) != "0" {
+				return true
+			}
+		}
+	}
+	return false
+}

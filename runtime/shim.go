@@ -39,6 +39,7 @@ func ShimMain(args []string) int {
 type shim struct {
 	dir  string
 	spec ProcessSpec
+	oom  bool // the container's cgroup OOM-killed a process
 }
 
 // path names a run folder file relative to the working directory, which
@@ -47,7 +48,7 @@ type shim struct {
 func (s *shim) path(name string) string { return name }
 
 func (s *shim) writeExit(code, sig int, msg string) error {
-	return atomicfile.WriteJSON(s.path(exitFile), ExitRecord{Version: ProtoVersion, ExitCode: code, Signal: sig, Error: msg, FinishedAt: time.Now().UTC()}, 0o600)
+	return atomicfile.WriteJSON(s.path(exitFile), ExitRecord{Version: ProtoVersion, ExitCode: code, Signal: sig, Error: msg, OOMKilled: s.oom, FinishedAt: time.Now().UTC()}, 0o600)
 }
 
 func (s *shim) run() error {
@@ -147,6 +148,7 @@ func (s *shim) run() error {
 
 	status := s.waitMain(pid)
 	s.killRest(pid)
+	s.oom = s.oomKilled()
 	s.deleteRunc()
 	drained := make(chan struct{})
 	go func() { copies.Wait(); close(drained) }()
