@@ -128,8 +128,11 @@ func TestLiveswapdIsolation(t *testing.T) {
 	// and its parent is its shim; the image host container shares the
 	// host's namespaces.
 	isoPid, openPid := inspectPid(t, ctx, cli, iso), inspectPid(t, ctx, cli, open)
+	// The daemon's namespaces are the host's here (its systemd manager
+	// has a private mount namespace of its own).
+	daemonPid := sd.MainPID(t, l.Unit)
 	for _, ns := range []string{"pid", "mnt", "ipc", "uts"} {
-		self, _ := os.Readlink("/proc/self/ns/" + ns)
+		self, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", daemonPid, ns))
 		in, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", isoPid, ns))
 		shared, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", openPid, ns))
 		if in == "" || in == self {
@@ -169,7 +172,8 @@ func TestLiveswapdIsolation(t *testing.T) {
 
 	// Pids: 30 background sleeps stop at --pids-limit 10; without a limit
 	// all 31 processes run.
-	forker := `i=0; while [ $i -lt 30 ]; do /bin/sleep 600 & i=$((i+1)); done; echo forked; exec /bin/sleep 600`
+	// The loop runs in a subshell: a shell whose fork fails gives up.
+	forker := `(i=0; while [ $i -lt 30 ]; do /bin/sleep 600 & i=$((i+1)); done); echo forked; exec /bin/sleep 600`
 	limit := int64(10)
 	bounded := run("iso-forker", rootfs, container.HostConfig{Resources: container.Resources{PidsLimit: &limit}}, nil, "/bin/sh", "-c", forker)
 	free := run("iso-forker-free", rootfs, container.HostConfig{}, nil, "/bin/sh", "-c", forker)
