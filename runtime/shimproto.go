@@ -99,7 +99,7 @@ type ExitRecord struct {
 	Version    int       `json:"version"`
 	ExitCode   int       `json:"exitCode"`
 	Signal     int       `json:"signal,omitempty"`
-	Error      string    `json:"error,omitempty"` // set when the process could not start
+	Error      string    `json:"error,omitempty"`     // set when the process could not start
 	OOMKilled  bool      `json:"oomKilled,omitempty"` // the memory limit killed a process of the container
 	FinishedAt time.Time `json:"finishedAt"`
 }
