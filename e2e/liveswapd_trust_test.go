@@ -55,6 +55,7 @@ func startProcDaemon(t *testing.T, liveRestore bool, cfg map[string]any, env ...
 		"live-restore": liveRestore, "hosts": []string{d.host},
 		"data-root": filepath.Join(dir, "data"), "exec-root": filepath.Join(dir, "exec"),
 		"pidfile": filepath.Join(dir, "liveswapd.pid"), "shutdown-timeout": 5,
+		"allow-host-image": true, // these tests run the host's nginx, redis and sleep
 	}
 	for k, v := range cfg {
 		full[k] = v

@@ -107,8 +107,9 @@ var kinds = map[string]*KindSpec{
 		VersionArgs:      []string{"--version"},
 		Config:           ConfigRules{SelfValidate: func(string) bool { return true }},
 		ScopedContainers: true,
-		// The image "host" runs a host binary: every liveswapd has it.
-		Canary:   Canary{Image: "host"},
+		// No default canary: image "host" runs only where liveswapd's
+		// allow-host-image opt-in is on, so `liveswap plan` takes the image
+		// of a running container (or --canary-image), as for dockerd.
 		Versions: VersionRules{Source: "liveswapd keeps its shim protocol across patch releases"},
 	},
 }

@@ -17,7 +17,7 @@ func TestKinds(t *testing.T) {
 		{Docker, "/usr/sbin/dockerd", "20.10.24+dfsg1", false, true, ""},
 		{Docker, "/usr/bin/dockerd", "23.0.1", true, true, ""},
 		{Docker, "/usr/bin/dockerd", "26.1.5+dfsg1", true, true, ""},
-		{Liveswapd, "/usr/local/bin/liveswapd", "1.0.0", true, false, "host"},
+		{Liveswapd, "/usr/local/bin/liveswapd", "1.0.0", true, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind+" "+tt.version, func(t *testing.T) {

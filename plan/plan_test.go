@@ -32,8 +32,8 @@ func TestParseDefaults(t *testing.T) {
 	if p.Policy.Rollback != "auto" || p.Policy.ReadyTimeout.D() != time.Minute || p.Policy.KeepBackups != 2 || p.Policy.MaxProbeFailures != 0 {
 		t.Errorf("policy defaults: %+v", p.Policy)
 	}
-	if p.Canary.Image != "host" || strings.Join(p.Canary.Command, " ") != "/bin/true" {
-		t.Errorf("canary defaults: %+v", p.Canary)
+	if p.Canary.Image != "" || len(p.Canary.Command) != 0 {
+		t.Errorf("canary defaults: %+v, want none (image host needs liveswapd's opt-in)", p.Canary)
 	}
 	if p.Workloads[0].Interval.D() != 20*time.Millisecond {
 		t.Errorf("interval default: %v", p.Workloads[0].Interval)

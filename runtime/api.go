@@ -200,19 +200,31 @@ func (d *Daemon) info(w http.ResponseWriter, r *http.Request) {
 	if fileExists("/sys/fs/cgroup/cgroup.controllers") {
 		cgv = "2"
 	}
+	// What isolates a container, and the one opt-in that does not, named
+	// where an operator looks.
+	secopts := []string{"name=seccomp,profile=builtin", "name=no-new-privileges"}
+	var warnings []string
+	if cfg.AllowHostImage {
+		secopts = append(secopts, HostImageOption)
+		warnings = append(warnings, `WARNING: allow-host-image: containers of image "host" run unisolated (the host's namespaces and files, every capability, no cgroup limits); inspect shows them as HostConfig.Privileged`)
+	}
+	runc, runcErr := d.runcPath()
+	if runcErr != nil {
+		warnings = append(warnings, "WARNING: "+errMessage(runcErr)+": containers of root folder images cannot start")
+	}
 	info := system.Info{
 		ID: d.id, Containers: total, ContainersRunning: running, ContainersPaused: paused, ContainersStopped: stopped,
-		Driver: "none", DriverStatus: [][2]string{{"Root", "host filesystem or a root folder (chroot)"}},
+		Driver: "none", DriverStatus: [][2]string{{"Root", "a root folder image is used in place (no copy, no overlay); --read-only keeps it unchanged"}},
 		Debug: cfg.Debug, NFd: countFDs(), NGoroutines: goruntime.NumGoroutine(),
 		SystemTime: time.Now().Format(time.RFC3339Nano), LoggingDriver: cfg.LogDriver,
-		CgroupDriver: "none", CgroupVersion: cgv, NEventsListener: 0,
+		CgroupDriver: "cgroupfs", CgroupVersion: cgv, NEventsListener: 0,
 		KernelVersion: kernelVersion(), OperatingSystem: osRelease(), OSType: "linux", Architecture: archName(),
 		RegistryConfig: &registry.ServiceConfig{}, NCPU: goruntime.NumCPU(), MemTotal: int64(si.Totalram) * int64(si.Unit),
 		DockerRootDir: cfg.DataRoot, Name: host, ServerVersion: d.opts.Version,
-		Runtimes:       map[string]system.RuntimeWithStatus{"liveswapd-shim": {Runtime: system.Runtime{Path: "liveswapd shim"}}},
-		DefaultRuntime: "liveswapd-shim", Swarm: swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
-		LiveRestoreEnabled: cfg.LiveRestore, Isolation: "", SecurityOptions: []string{},
-		Labels: []string{}, Plugins: system.PluginsInfo{},
+		Runtimes:       map[string]system.RuntimeWithStatus{"runc": {Runtime: system.Runtime{Path: runc}}},
+		DefaultRuntime: "runc", Swarm: swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
+		LiveRestoreEnabled: cfg.LiveRestore, Isolation: "", SecurityOptions: secopts, Warnings: warnings,
+		Labels: []string{}, Plugins: system.PluginsInfo{}, InitBinary: "docker-init",
 	}
 	writeJSON(w, http.StatusOK, info)
 }
@@ -481,7 +493,7 @@ func (d *Daemon) Inspect(c *Container) container.InspectResponse {
 			ID: spec.ID, Created: fmtTime(spec.Created), Path: spec.Path, Args: nonNil(spec.Args),
 			State: &container.State{
 				Status: container.ContainerState(status), Running: running, Restarting: st.Status == StatusRestarting,
-				Pid: st.Pid, ExitCode: st.ExitCode, Error: st.Error,
+				Pid: st.Pid, ExitCode: st.ExitCode, Error: st.Error, OOMKilled: st.OOMKilled,
 				StartedAt: fmtTime(st.StartedAt), FinishedAt: fmtTime(st.FinishedAt),
 			},
 			Image: spec.Image, LogPath: c.logPath(), Name: "/" + spec.Name, RestartCount: st.RestartCount,

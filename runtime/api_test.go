@@ -48,6 +48,7 @@ func startTestDaemon(t *testing.T, dir string, liveRestore bool) *testDaemon {
 	cfg.DataRoot = filepath.Join(dir, "data")
 	cfg.ExecRoot = filepath.Join(dir, "exec")
 	cfg.ShutdownTimeout = 2
+	cfg.AllowHostImage = true // the tests run the host's binaries
 	sock := filepath.Join(dir, "api.sock")
 	cfg.Hosts = []string{"unix://" + sock}
 	d, err := NewDaemon(cfg, Options{Version: "9.9.9-test", Getenv: func(string) string { return "" }})

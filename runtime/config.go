@@ -39,6 +39,16 @@ type Config struct {
 	// log driver: json-file (max-size, max-file) or none.
 	LogDriver string
 	LogOpts   map[string]string
+	// AllowHostImage lets containers of image "host" run: on the host's
+	// filesystem and namespaces with every capability and no cgroup
+	// limits, as --privileged would. Off by default; liveswapd's own key,
+	// shown in docker info and, per container, as HostConfig.Privileged.
+	AllowHostImage bool
+	// RuncBinary is the OCI runtime that isolates containers of root
+	// folder images; "" looks "runc" up in PATH when a container starts.
+	// runc runs only while a container is created, signalled or deleted,
+	// so replacing it never touches a running container. liveswapd's own key.
+	RuncBinary string
 
 	// ConfigFile is the file the configuration was read from ("" for none).
 	ConfigFile string
@@ -108,6 +118,8 @@ var keyKinds = map[string]string{
 	"api-idle-timeout": "integer",
 	"log-driver":       "string",
 	"log-opts":         "object of strings",
+	"allow-host-image": "boolean",
+	"runc-binary":      "string",
 }
 
 // Flags holds the command-line flags that mirror daemon.json keys, so a
@@ -351,7 +363,9 @@ func applyFile(file string, keys map[string]fileKey, cfg *Config) error {
 					cfg.Hosts = hs
 				}
 			}
-		case "data-root", "exec-root", "pidfile":
+		case "allow-host-image":
+			err = strictBool(fk.raw, &cfg.AllowHostImage)
+		case "data-root", "exec-root", "pidfile", "runc-binary":
 			var s string
 			if err = strictDecode(fk.raw, &s, '"'); err == nil {
 				if !strings.HasPrefix(s, "/") {
@@ -364,6 +378,8 @@ func applyFile(file string, keys map[string]fileKey, cfg *Config) error {
 					cfg.ExecRoot = s
 				case "pidfile":
 					cfg.Pidfile = s
+				case "runc-binary":
+					cfg.RuncBinary = s
 				}
 			}
 		case "log-level":

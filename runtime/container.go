@@ -66,6 +66,7 @@ type containerState struct {
 	ShimPid         int       `json:"shimPid,omitempty"`
 	ShimStart       uint64    `json:"shimStart,omitempty"`
 	ExitCode        int       `json:"exitCode"`
+	OOMKilled       bool      `json:"oomKilled,omitempty"`
 	Error           string    `json:"error,omitempty"`
 	StartedAt       time.Time `json:"startedAt"`
 	FinishedAt      time.Time `json:"finishedAt"`

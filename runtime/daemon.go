@@ -21,6 +21,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/pkg/namesgenerator"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
@@ -164,6 +165,10 @@ func (d *Daemon) Reload(n Config) {
 	d.cfg.LogLevel = n.LogLevel
 	d.cfg.Debug = n.Debug
 	d.cfg.ShutdownTimeout = n.ShutdownTimeout
+	// Judged at each create and start: a reload may grant or withdraw the
+	// host image, or name another runc (running containers keep theirs).
+	d.cfg.AllowHostImage = n.AllowHostImage
+	d.cfg.RuncBinary = n.RuncBinary
 	d.cfgMu.Unlock()
 	if d.opts.Level != nil {
 		d.opts.Level.Set(n.Level())
@@ -280,13 +285,20 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := d.checkIsolation(root, cfg, hc); err != nil {
+		return nil, nil, err
+	}
 	switch nm := string(hc.NetworkMode); nm {
 	case "", "default", "host":
 		if nm == "" {
 			hc.NetworkMode = "default"
 		}
+	case "none":
+		if root == "" {
+			return nil, nil, fmt.Errorf("network mode none needs a root folder image: image host runs in the host's namespaces: %w", ErrUnsupported)
+		}
 	default:
-		return nil, nil, fmt.Errorf("network mode %q is not supported by liveswapd: containers share the host's network; use --network host (or default): %w", nm, ErrInvalid)
+		return nil, nil, fmt.Errorf("network mode %q is not supported by liveswapd: containers share the host's network or have none; use --network host (or default) or --network none: %w", nm, ErrInvalid)
 	}
 	if len(hc.PortBindings) > 0 || len(cfg.ExposedPorts) > 0 && hc.PublishAllPorts {
 		warnings = append(warnings, "Published ports are discarded when using host network mode")
@@ -301,14 +313,16 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 	if hc.AutoRemove && hc.RestartPolicy.Name != container.RestartPolicyDisabled {
 		return nil, nil, fmt.Errorf("can't create 'AutoRemove' container with restart policy: %w", ErrInvalid)
 	}
-	if err := checkBinds(root, hc); err != nil {
-		return nil, nil, err
+	if root == "" {
+		if err := checkBinds(root, hc); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := d.resolveLogConfig(hc); err != nil {
 		return nil, nil, err
 	}
 	if len(cfg.Volumes) > 0 {
-		return nil, nil, fmt.Errorf("anonymous volumes (VOLUME, -v /path) are not supported by liveswapd; with image host use -v /path:/path: %w", ErrUnsupported)
+		return nil, nil, fmt.Errorf("anonymous volumes (VOLUME, -v /path) are not supported by liveswapd; use -v /host/path:/path: %w", ErrUnsupported)
 	}
 	if cfg.Tty || cfg.OpenStdin {
 		return nil, nil, fmt.Errorf("TTY and stdin (-t, -i) are not supported by liveswapd: containers run detached, output goes to their log: %w", ErrUnsupported)
@@ -319,6 +333,17 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 	}
 	if _, _, err := resolveUser(root, cfg.User); err != nil {
 		return nil, nil, err
+	}
+	if root != "" {
+		// Everything the bundle will hold is judged now, so a refused flag
+		// creates nothing.
+		if _, err := resolveGroups(root, hc.GroupAdd); err != nil {
+			return nil, nil, err
+		}
+		draft := containerSpec{Root: root, Path: args[0], Args: args[1:], Config: cfg, HostConfig: hc}
+		if _, err := buildOCI(draft, ociInput{InitPath: initPath()}); err != nil {
+			return nil, nil, err
+		}
 	}
 	if name != "" && !validName.MatchString(name) {
 		return nil, nil, fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: %w", name, ErrInvalid)
@@ -469,11 +494,11 @@ func (d *Daemon) startLocked(ctx context.Context, c *Container, byPolicy bool) e
 	spec := c.spec
 	c.mu.Unlock()
 
-	ps, err := d.processSpec(c, spec)
+	ps, oci, err := d.processSpec(c, spec)
 	if err != nil {
 		return err
 	}
-	rec, shimExited, err := d.spawnShim(ctx, c, ps)
+	rec, shimExited, err := d.spawnShim(ctx, c, ps, oci)
 	if err != nil {
 		c.mu.Lock()
 		c.st.Status = StatusExited
@@ -496,7 +521,7 @@ func (d *Daemon) startLocked(ctx context.Context, c *Container, byPolicy bool) e
 	c.st.Pid, c.st.PidStart = rec.Pid, rec.PidStart
 	c.st.ShimPid, c.st.ShimStart = rec.ShimPid, rec.ShimStart
 	c.st.StartedAt = rec.StartedAt
-	c.st.ExitCode, c.st.Error = 0, ""
+	c.st.ExitCode, c.st.Error, c.st.OOMKilled = 0, "", false
 	c.exited = make(chan struct{})
 	if err := c.saveLocked(); err != nil {
 		d.log.Error("saving container state", "container", spec.ID[:12], "err", err)
@@ -508,13 +533,17 @@ func (d *Daemon) startLocked(ctx context.Context, c *Container, byPolicy bool) e
 	return nil
 }
 
-// processSpec builds what the shim runs.
-func (d *Daemon) processSpec(c *Container, spec containerSpec) (ProcessSpec, error) {
+// processSpec builds what the shim runs, and for a root folder image the
+// OCI runtime spec runc runs it with.
+func (d *Daemon) processSpec(c *Container, spec containerSpec) (ProcessSpec, *specs.Spec, error) {
 	uid, gid, err := resolveUser(spec.Root, spec.Config.User)
 	if err != nil {
-		return ProcessSpec{}, err
+		return ProcessSpec{}, nil, err
 	}
 	host, _ := os.Hostname()
+	if spec.Root != "" && spec.HostConfig.NetworkMode.IsNone() {
+		host = spec.ID[:12] // dockerd's default outside the host's network
+	}
 	if spec.Config.Hostname != "" {
 		host = spec.Config.Hostname
 	}
@@ -522,7 +551,7 @@ func (d *Daemon) processSpec(c *Container, spec containerSpec) (ProcessSpec, err
 	env = mergeEnv(env, spec.Config.Env)
 	lc, err := ParseLogConfig(spec.HostConfig.LogConfig.Type, spec.HostConfig.LogConfig.Config)
 	if err != nil {
-		return ProcessSpec{}, err
+		return ProcessSpec{}, nil, err
 	}
 	ps := ProcessSpec{
 		Version: ProtoVersion, ID: spec.ID,
@@ -533,7 +562,19 @@ func (d *Daemon) processSpec(c *Container, spec containerSpec) (ProcessSpec, err
 	if lc.Driver == LogDriverNone {
 		ps.LogPath = ""
 	}
-	return ps, nil
+	if spec.Root == "" {
+		return ps, nil, nil
+	}
+	runc, err := d.runcPath()
+	if err != nil {
+		return ProcessSpec{}, nil, err
+	}
+	oci, err := d.bundle(c, spec, uid, gid, env, host)
+	if err != nil {
+		return ProcessSpec{}, nil, err
+	}
+	ps.Runc = &RuncSpec{Binary: runc, Root: filepath.Join(d.Config().ExecRoot, "runc")}
+	return ps, oci, nil
 }
 
 // mergeEnv overrides base with extra, by variable name.
@@ -557,7 +598,7 @@ func mergeEnv(base, extra []string) []string {
 
 // spawnShim starts a shim for a fresh run folder and waits until it
 // reports the container started (shim.json) or failed (exit.json).
-func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps ProcessSpec) (ShimRecord, <-chan struct{}, error) {
+func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps ProcessSpec, oci *specs.Spec) (ShimRecord, <-chan struct{}, error) {
 	id := ps.ID
 	if err := runDirFree(c.runDir); err != nil {
 		return ShimRecord{}, nil, err
@@ -570,6 +611,12 @@ func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps ProcessSpec) (S
 	}
 	if err := atomicfile.WriteJSON(filepath.Join(c.runDir, processFile), ps, 0o600); err != nil {
 		return ShimRecord{}, nil, err
+	}
+	if oci != nil {
+		// The run folder is the OCI bundle runc is given.
+		if err := atomicfile.WriteJSON(filepath.Join(c.runDir, bundleFile), oci, 0o600); err != nil {
+			return ShimRecord{}, nil, err
+		}
 	}
 	shimLog, err := os.OpenFile(filepath.Join(c.runDir, shimLogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -726,6 +773,7 @@ func (d *Daemon) recordExitLocked(c *Container, ex ExitRecord) {
 	c.st.Status = StatusExited
 	c.st.ExitCode = ex.ExitCode
 	c.st.Error = ex.Error
+	c.st.OOMKilled = ex.OOMKilled
 	c.st.FinishedAt = ex.FinishedAt
 	c.st.Pid, c.st.PidStart, c.st.ShimPid, c.st.ShimStart = 0, 0, 0, 0
 	if err := c.saveLocked(); err != nil {
@@ -1249,6 +1297,7 @@ func (c *Container) recordRestoredExit(ex ExitRecord) {
 	c.st.Status = StatusExited
 	c.st.ExitCode = ex.ExitCode
 	c.st.Error = ex.Error
+	c.st.OOMKilled = ex.OOMKilled
 	c.st.FinishedAt = ex.FinishedAt
 	c.st.Pid, c.st.PidStart, c.st.ShimPid, c.st.ShimStart = 0, 0, 0, 0
 	c.saveLocked()

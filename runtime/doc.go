@@ -5,25 +5,27 @@
 //
 // # Containers
 //
-// A container's image is "host" (it runs on the host filesystem) or the
-// absolute path of a root filesystem folder it is chrooted into (the SDK
-// can send such a path; the docker CLI refuses it as an image reference).
-// Other images are refused with a message naming the two forms. Containers
-// share the host's network: network mode "host" and "default" are the
-// same, any other is refused. There are no mount namespaces, so bind
-// mounts are accepted only with image host and only where source and
-// destination are the same path (the container sees that path anyway);
-// anything else, named and anonymous volumes included, is refused. TTY and
-// stdin are refused: containers are detached, their output goes to a log.
-// Published ports are dropped with a warning, as dockerd does with host
-// networking.
+// A container's image is the absolute path of a root filesystem folder
+// (the SDK can send one; the docker CLI refuses it as an image reference)
+// or "host". A root folder image runs through runc, isolated: an OCI
+// bundle per run (oci.go: its own PID, mount, IPC, UTS and cgroup
+// namespaces, the host's network or none, Docker's capabilities, seccomp
+// profile and masked paths, no-new-privileges, cgroup limits, binds and
+// tmpfs). Image "host" runs unisolated on the host and only with the
+// daemon's allow-host-image opt-in (isolation.go). A create request field
+// liveswapd does not honour is refused naming its flag (surface.go), never
+// accepted and ignored. TTY and stdin are refused: containers are
+// detached, their output goes to a log. Published ports are dropped with a
+// warning, as dockerd does with host networking. docs/liveswapd.md lists
+// what is supported and refused.
 //
 // # Shims
 //
 // Every container runs under its own shim, the daemon's binary
 // re-executed as `liveswapd shim RUNDIR` (see shimproto.go for the
 // protocol): a session leader and child subreaper that holds the container
-// process, writes its stdout and stderr to a json-file log itself (so a
+// process (started by `runc run --detach`, which exits at once, for a root
+// folder image), writes its stdout and stderr to a json-file log itself (so a
 // stopped daemon can never block a container on a full pipe) and records
 // the exit status on disk. The daemon never talks to a shim but through
 // files and signals, so a newer daemon adopts the shims of an older one.

@@ -39,6 +39,7 @@ func ShimMain(args []string) int {
 type shim struct {
 	dir  string
 	spec ProcessSpec
+	oom  bool // the container's cgroup OOM-killed a process
 }
 
 // path names a run folder file relative to the working directory, which
@@ -47,7 +48,7 @@ type shim struct {
 func (s *shim) path(name string) string { return name }
 
 func (s *shim) writeExit(code, sig int, msg string) error {
-	return atomicfile.WriteJSON(s.path(exitFile), ExitRecord{Version: ProtoVersion, ExitCode: code, Signal: sig, Error: msg, FinishedAt: time.Now().UTC()}, 0o600)
+	return atomicfile.WriteJSON(s.path(exitFile), ExitRecord{Version: ProtoVersion, ExitCode: code, Signal: sig, Error: msg, OOMKilled: s.oom, FinishedAt: time.Now().UTC()}, 0o600)
 }
 
 func (s *shim) run() error {
@@ -99,49 +100,31 @@ func (s *shim) run() error {
 	if err != nil {
 		return s.writeExit(255, 0, fmt.Sprintf("opening %s: %v", os.DevNull, err))
 	}
-	argv0, err := lookPath(s.spec.Root, s.spec.Args[0], s.spec.Env)
-	if err != nil {
-		code := 127
-		if errors.Is(err, os.ErrPermission) {
-			code = 126
+	var pid int
+	if s.spec.Runc != nil {
+		pid, err = s.startRunc(devnull, outW, errW)
+		signal.Ignore(syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+		outW.Close()
+		errW.Close()
+		devnull.Close()
+		if err != nil {
+			var se *startError
+			code := 128
+			if errors.As(err, &se) {
+				code = se.code
+			}
+			// runc printed its error on the container's stderr already.
+			return s.writeExit(code, 0, err.Error())
 		}
-		lw.write("stderr", []byte(err.Error()+"\n"))
-		return s.writeExit(code, 0, err.Error())
-	}
-	cwd := s.spec.Cwd
-	if cwd == "" {
-		cwd = "/"
-	}
-	attr := &syscall.ProcAttr{
-		Dir:   cwd,
-		Env:   s.spec.Env,
-		Files: []uintptr{devnull.Fd(), outW.Fd(), errW.Fd()},
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
-	}
-	if s.spec.UID != uint32(os.Getuid()) || s.spec.GID != uint32(os.Getgid()) || len(s.spec.Groups) > 0 {
-		attr.Sys.Credential = &syscall.Credential{Uid: s.spec.UID, Gid: s.spec.GID, Groups: s.spec.Groups}
-	}
-	if s.spec.Root != "" && s.spec.Root != "/" {
-		attr.Sys.Chroot = s.spec.Root
-	}
-	pid, err := syscall.ForkExec(argv0, s.spec.Args, attr)
-	// Only now, as ignored signals stay ignored across exec: the container
-	// must get default dispositions. No signal.Notify: it costs an OS thread
-	// per shim, and shims are many (exits are seen through a pidfd instead
-	// of SIGCHLD). The daemon signals the container itself, and a stop of a
-	// whole scope signals the container too, whose exit the shim records.
-	signal.Ignore(syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	outW.Close()
-	errW.Close()
-	devnull.Close()
-	if err != nil {
-		code := 127
-		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
-			code = 126
+	} else {
+		pid, err = s.startDirect(devnull, outW, errW, lw)
+		var r *recorded
+		if errors.As(err, &r) {
+			return r.err
 		}
-		msg := fmt.Sprintf("starting %q: %v", s.spec.Args[0], err)
-		lw.write("stderr", []byte(msg+"\n"))
-		return s.writeExit(code, 0, msg)
+		if err != nil {
+			return err
+		}
 	}
 	self, _ := procfs.Stat(os.Getpid())
 	child, _ := procfs.Stat(pid)
@@ -165,6 +148,8 @@ func (s *shim) run() error {
 
 	status := s.waitMain(pid)
 	s.killRest(pid)
+	s.oom = s.oomKilled()
+	s.deleteRunc()
 	drained := make(chan struct{})
 	go func() { copies.Wait(); close(drained) }()
 	select {
@@ -420,3 +405,57 @@ func (w *logWriter) copyFrom(r io.ReadCloser, stream string) {
 		}
 	}
 }
+
+// startDirect starts the container process itself (image host: no
+// isolation). A start failure is recorded in exit.json and returned as
+// *recorded.
+func (s *shim) startDirect(devnull, outW, errW *os.File, lw *logWriter) (int, error) {
+	argv0, err := lookPath(s.spec.Root, s.spec.Args[0], s.spec.Env)
+	if err != nil {
+		code := 127
+		if errors.Is(err, os.ErrPermission) {
+			code = 126
+		}
+		lw.write("stderr", []byte(err.Error()+"\n"))
+		return 0, &recorded{s.writeExit(code, 0, err.Error())}
+	}
+	cwd := s.spec.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   cwd,
+		Env:   s.spec.Env,
+		Files: []uintptr{devnull.Fd(), outW.Fd(), errW.Fd()},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	}
+	if s.spec.UID != uint32(os.Getuid()) || s.spec.GID != uint32(os.Getgid()) || len(s.spec.Groups) > 0 {
+		attr.Sys.Credential = &syscall.Credential{Uid: s.spec.UID, Gid: s.spec.GID, Groups: s.spec.Groups}
+	}
+	pid, err := syscall.ForkExec(argv0, s.spec.Args, attr)
+	// Only now, as ignored signals stay ignored across exec: the container
+	// must get default dispositions. No signal.Notify: it costs an OS thread
+	// per shim, and shims are many (exits are seen through a pidfd instead
+	// of SIGCHLD). The daemon signals the container itself, and a stop of a
+	// whole scope signals the container too, whose exit the shim records.
+	signal.Ignore(syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	outW.Close()
+	errW.Close()
+	devnull.Close()
+	if err != nil {
+		code := 127
+		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
+			code = 126
+		}
+		msg := fmt.Sprintf("starting %q: %v", s.spec.Args[0], err)
+		lw.write("stderr", []byte(msg+"\n"))
+		return 0, &recorded{s.writeExit(code, 0, msg)}
+	}
+	return pid, nil
+}
+
+// recorded is a start failure already recorded in exit.json; err is that
+// of writing the record.
+type recorded struct{ err error }
+
+func (r *recorded) Error() string { return fmt.Sprintf("start failure recorded: %v", r.err) }

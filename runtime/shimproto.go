@@ -11,6 +11,7 @@ import "time"
 //	exec-root/containers/ID/spawn.json    daemon: the shim it forked (pid, start time), before the go-ahead
 //	exec-root/containers/ID/shim.json     shim -> daemon: shim and container pids, start times
 //	exec-root/containers/ID/exit.json     shim -> daemon: how the container ended
+//	exec-root/containers/ID/config.json   daemon -> runc: the OCI runtime spec (root folder images)
 //
 // The daemon starts `liveswapd shim RUNDIR` in a new session with fd 3 the
 // read end of a pipe; the shim starts the container after reading one byte
@@ -36,6 +37,9 @@ const (
 	shimFile    = "shim.json"
 	exitFile    = "exit.json"
 	shimLogFile = "shim.log"
+	bundleFile  = "config.json"
+	runcLogFile = "runc.log"
+	runcPidFile = "container.pid"
 )
 
 // ProcessSpec is process.json.
@@ -45,7 +49,7 @@ type ProcessSpec struct {
 	Args    []string `json:"args"`
 	Env     []string `json:"env"`
 	Cwd     string   `json:"cwd"`
-	Root    string   `json:"root,omitempty"` // chroot folder; "" = host filesystem
+	Root    string   `json:"root,omitempty"` // the image's root folder (in the bundle too); "" = host filesystem
 	UID     uint32   `json:"uid"`
 	GID     uint32   `json:"gid"`
 	Groups  []uint32 `json:"groups,omitempty"`
@@ -54,6 +58,21 @@ type ProcessSpec struct {
 	// max-file): LogPath, LogPath.1, ... LogPath.N-1, newest first.
 	LogMaxSize  int64 `json:"logMaxSize,omitempty"`
 	LogMaxFiles int   `json:"logMaxFiles,omitempty"`
+	// Runc, when set, runs the container through runc with the run
+	// folder as its bundle (config.json); Root, UID, Cwd and Env are then
+	// in the bundle. A shim of before it ignores the field, so a daemon
+	// never hands such a spec to an older shim binary: shims are always
+	// the daemon's own binary.
+	Runc *RuncSpec `json:"runc,omitempty"`
+}
+
+// RuncSpec says which runc runs a container and where runc keeps its
+// state. runc is run only to create, and to delete once the container
+// ended: no runc process lives beside a running container, so runc is
+// upgraded by replacing its file.
+type RuncSpec struct {
+	Binary string `json:"binary"`
+	Root   string `json:"root"`
 }
 
 // SpawnRecord is spawn.json: the shim the daemon forked, recorded before
@@ -80,7 +99,8 @@ type ExitRecord struct {
 	Version    int       `json:"version"`
 	ExitCode   int       `json:"exitCode"`
 	Signal     int       `json:"signal,omitempty"`
-	Error      string    `json:"error,omitempty"` // set when the process could not start
+	Error      string    `json:"error,omitempty"`     // set when the process could not start
+	OOMKilled  bool      `json:"oomKilled,omitempty"` // the memory limit killed a process of the container
 	FinishedAt time.Time `json:"finishedAt"`
 }
 

@@ -683,4 +683,29 @@ var table = []Mutation{
 		File: "upgrade/liverestore/liverestore.go", Original: "return Restored", Replacement: "return Failed",
 		Tests: []Step{lrUnit, e2e("^TestEnableLiveRestoreRestores$")}, Why: "a clean undo would page an operator",
 	},
+	{
+		ID: "liveswapd.refuse-unhonoured", Verdict: "liveswapd refuses a create request field it does not honour, naming its flag",
+		File: "runtime/surface.go", Original: "if set(f.Name, v.Field(i)) {", Replacement: "if false && set(f.Name, v.Field(i)) {",
+		Tests: []Step{unitRun("./runtime", "^TestRefuseUnsupported$"), e2e("^TestLiveswapdRefusesUnhonouredFlags$")}, Why: "--memory, --device, --dns ... would be accepted, shown by inspect and ignored",
+	},
+	{
+		ID: "liveswapd.host-image-opt-in", Verdict: "liveswapd runs image host only with allow-host-image",
+		File: "runtime/isolation.go", Original: "if !d.Config().AllowHostImage {", Replacement: "if false && !d.Config().AllowHostImage {",
+		Tests: []Step{e2e("^TestLiveswapdRefusesUnhonouredFlags$")}, Why: "an unisolated container would run without anyone having asked for it",
+	},
+	{
+		ID: "liveswapd.pid-namespace", Verdict: "a root folder image runs in its own PID namespace",
+		File: "runtime/oci.go", Original: "ns := []specs.LinuxNamespace{{Type: specs.PIDNamespace}, ", Replacement: "ns := []specs.LinuxNamespace{",
+		Tests: []Step{unitRun("./runtime", "^TestBuildOCI$"), e2e("^TestLiveswapdIsolation$")}, Why: "a container would see and signal the host's processes",
+	},
+	{
+		ID: "liveswapd.no-new-privileges", Verdict: "a root folder image runs with no-new-privileges",
+		File: "runtime/oci.go", Original: "NoNewPrivileges: true,", Replacement: "NoNewPrivileges: false,",
+		Tests: []Step{unitRun("./runtime", "^TestBuildOCI$"), e2e("^TestLiveswapdIsolation$")}, Why: "a setuid binary in the image would regain privileges",
+	},
+	{
+		ID: "liveswapd.oom-killed", Verdict: "a container killed at its memory limit is reported OOMKilled",
+		File: "runtime/shim.go", Original: "s.oom = s.oomKilled()", Replacement: "s.oom = false",
+		Tests: []Step{e2e("^TestLiveswapdIsolation$")}, Why: "inspect would hide why the container died (exit 137)",
+	},
 }

@@ -56,8 +56,9 @@ func ImportImage(t T, host, dir string) string {
 	return ImageName
 }
 
-// BuildRootfs fills dir with the image's files.
-func BuildRootfs(dir string) error {
+// BuildRootfs fills dir with the image's files, and the extra binaries
+// with the libraries they link.
+func BuildRootfs(dir string, extraBins ...string) error {
 	for _, d := range []string{"tmp", "run", "etc", "var/log/nginx", "var/lib/nginx", "proc", "sys", "dev"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return err
@@ -76,7 +77,7 @@ func BuildRootfs(dir string) error {
 		}
 	}
 	seen := map[string]bool{}
-	for _, bin := range imageBins {
+	for _, bin := range append(append([]string(nil), imageBins...), extraBins...) {
 		libs, err := libraries(bin)
 		if err != nil {
 			return err

@@ -19,6 +19,8 @@ type LiveswapdOptions struct {
 	// Socket: the API socket is a socket unit's (-H fd://), as
 	// runtime/liveswapd.socket ships it.
 	Socket bool
+	// Extra daemon.json keys (e.g. "runc-binary").
+	Extra map[string]any
 }
 
 // LiveswapdVersion is the version of the liveswapd StartLiveswapd builds.
@@ -29,6 +31,7 @@ const LiveswapdVersion = "1.0.0-e2e"
 type Liveswapd struct {
 	Dir, ConfigPath, Socket, Host, Unit, Bin, LogPath string
 	SocketUnit                                        string // "" unless socket-activated
+	extra                                             map[string]any
 }
 
 // StartLiveswapd writes the config and unit and starts it (Type=notify: the
@@ -58,6 +61,7 @@ func StartLiveswapd(t T, sd *Systemd, o LiveswapdOptions) *Liveswapd {
 		sd.InstallUnit(t, l.SocketUnit, fmt.Sprintf("[Socket]\nListenStream=%s\nSocketMode=0660\n", l.Socket))
 		unitExtra = fmt.Sprintf("Requires=%s\nAfter=%s\n", l.SocketUnit, l.SocketUnit)
 	}
+	l.extra = o.Extra
 	l.WriteConfig(t, o.LiveRestore)
 	kill := o.KillMode
 	if kill == "" {
@@ -103,6 +107,9 @@ func (l *Liveswapd) WriteConfig(t T, liveRestore bool) {
 	}
 	cfg := liveswapdConfig(l.Dir, host, liveRestore)
 	cfg["shutdown-timeout"] = 5 // tests stop daemons often
+	for k, v := range l.extra {
+		cfg[k] = v
+	}
 	if err := writeJSON(l.ConfigPath, cfg); err != nil {
 		t.Fatalf("%v", err)
 	}
@@ -117,6 +124,9 @@ func liveswapdConfig(dir, host string, liveRestore bool) map[string]any {
 		"data-root":    filepath.Join(dir, "data"),
 		"exec-root":    filepath.Join(dir, "exec"),
 		"pidfile":      filepath.Join(dir, "liveswapd.pid"),
+		// The tests and the demo run nginx and redis from the host's
+		// binaries (image host), which liveswapd runs only with this opt-in.
+		"allow-host-image": true,
 	}
 }
 
