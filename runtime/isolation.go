@@ -15,8 +15,9 @@ import (
 )
 
 // HostImageOption is how docker info names the opt-in that lets image
-// "host" run unisolated.
-const HostImageOption = "name=allow-host-image,unisolated"
+// "host" run unisolated. Every comma-separated part must be key=value:
+// the docker CLI refuses to print info otherwise.
+const HostImageOption = "name=allow-host-image,isolation=none"
 
 // checkIsolation decides how a container runs and refuses what that way
 // cannot honour. A root folder image runs through runc, isolated. Image
