@@ -2,6 +2,7 @@ package daemonjson
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,30 +13,33 @@ import (
 
 const corpusDir = "testdata/corpus"
 
-// verdict is one line of testdata/corpus/verdicts.txt.
+// verdict is one line of a testdata/corpus/verdicts-RELEASE.txt.
 type verdict struct {
 	file   string
 	starts bool
 	reason string
 }
 
-func readVerdicts(t testing.TB) []verdict {
+// readVerdicts reads what the release's real dockerd did with each file.
+func readVerdicts(t testing.TB, release string) []verdict {
 	t.Helper()
-	f, err := os.Open(filepath.Join(corpusDir, "verdicts.txt"))
+	name := filepath.Join(corpusDir, "verdicts-"+release+".txt")
+	f, err := os.Open(name)
 	if err != nil {
-		t.Fatalf("open verdicts: %v", err)
+		t.Fatalf("open verdicts: %v (regenerate: go run ./checks/daemonjson/internal/regen -release %s)", err, release)
 	}
 	defer f.Close()
 	var out []verdict
 	sc := bufio.NewScanner(f)
-	for sc.Scan() {
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		fields := strings.SplitN(line, " ", 3)
 		if len(fields) < 2 || (fields[1] != "starts" && fields[1] != "refuses") {
-			t.Fatalf("bad verdict line %q", line)
+			t.Fatalf("%s:%d: bad verdict line %q: want FILE starts|refuses [MESSAGE]", name, n, line)
 		}
 		v := verdict{file: fields[0], starts: fields[1] == "starts"}
 		if len(fields) == 3 {
@@ -49,7 +53,7 @@ func readVerdicts(t testing.TB) []verdict {
 	return out
 }
 
-// corpusExecStart is the command line the verdict was recorded with.
+// corpusExecStart is the command line the verdicts were recorded with.
 func corpusExecStart(t testing.TB, file string, content []byte) []string {
 	t.Helper()
 	extra, err := dockerdrun.ReadExtraFlags(filepath.Join(corpusDir, file))
@@ -63,36 +67,54 @@ func corpusExecStart(t testing.TB, file string, content []byte) []string {
 	return append([]string{"/usr/sbin/dockerd"}, dockerdrun.Args(content, dir, extra)...)
 }
 
-// TestCorpusAgreesWithDockerd2010 checks the validator's verdict on every
-// corpus file against what dockerd 20.10.24 did with it.
-func TestCorpusAgreesWithDockerd2010(t *testing.T) {
-	verdicts := readVerdicts(t)
+// minCorpus is the size the corpus must keep: fewer files would let rules
+// pass that real starts refute.
+const minCorpus = 300
+
+// TestCorpusAgreesWithEveryRelease checks the validator's verdict on every
+// corpus file against a real start of each release the oracle knows, with
+// the rules that release's --docker-version selects, and prints the table
+// of agreement.
+func TestCorpusAgreesWithEveryRelease(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(corpusDir, "*.json"))
-	if len(files) != len(verdicts) {
-		t.Errorf("corpus has %d files but verdicts.txt %d lines: regenerate with go run ./checks/daemonjson/internal/regen", len(files), len(verdicts))
-	}
-	agree := 0
-	for _, v := range verdicts {
-		t.Run(v.file, func(t *testing.T) {
-			content, err := os.ReadFile(filepath.Join(corpusDir, v.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := Validate(content, Options{File: v.file, DockerVersion: "20.10.24", ExecStart: corpusExecStart(t, v.file, content)})
-			if r.Starts() != v.starts {
-				t.Errorf("validator says starts=%v, dockerd 20.10.24 %s", r.Starts(), map[bool]string{true: "started", false: "refused: " + v.reason}[v.starts])
+	type row struct{ release, files, agree, falseAccept, falseReject int }
+	var table strings.Builder
+	fmt.Fprintf(&table, "%-9s %6s %6s %13s %13s\n", "release", "files", "agree", "false accept", "false reject")
+	for _, k := range dockerdrun.Known {
+		verdicts := readVerdicts(t, k.Name)
+		if len(files) != len(verdicts) {
+			t.Errorf("corpus has %d files but verdicts-%s.txt %d lines: regenerate with go run ./checks/daemonjson/internal/regen -release %s", len(files), k.Name, len(verdicts), k.Name)
+		}
+		agree, fa, fr := 0, 0, 0
+		for _, v := range verdicts {
+			t.Run(k.Name+"/"+v.file, func(t *testing.T) {
+				content, err := os.ReadFile(filepath.Join(corpusDir, v.file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := Validate(content, Options{File: v.file, DockerVersion: k.Name, ExecStart: corpusExecStart(t, v.file, content)})
+				switch {
+				case r.Starts() == v.starts:
+					agree++
+					return
+				case r.Starts():
+					fa++
+					t.Errorf("false accept: the %s rules say it starts, dockerd %s refused: %s", r.DockerVersion, k.Name, v.reason)
+				default:
+					fr++
+					t.Errorf("false reject: the %s rules refuse it, dockerd %s started", r.DockerVersion, k.Name)
+				}
 				for _, f := range r.Findings {
-					if f.Severity != OK {
+					if f.Severity == Fail {
 						t.Logf("  %s %s %s", f.Severity, f.ID, f.Message)
 					}
 				}
-				return
-			}
-			agree++
-		})
+			})
+		}
+		fmt.Fprintf(&table, "%-9s %6d %6d %13d %13d\n", k.Name, len(verdicts), agree, fa, fr)
 	}
-	t.Logf("validator agrees with dockerd 20.10.24 on %d of %d corpus files", agree, len(verdicts))
-	if len(verdicts) < 60 {
-		t.Errorf("corpus has %d files, want at least 60", len(verdicts))
+	t.Logf("validator against real starts:\n%s", table.String())
+	if len(files) < minCorpus {
+		t.Errorf("corpus has %d files, want at least %d", len(files), minCorpus)
 	}
 }

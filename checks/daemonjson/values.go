@@ -210,8 +210,11 @@ func (c *checker) checkCounts() {
 	if v, off, ok := c.intVal("mtu"); ok && v < 0 {
 		if c.modern() {
 			c.fail("mtu", off, fmt.Sprintf("invalid default MTU: %d", v), "use a positive MTU such as 1500, or remove the key")
+		} else if br, _, _ := c.str("bridge"); br != "none" {
+			// 20.10 checks it only when it creates the default bridge.
+			c.fail("mtu", off, fmt.Sprintf(`invalid MTU number: %d (dockerd 20.10 fails creating the default "bridge" network)`, v), "use a positive MTU such as 1500, or remove the key")
 		} else {
-			c.warn(IDValue, "mtu", off, fmt.Sprintf("negative MTU %d: dockerd 20.10 starts, 23 and newer refuse it", v), "use a positive MTU such as 1500, or remove the key")
+			c.warn(IDValue, "mtu", off, fmt.Sprintf(`negative MTU %d: dockerd 20.10 starts only because "bridge" is "none"; 23 and newer refuse it`, v), "use a positive MTU such as 1500, or remove the key")
 		}
 	}
 	if v, off, ok := c.intVal("network-diagnostic-port"); ok && (v < 0 || v > 65535) && c.rs.v.atLeast(28, 0) {
