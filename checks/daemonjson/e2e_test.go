@@ -83,7 +83,7 @@ func TestE2ERecordedVerdictsStillHold(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				res, err := dockerdrun.Run(ctx, content, extra, dockerdrun.Options{Release: rel, TempDir: tmp})
+				res, err := dockerdrun.Run(ctx, content, extra, dockerdrun.Options{Release: rel, TempDir: tmp, Files: filepath.Join(corpusDir, "files")})
 				if err != nil {
 					t.Fatalf("run dockerd %s: %v", rel.Name, err)
 				}

@@ -119,6 +119,10 @@ type Options struct {
 	Release Release       // the dockerd, containerd and runc to run
 	Timeout time.Duration // how long to wait for the API, default 40s
 	TempDir string        // parent of the private directory, default os.TempDir()
+	// Files is a folder copied to DIR/files before dockerd starts (the
+	// corpus's certificates and profiles that files name as
+	// @DIR@/files/...); empty copies nothing.
+	Files string
 }
 
 // transient are refusals caused by a loaded machine, not by the file:
@@ -196,6 +200,11 @@ func runOnce(ctx context.Context, content []byte, extra []string, o Options) (Re
 		return Result{}, fmt.Errorf("private dir %s is too long for containerd's unix sockets; use a shorter TempDir", dir)
 	}
 
+	if o.Files != "" {
+		if err := os.CopyFS(filepath.Join(dir, "files"), os.DirFS(o.Files)); err != nil {
+			return Result{}, fmt.Errorf("copy %s: %w", o.Files, err)
+		}
+	}
 	body := bytes.ReplaceAll(content, []byte(Placeholder), []byte(dir))
 	if err := os.WriteFile(filepath.Join(dir, "daemon.json"), body, 0o600); err != nil {
 		return Result{}, fmt.Errorf("write config: %w", err)
@@ -247,8 +256,11 @@ func runOnce(ctx context.Context, content []byte, extra []string, o Options) (Re
 				return Result{Verdict: Starts, Duration: time.Since(start)}, stop(cmd, exited)
 			}
 		case <-deadline.C:
+			// A daemon that never serves (it waits for a containerd that
+			// is not there) is down as surely as one that exits.
 			_ = stop(cmd, exited)
-			return Result{}, fmt.Errorf("dockerd neither served its API nor exited within %s: %s", o.Timeout, tail(out.String(), 5))
+			return Result{Verdict: Refuses, ExitCode: -1, Duration: time.Since(start),
+				Reason: fmt.Sprintf("no API within %s (dockerd hangs): %s", o.Timeout, lastMsg(out.String(), dir))}, nil
 		case <-ctx.Done():
 			_ = stop(cmd, exited)
 			return Result{}, ctx.Err()
@@ -374,6 +386,18 @@ func reason(out, dir string) string {
 	last = strings.ReplaceAll(last, dir, Placeholder)
 	last = strings.ReplaceAll(last, `\"`, `"`)
 	return strings.Join(strings.Fields(last), " ")
+}
+
+var msgRE = regexp.MustCompile(`msg="((?:[^"\\]|\\.)*)"`)
+
+// lastMsg is the message of the last log line, without its timestamp.
+func lastMsg(out, dir string) string {
+	line := tail(out, 1)
+	if m := msgRE.FindStringSubmatch(line); m != nil {
+		line = m[1]
+	}
+	line = strings.ReplaceAll(strings.ReplaceAll(line, dir, Placeholder), `\"`, `"`)
+	return strings.Join(strings.Fields(line), " ")
 }
 
 func tail(s string, n int) string {

@@ -160,7 +160,7 @@ func labelOne(ctx context.Context, rel dockerdrun.Release, f string) (string, er
 	if err != nil {
 		return "", err
 	}
-	res, err := dockerdrun.Run(ctx, content, extra, dockerdrun.Options{Release: rel})
+	res, err := dockerdrun.Run(ctx, content, extra, dockerdrun.Options{Release: rel, Files: filepath.Join(filepath.Dir(f), "files")})
 	if err != nil {
 		return "", err
 	}
