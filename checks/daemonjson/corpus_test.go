@@ -2,6 +2,7 @@ package daemonjson
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,6 +54,9 @@ func readVerdicts(t testing.TB, release string) []verdict {
 	return out
 }
 
+// corpusRunDir stands for a run's private directory (@DIR@).
+const corpusRunDir = "/tmp/lsdj-corpus"
+
 // corpusExecStart is the command line the verdicts were recorded with.
 func corpusExecStart(t testing.TB, file string, content []byte) []string {
 	t.Helper()
@@ -60,11 +64,10 @@ func corpusExecStart(t testing.TB, file string, content []byte) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const dir = "/tmp/lsdj-corpus"
 	for i := range extra {
-		extra[i] = strings.ReplaceAll(extra[i], dockerdrun.Placeholder, dir)
+		extra[i] = strings.ReplaceAll(extra[i], dockerdrun.Placeholder, corpusRunDir)
 	}
-	return append([]string{"/usr/sbin/dockerd"}, dockerdrun.Args(content, dir, extra)...)
+	return append([]string{"/usr/sbin/dockerd"}, dockerdrun.Args(content, corpusRunDir, extra)...)
 }
 
 // minCorpus is the size the corpus must keep: fewer files would let rules
@@ -92,6 +95,8 @@ func TestCorpusAgreesWithEveryRelease(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				// dockerd read the file with @DIR@ replaced by its own directory.
+				content = bytes.ReplaceAll(content, []byte(dockerdrun.Placeholder), []byte(corpusRunDir))
 				r := Validate(content, Options{File: v.file, DockerVersion: k.Name, ExecStart: corpusExecStart(t, v.file, content)})
 				switch {
 				case r.Starts() == v.starts:

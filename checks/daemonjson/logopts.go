@@ -201,6 +201,9 @@ func (c *checker) driverValues(driver string, o map[string]string, fail func(k, 
 			fail("logentries-token", "Missing logentries token", `set "logentries-token"`)
 		}
 	case "fluentd":
+		if err := fluentdAddress(o["fluentd-address"]); err != nil {
+			fail("fluentd-address", err.Error(), `write "host:port" or "tcp://host:port"`)
+		}
 		for _, k := range []string{"fluentd-async", "fluentd-async-connect", "fluentd-sub-second-precision", "fluentd-request-ack"} {
 			if v := o[k]; v != "" {
 				if _, err := strconv.ParseBool(v); err != nil {
