@@ -22,9 +22,10 @@ func engineChecks() []Check {
 func daemonJSONChecks() []Check {
 	return []Check{
 		{ID: "daemon-json.valid", Description: "the new daemon would start with the daemon.json (syntax, keys, types, values)", Func: checkDaemonJSONValid},
+		{ID: "daemon-json.host", Description: "what the daemon.json names exists on this host: TLS files, userns-remap user and ranges, group, plugins, runtime paths, storage vs backing file system (host-dependent)", Func: checkDaemonJSONHost},
 		{ID: "daemon-json.flag-conflict", Description: "no setting is given both in daemon.json and as an ExecStart flag", Func: checkDaemonJSONConflicts},
 		{ID: "daemon-json.live-restore", Description: "live-restore is on in the configuration the new daemon reads", Func: checkDaemonJSONLiveRestore},
-		{ID: "daemon-json.dockerd-validate", Description: "the dockerd that will read the daemon.json accepts it itself (dockerd --validate, 23 and newer)", Func: checkDockerdValidate},
+		{ID: "daemon-json.dockerd-validate", Description: "the dockerd that will read the daemon.json accepts it itself (dockerd --validate, 23 and newer; weaker than a start, never overrides daemon-json.valid)", Func: checkDockerdValidate},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,15 +81,14 @@ const minCorpus = 300
 // of agreement.
 func TestCorpusAgreesWithEveryRelease(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(corpusDir, "*.json"))
-	type row struct{ release, files, agree, falseAccept, falseReject int }
 	var table strings.Builder
-	fmt.Fprintf(&table, "%-9s %6s %6s %13s %13s\n", "release", "files", "agree", "false accept", "false reject")
+	fmt.Fprintf(&table, "%-9s %6s %6s %13s %13s %15s\n", "release", "files", "agree", "false accept", "false reject", "host-dependent")
 	for _, k := range dockerdrun.Known {
 		verdicts := readVerdicts(t, k.Name)
 		if len(files) != len(verdicts) {
 			t.Errorf("corpus has %d files but verdicts-%s.txt %d lines: regenerate with go run ./checks/daemonjson/internal/regen -release %s", len(files), k.Name, len(verdicts), k.Name)
 		}
-		agree, fa, fr := 0, 0, 0
+		agree, fa, fr, hostDep := 0, 0, 0, 0
 		for _, v := range verdicts {
 			t.Run(k.Name+"/"+v.file, func(t *testing.T) {
 				content, err := os.ReadFile(filepath.Join(corpusDir, v.file))
@@ -97,12 +97,22 @@ func TestCorpusAgreesWithEveryRelease(t *testing.T) {
 				}
 				// dockerd read the file with @DIR@ replaced by its own directory.
 				content = bytes.ReplaceAll(content, []byte(dockerdrun.Placeholder), []byte(corpusRunDir))
-				r := Validate(content, Options{File: v.file, DockerVersion: k.Name, ExecStart: corpusExecStart(t, v.file, content)})
+				opts := Options{File: v.file, DockerVersion: k.Name, ExecStart: corpusExecStart(t, v.file, content)}
+				r := Validate(content, opts)
+				// The host the verdict was recorded on: the oracle's sandbox.
+				hostFails := false
+				for _, f := range CheckHost(content, opts, sandboxHost{}) {
+					r.Findings = append(r.Findings, f)
+					hostFails = hostFails || f.Severity == Fail
+				}
+				if hostFails && !v.starts {
+					hostDep++
+				}
 				switch {
-				case r.Starts() == v.starts:
+				case (r.Starts() && !hostFails) == v.starts:
 					agree++
 					return
-				case r.Starts():
+				case r.Starts() && !hostFails:
 					fa++
 					t.Errorf("false accept: the %s rules say it starts, dockerd %s refused: %s", r.DockerVersion, k.Name, v.reason)
 				default:
@@ -116,10 +126,68 @@ func TestCorpusAgreesWithEveryRelease(t *testing.T) {
 				}
 			})
 		}
-		fmt.Fprintf(&table, "%-9s %6d %6d %13d %13d\n", k.Name, len(verdicts), agree, fa, fr)
+		fmt.Fprintf(&table, "%-9s %6d %6d %13d %13d %15d\n", k.Name, len(verdicts), agree, fa, fr, hostDep)
+		if agree != len(verdicts) || len(files) != len(verdicts) {
+			t.Errorf("dockerd %s: agreement %d of %d corpus files (%d files), want all", k.Name, agree, len(verdicts), len(files))
+		}
 	}
 	t.Logf("validator against real starts:\n%s", table.String())
 	if len(files) < minCorpus {
 		t.Errorf("corpus has %d files, want at least %d", len(files), minCorpus)
 	}
 }
+
+// sandboxHost is the host as the oracle's sandbox showed it to dockerd:
+// the host's /etc, an empty /run, only the loopback interface, no name
+// resolution, and the run's private directory (corpusRunDir) holding the
+// corpus's files/ folder on the temporary folder's file system.
+type sandboxHost struct{}
+
+func (sandboxHost) path(p string) (string, error) {
+	switch {
+	case p == "/run" || strings.HasPrefix(p, "/run/") || strings.HasPrefix(p, "/var/run/"):
+		return "", &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
+	case p == corpusRunDir:
+		return filepath.Abs(corpusDir)
+	case strings.HasPrefix(p, corpusRunDir+"/"):
+		return filepath.Abs(filepath.Join(corpusDir, strings.TrimPrefix(p, corpusRunDir+"/")))
+	}
+	return p, nil
+}
+
+func (h sandboxHost) ReadFile(p string) ([]byte, error) {
+	q, err := h.path(p)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(q)
+}
+
+func (h sandboxHost) Stat(p string) (fs.FileInfo, error) {
+	q, err := h.path(p)
+	if err != nil {
+		return nil, err
+	}
+	return os.Stat(q)
+}
+
+func (h sandboxHost) ReadDir(p string) ([]fs.DirEntry, error) {
+	q, err := h.path(p)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadDir(q)
+}
+
+func (sandboxHost) Interfaces() ([]string, error) { return []string{"lo"}, nil }
+func (sandboxHost) Resolve(name string) error {
+	return fmt.Errorf("lookup %s: network is unreachable", name)
+}
+func (sandboxHost) FSType(p string) (string, error) {
+	if strings.HasPrefix(p, corpusRunDir) {
+		return FSTypeOf(os.TempDir())
+	}
+	return FSTypeOf(p)
+}
+func (sandboxHost) SELinux() bool                 { return LocalHost{}.SELinux() }
+func (sandboxHost) SocketActivated() (bool, bool) { return false, true }
