@@ -124,7 +124,7 @@ func TestValidateJSONSchema(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	want := []string{"dockerVersion", "dockerVersionSource", "dockerdValidate", "execStart", "file", "findings", "keys", "passed",
+	want := []string{"dockerVersion", "dockerVersionSource", "dockerdValidate", "execStart", "file", "findings", "keys", "passed", "rulesBasis",
 		"schemaVersion", "starts", "strict"}
 	if got := keysOf(doc); !reflect.DeepEqual(got, want) {
 		t.Errorf("top-level fields %v, want %v", got, want)
@@ -160,7 +160,7 @@ func TestValidateJSONSchema(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := keysOf(doc), []string{"dockerVersion", "dockerVersionSource", "file", "findings", "keys", "passed", "schemaVersion", "starts", "strict"}; !reflect.DeepEqual(got, want) {
+	if got, want := keysOf(doc), []string{"dockerVersion", "dockerVersionSource", "file", "findings", "keys", "passed", "rulesBasis", "schemaVersion", "starts", "strict"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("top-level fields without the optional flags %v, want %v", got, want)
 	}
 }
@@ -202,5 +202,35 @@ func TestValidateHelp(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "EXIT STATUS") || !strings.Contains(out, "liveswap validate --strict") ||
 		!strings.Contains(out, "--strict and an upgrade-safety") || strings.Contains(out, "--strict and a warning was found") {
 		t.Errorf("help (exit %d):\n%s", code, out)
+	}
+}
+
+// TestValidateHostAndBasis: --host adds the host-dependent findings to a
+// file the rules pass; every report says how sure its rule set is.
+func TestValidateHostAndBasis(t *testing.T) {
+	group := writeFile(t, "daemon.json", `{"live-restore": true, "group": "no-such-group-liveswap"}`)
+	tests := []struct {
+		name  string
+		args  []string
+		code  int
+		wants []string
+	}{
+		{"rules alone pass", []string{"--docker-version", "26.1.5", group}, 0, []string{"OK: dockerd 26.1", "rules: dockerd 26.1 rules, checked against real starts of Debian's docker.io 26.1.5"}},
+		{"the host refuses", []string{"--docker-version", "20.10.24", "--host", group}, 1, []string{"daemon-json.host", "on this host: group no-such-group-liveswap not found", "groupadd", "checked against real starts of Debian's docker.io 20.10.5 and 20.10.24"}},
+		{"a version without a binary here says so", []string{"--docker-version", "24.0.7", group}, 0, []string{"no binary of 24.0 was started here"}},
+		{"newer than 26.1", []string{"--docker-version", "28.1.1", group}, 0, []string{"the least sure"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := runValidate(t, tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tt.code, out, errOut)
+			}
+			for _, w := range tt.wants {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
 	}
 }
