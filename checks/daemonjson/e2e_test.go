@@ -2,6 +2,7 @@ package daemonjson
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -65,14 +66,32 @@ func TestE2ERecordedVerdictsStillHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(tmp)
+	// "userns-remap" needs o+x on every parent of the data-root.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// What the sandbox must keep from the host: users (useradd for
+	// "userns-remap": "default" runs inside it) and interfaces (docker0).
+	passwd, _ := os.ReadFile("/etc/passwd")
+	ifaces := hasDocker0(t)
+	// Always among the sample: a file that makes dockerd add a user.
+	always := map[string]bool{"ops-userns-default.json": true}
 	for ri, rel := range rels {
 		verdicts := readVerdicts(t, rel.Name)
 		step := max(len(verdicts)/e2eSample, 1)
 		checked := 0
 		// Each release starts at another offset: three releases, three
 		// different samples.
-		for i := ri * step / len(rels); i < len(verdicts) && checked < e2eSample; i += step {
-			v := verdicts[i]
+		var sample []verdict
+		for i := ri * step / len(rels); i < len(verdicts) && len(sample) < e2eSample; i += step {
+			sample = append(sample, verdicts[i])
+		}
+		for _, v := range verdicts {
+			if always[v.file] {
+				sample = append(sample, v)
+			}
+		}
+		for _, v := range sample {
 			checked++
 			t.Run(rel.Name+"/"+v.file, func(t *testing.T) {
 				content, err := os.ReadFile(filepath.Join(corpusDir, v.file))
@@ -98,6 +117,20 @@ func TestE2ERecordedVerdictsStillHold(t *testing.T) {
 	if left := dockerdrun.LeftoverProcesses(tmp); len(left) > 0 {
 		t.Errorf("processes left running: %v", left)
 	}
+	if now, _ := os.ReadFile("/etc/passwd"); string(now) != string(passwd) {
+		t.Errorf("/etc/passwd changed: the sandbox let useradd reach the host")
+	}
+	if had, has := ifaces, hasDocker0(t); has && !had {
+		t.Errorf("a docker0 interface appeared on the host: the sandbox let dockerd's bridge out")
+	}
+}
+
+// hasDocker0: other tests may add interfaces meanwhile; only the one
+// dockerd makes matters here.
+func hasDocker0(t *testing.T) bool {
+	t.Helper()
+	_, err := net.InterfaceByName("docker0")
+	return err == nil
 }
 
 // TestE2EValidateWithBinary: dockerd 20.10 has no --validate, which must
