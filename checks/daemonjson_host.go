@@ -2,7 +2,6 @@ package checks
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/liveswap/liveswap/checks/daemonjson"
 )
@@ -14,15 +13,9 @@ import (
 // findings are host-dependent: the same file can start elsewhere, so they
 // are a check of their own beside daemon-json.valid (the file's rules).
 func checkDaemonJSONHost(ctx context.Context, env *Env) Result {
-	if !env.Plan.Spec().Config.DockerRules {
-		return skip("not judged by Docker's rules: daemon-json.valid asked the daemon binary")
-	}
-	v, err := env.Validation(ctx)
-	if err != nil {
-		return env.Blocked("daemon-json.valid", err)
-	}
-	if v.data == nil {
-		return env.Blocked("daemon-json.valid", fmt.Errorf("%s does not exist", v.File))
+	v, res := dockerFile(ctx, env)
+	if v == nil {
+		return res
 	}
 	argv, _ := env.execStartArgv(ctx)
 	version, _ := env.RulesVersion(ctx)
