@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -85,6 +86,7 @@ func TestCorpusAgreesWithEveryRelease(t *testing.T) {
 	fmt.Fprintf(&table, "%-9s %6s %6s %13s %13s %15s\n", "release", "files", "agree", "false accept", "false reject", "host-dependent")
 	for _, k := range dockerdrun.Known {
 		verdicts := readVerdicts(t, k.Name)
+		fsType := recordedFS(t, k.Name)
 		if len(files) != len(verdicts) {
 			t.Errorf("corpus has %d files but verdicts-%s.txt %d lines: regenerate with go run ./checks/daemonjson/internal/regen -release %s", len(files), k.Name, len(verdicts), k.Name)
 		}
@@ -101,7 +103,7 @@ func TestCorpusAgreesWithEveryRelease(t *testing.T) {
 				r := Validate(content, opts)
 				// The host the verdict was recorded on: the oracle's sandbox.
 				hostFails := false
-				for _, f := range CheckHost(content, opts, sandboxHost{}) {
+				for _, f := range CheckHost(content, opts, sandboxHost{fsType: fsType}) {
 					r.Findings = append(r.Findings, f)
 					hostFails = hostFails || f.Severity == Fail
 				}
@@ -141,7 +143,25 @@ func TestCorpusAgreesWithEveryRelease(t *testing.T) {
 // the host's /etc, an empty /run, only the loopback interface, no name
 // resolution, and the run's private directory (corpusRunDir) holding the
 // corpus's files/ folder on the temporary folder's file system.
-type sandboxHost struct{}
+type sandboxHost struct {
+	fsType string // of the temporary folder, as the verdicts' header records it
+}
+
+var hostLine = regexp.MustCompile(`(?m)^# Host: .*, (\S+) under \S+\.`)
+
+// recordedFS is the file system the release's verdicts were recorded on.
+func recordedFS(t testing.TB, release string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(corpusDir, "verdicts-"+release+".txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := hostLine.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("verdicts-%s.txt has no \"# Host: ..., FS under DIR.\" line: regenerate it", release)
+	}
+	return string(m[1])
+}
 
 func (sandboxHost) path(p string) (string, error) {
 	switch {
@@ -183,9 +203,9 @@ func (sandboxHost) Interfaces() ([]string, error) { return []string{"lo"}, nil }
 func (sandboxHost) Resolve(name string) error {
 	return fmt.Errorf("lookup %s: network is unreachable", name)
 }
-func (sandboxHost) FSType(p string) (string, error) {
+func (h sandboxHost) FSType(p string) (string, error) {
 	if strings.HasPrefix(p, corpusRunDir) {
-		return FSTypeOf(os.TempDir())
+		return h.fsType, nil
 	}
 	return FSTypeOf(p)
 }

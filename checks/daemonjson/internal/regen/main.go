@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/liveswap/liveswap/checks/daemonjson"
 	"github.com/liveswap/liveswap/checks/daemonjson/internal/dockerdrun"
 )
 
@@ -187,10 +188,11 @@ func hostFacts() string {
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		cg = "cgroup v2"
 	}
-	var st syscall.Statfs_t
-	fs := "?"
-	if syscall.Statfs(os.TempDir(), &st) == nil {
-		fs = map[int64]string{0xEF53: "ext4", 0x58465342: "xfs", 0x9123683E: "btrfs", 0x01021994: "tmpfs", 0x794c7630: "overlay"}[int64(st.Type)]
+	// The corpus test reads the file system back (sandboxHost): verdicts
+	// of storage options depend on it.
+	fs, err := daemonjson.FSTypeOf(os.TempDir())
+	if err != nil {
+		fs = "?"
 	}
 	return fmt.Sprintf("Linux %s, %s, %s under %s", rel, cg, fs, os.TempDir())
 }
