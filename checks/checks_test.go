@@ -90,7 +90,7 @@ func TestPreflightIDs(t *testing.T) {
 		"binary.exists", "binary.regular", "binary.elf", "binary.executable", "binary.owner", "binary.sha256", "binary.version", "binary.backup-space",
 		"version.policy",
 		"packages.files", "packages.previous", "packages.units", "packages.dpkg",
-		"daemon-json.valid", "daemon-json.flag-conflict", "daemon-json.live-restore", "daemon-json.dockerd-validate",
+		"daemon-json.valid", "daemon-json.host", "daemon-json.flag-conflict", "daemon-json.live-restore", "daemon-json.dockerd-validate",
 		"workload.health", "workload.restart-policy", "workload.healthcheck", "workload.log-rate",
 		"host.self-in-container", "host.package-automation", "host.lock", "host.journal",
 	}

@@ -22,9 +22,10 @@ func engineChecks() []Check {
 func daemonJSONChecks() []Check {
 	return []Check{
 		{ID: "daemon-json.valid", Description: "the new daemon would start with the daemon.json (syntax, keys, types, values)", Func: checkDaemonJSONValid},
+		{ID: "daemon-json.host", Description: "what the daemon.json names exists on this host: TLS files, userns-remap user and ranges, group, plugins, runtime paths, storage vs backing file system (host-dependent)", Func: checkDaemonJSONHost},
 		{ID: "daemon-json.flag-conflict", Description: "no setting is given both in daemon.json and as an ExecStart flag", Func: checkDaemonJSONConflicts},
 		{ID: "daemon-json.live-restore", Description: "live-restore is on in the configuration the new daemon reads", Func: checkDaemonJSONLiveRestore},
-		{ID: "daemon-json.dockerd-validate", Description: "the dockerd that will read the daemon.json accepts it itself (dockerd --validate, 23 and newer)", Func: checkDockerdValidate},
+		{ID: "daemon-json.dockerd-validate", Description: "the dockerd that will read the daemon.json accepts it itself (dockerd --validate, 23 and newer; weaker than a start, never overrides daemon-json.valid)", Func: checkDockerdValidate},
 	}
 }
 
@@ -427,15 +428,9 @@ func checkDaemonJSONLiveRestore(ctx context.Context, env *Env) Result {
 // can (23+): a second opinion beside the rules, run on the same copy of
 // the file with the unit's flags; it never turns a refusal into a pass.
 func checkDockerdValidate(ctx context.Context, env *Env) Result {
-	if !env.Plan.Spec().Config.DockerRules {
-		return skip("not judged by Docker's rules: daemon-json.valid asked the daemon binary")
-	}
-	v, err := env.Validation(ctx)
-	if err != nil {
-		return env.Blocked("daemon-json.valid", err)
-	}
-	if v.data == nil {
-		return env.Blocked("daemon-json.valid", fmt.Errorf("%s does not exist", v.File))
+	v, none := dockerFile(ctx, env)
+	if v == nil {
+		return none
 	}
 	// The new binary runs only once it passed the file, owner and
 	// checksum gate.
@@ -459,4 +454,20 @@ func checkDockerdValidate(ctx context.Context, env *Env) Result {
 		return warn(f.Remedy, "%s", f.Message)
 	}
 	return ok("%s", f.Message)
+}
+
+// dockerFile is the daemon.json a check beside daemon-json.valid judges
+// for dockerd, or the result that says why there is none.
+func dockerFile(ctx context.Context, env *Env) (*Validation, Result) {
+	if !env.Plan.Spec().Config.DockerRules {
+		return nil, skip("not judged by Docker's rules: daemon-json.valid asked the daemon binary")
+	}
+	v, err := env.Validation(ctx)
+	if err != nil {
+		return nil, env.Blocked("daemon-json.valid", err)
+	}
+	if v.data == nil {
+		return nil, env.Blocked("daemon-json.valid", fmt.Errorf("%s does not exist", v.File))
+	}
+	return v, Result{}
 }

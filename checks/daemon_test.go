@@ -103,11 +103,14 @@ func TestDockerdValidateWithoutNewBinary(t *testing.T) {
 	}
 	tests := []struct {
 		file   string
+		valid  Status // daemon-json.valid: the rules
 		status Status
 		substr string
 	}{
-		{`{"live-restore": true}`, OK, dockerd + " --validate accepts the file"},
-		{`{"live-restore": true, "labels": ["refuse-me=1"]}`, Fail, "daemon.json: refused"},
+		{`{"live-restore": true}`, OK, OK, dockerd + " --validate accepts the file (weaker than a start"},
+		{`{"live-restore": true, "labels": ["refuse-me=1"]}`, OK, Fail, "daemon.json: refused"},
+		// --validate accepts what only a start refuses: the rules' failure stands.
+		{`{"live-restore": true, "registry-mirrors": ["mirror.gcr.io"]}`, Fail, OK, "weaker than a start"},
 	}
 	for _, tt := range tests {
 		cfg := filepath.Join(t.TempDir(), "daemon.json")
@@ -116,8 +119,11 @@ func TestDockerdValidateWithoutNewBinary(t *testing.T) {
 		p := &plan.Plan{Target: plan.Target{Kind: plan.Docker, Unit: u.Name, Systemd: "system", DaemonConfig: cfg, Endpoint: "unix://" + dir + "/none.sock"},
 			Binaries: []plan.Binary{{Path: dockerd}}}
 		rep := Run(context.Background(), seeded(p, u), daemonJSONChecks(), nil)
-		if r, _ := rep.Result("daemon-json.valid"); r.Status != OK {
-			t.Errorf("daemon-json.valid = %+v, want ok by the rules", r)
+		if r, _ := rep.Result("daemon-json.valid"); r.Status != tt.valid {
+			t.Errorf("daemon-json.valid = %+v, want %s by the rules", r, tt.valid)
+		}
+		if tt.valid == Fail && !rep.Failed() {
+			t.Errorf("--validate's acceptance turned the rules' refusal into a pass")
 		}
 		if r, _ := rep.Result("daemon-json.dockerd-validate"); r.Status != tt.status || !strings.Contains(r.Message, tt.substr) {
 			t.Errorf("daemon-json.dockerd-validate = %s %q, want %s with %q", r.Status, r.Message, tt.status, tt.substr)

@@ -70,10 +70,12 @@ type KeyInfo struct {
 
 // Report is the outcome of Validate.
 type Report struct {
-	File          string    `json:"file"`
-	DockerVersion string    `json:"dockerVersion"`
-	Findings      []Finding `json:"findings"`
-	Keys          []KeyInfo `json:"keys"`
+	File          string `json:"file"`
+	DockerVersion string `json:"dockerVersion"`
+	// RulesBasis says how sure the rule set is (Basis).
+	RulesBasis string    `json:"rulesBasis"`
+	Findings   []Finding `json:"findings"`
+	Keys       []KeyInfo `json:"keys"`
 }
 
 // Starts reports whether dockerd would start with the file: no failure
@@ -201,7 +203,7 @@ func Validate(data []byte, opts Options) *Report {
 	if Current.less(v) {
 		v = Current
 	}
-	r.DockerVersion = v.String()
+	r.DockerVersion, r.RulesBasis = v.String(), Basis(v)
 	c := newChecker(v, opts, r)
 	c.run(data)
 	c.summarize()

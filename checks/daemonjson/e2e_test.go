@@ -2,55 +2,61 @@ package daemonjson
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/liveswap/liveswap/checks/daemonjson/internal/dockerdrun"
 )
 
-const dockerdPath = "/usr/sbin/dockerd"
+var (
+	releasesOnce sync.Once
+	releases     []dockerdrun.Release
+	releasesErr  error
+)
 
-// needDockerd skips unless the real dockerd can be run; with
-// LIVESWAP_E2E=require a missing prerequisite fails the test instead.
-func needDockerd(t *testing.T) {
+// needReleases skips unless the real releases can be run (root; they are
+// fetched by e2e/releases.sh); with LIVESWAP_E2E=require a missing
+// prerequisite fails the test instead.
+func needReleases(t *testing.T) []dockerdrun.Release {
 	t.Helper()
 	missing := ""
-	switch {
-	case os.Geteuid() != 0:
+	if os.Geteuid() != 0 {
 		missing = "needs root"
-	case !executable(dockerdPath):
-		missing = dockerdPath + " not installed (make deps)"
-	}
-	if _, err := os.Stat("/run/containerd/containerd.sock"); missing == "" && err == nil {
-		missing = "a host containerd runs at /run/containerd/containerd.sock; the test daemon would share it"
+	} else {
+		releasesOnce.Do(func() {
+			root, err := dockerdrun.ModuleRoot()
+			if err == nil {
+				releases, err = dockerdrun.FindReleases(root)
+			}
+			releasesErr = err
+		})
+		if releasesErr != nil {
+			missing = releasesErr.Error()
+		}
 	}
 	if missing == "" {
-		return
+		return releases
 	}
 	if os.Getenv("LIVESWAP_E2E") == "require" {
 		t.Fatalf("LIVESWAP_E2E=require: %s", missing)
 	}
 	t.Skip(missing)
+	return nil
 }
 
-func executable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
+// e2eSample is how many files of the corpus each release re-runs: every
+// n-th file, so the sample spans the file classes.
+const e2eSample = 6
 
-// TestE2ERecordedVerdictsStillHold re-runs the real dockerd on a sample of
-// the corpus and checks the recorded verdicts, then that no daemon or
-// containerd it started is left running.
+// TestE2ERecordedVerdictsStillHold re-runs each release's real dockerd,
+// sandboxed as the oracle runs it, on a sample of the corpus and checks
+// the recorded verdicts, then that nothing it started is left running.
 func TestE2ERecordedVerdictsStillHold(t *testing.T) {
-	needDockerd(t)
-	verdicts := readVerdicts(t)
-	const sample = 10
-	step := len(verdicts) / sample
-	if step == 0 {
-		step = 1
-	}
+	rels := needReleases(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	// Not t.TempDir(): its long path would push containerd's sockets past
@@ -60,47 +66,89 @@ func TestE2ERecordedVerdictsStillHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(tmp)
-	checked := 0
-	for i := 0; i < len(verdicts) && checked < sample; i += step {
-		v := verdicts[i]
-		checked++
-		t.Run(v.file, func(t *testing.T) {
-			content, err := os.ReadFile(filepath.Join(corpusDir, v.file))
-			if err != nil {
-				t.Fatal(err)
+	// "userns-remap" needs o+x on every parent of the data-root.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// What the sandbox must keep from the host: users (useradd for
+	// "userns-remap": "default" runs inside it) and interfaces (docker0).
+	passwd, _ := os.ReadFile("/etc/passwd")
+	ifaces := hasDocker0(t)
+	// Always among the sample: a file that makes dockerd add a user.
+	always := map[string]bool{"ops-userns-default.json": true}
+	for ri, rel := range rels {
+		verdicts := readVerdicts(t, rel.Name)
+		step := max(len(verdicts)/e2eSample, 1)
+		checked := 0
+		// Each release starts at another offset: three releases, three
+		// different samples.
+		var sample []verdict
+		for i := ri * step / len(rels); i < len(verdicts) && len(sample) < e2eSample; i += step {
+			sample = append(sample, verdicts[i])
+		}
+		for _, v := range verdicts {
+			if always[v.file] {
+				sample = append(sample, v)
 			}
-			extra, err := dockerdrun.ReadExtraFlags(filepath.Join(corpusDir, v.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := dockerdrun.Run(ctx, content, extra, dockerdrun.Options{Dockerd: dockerdPath, TempDir: tmp})
-			if err != nil {
-				t.Fatalf("run dockerd: %v", err)
-			}
-			if got := res.Verdict == dockerdrun.Starts; got != v.starts {
-				t.Errorf("dockerd now %s (%s); verdicts.txt says starts=%v", res.Verdict, res.Reason, v.starts)
-			}
-		})
+		}
+		for _, v := range sample {
+			checked++
+			t.Run(rel.Name+"/"+v.file, func(t *testing.T) {
+				content, err := os.ReadFile(filepath.Join(corpusDir, v.file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				extra, err := dockerdrun.ReadExtraFlags(filepath.Join(corpusDir, v.file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := dockerdrun.Run(ctx, content, extra, dockerdrun.Options{Release: rel, TempDir: tmp, Files: filepath.Join(corpusDir, "files")})
+				if err != nil {
+					t.Fatalf("run dockerd %s: %v", rel.Name, err)
+				}
+				if got := res.Verdict == dockerdrun.Starts; got != v.starts {
+					t.Errorf("dockerd %s now %s (%s); verdicts-%s.txt says starts=%v %s", rel.Name, res.Verdict, res.Reason, rel.Name, v.starts, v.reason)
+				}
+				t.Logf("dockerd %s %s in %.1fs", rel.Name, res.Verdict, res.Duration.Seconds())
+			})
+		}
+		t.Logf("re-ran dockerd %s on %d corpus files", rel.Name, checked)
 	}
 	if left := dockerdrun.LeftoverProcesses(tmp); len(left) > 0 {
 		t.Errorf("processes left running: %v", left)
 	}
-	t.Logf("re-ran dockerd on %d corpus files", checked)
+	if now, _ := os.ReadFile("/etc/passwd"); string(now) != string(passwd) {
+		t.Errorf("/etc/passwd changed: the sandbox let useradd reach the host")
+	}
+	if had, has := ifaces, hasDocker0(t); has && !had {
+		t.Errorf("a docker0 interface appeared on the host: the sandbox let dockerd's bridge out")
+	}
 }
 
-// TestE2EValidateWithBinary2010: dockerd 20.10 has no --validate, which
-// must be detected rather than assumed.
-func TestE2EValidateWithBinary2010(t *testing.T) {
-	needDockerd(t)
+// hasDocker0: other tests may add interfaces meanwhile; only the one
+// dockerd makes matters here.
+func hasDocker0(t *testing.T) bool {
+	t.Helper()
+	_, err := net.InterfaceByName("docker0")
+	return err == nil
+}
+
+// TestE2EValidateWithBinary: dockerd 20.10 has no --validate, which must
+// be detected rather than assumed; 26.1.5 has it.
+func TestE2EValidateWithBinary(t *testing.T) {
+	rels := needReleases(t)
 	file := filepath.Join(corpusDir, "valid-live-restore.json")
-	res, err := ValidateWithBinary(context.Background(), dockerdPath, file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Supported || res.Version == "" {
-		t.Errorf("dockerd 20.10 reported as supporting --validate: %+v", res)
-	}
-	if f := res.Finding(); f.Severity != OK {
-		t.Errorf("finding %+v", f)
+	for _, rel := range rels {
+		res, err := ValidateWithBinary(context.Background(), rel.Dockerd(), file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := rel.Name >= "23"
+		if res.Supported != want || res.Version == "" {
+			t.Errorf("dockerd %s: supports --validate = %v, want %v: %+v", rel.Name, res.Supported, want, res)
+		}
+		if f := res.Finding(); f.Severity != OK {
+			t.Errorf("dockerd %s: finding %+v", rel.Name, f)
+		}
 	}
 }

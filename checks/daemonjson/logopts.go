@@ -54,10 +54,6 @@ func (c *checker) checkLogOpts() {
 	}
 	allowed, builtin := logDrivers[driver]
 	if len(opts) == 0 {
-		if !builtin {
-			c.warn(IDValue, "log-driver", drvOff, fmt.Sprintf("%q is not a built-in log driver: dockerd starts, but every container fails to start unless a logging plugin of that name is installed", driver),
-				"use json-file, local, journald, syslog, gelf, fluentd, awslogs, splunk, gcplogs or logentries, or install the plugin first")
-		}
 		return
 	}
 	if driver == "none" {
@@ -92,9 +88,7 @@ func (c *checker) checkLogOpts() {
 		}
 	}
 	if !builtin {
-		c.fail("log-driver", drvOff, fmt.Sprintf("failed to set log opts: error looking up logging plugin %s: plugin %q not found (dockerd retries for about 15 s, then exits)", driver, driver),
-			"use a built-in log driver, install the logging plugin before starting dockerd, or remove \"log-opts\"")
-		return
+		return // a plugin: whether it is installed is a host check (CheckHost)
 	}
 	if allowed != nil {
 		ok := map[string]bool{}
@@ -201,6 +195,9 @@ func (c *checker) driverValues(driver string, o map[string]string, fail func(k, 
 			fail("logentries-token", "Missing logentries token", `set "logentries-token"`)
 		}
 	case "fluentd":
+		if err := fluentdAddress(o["fluentd-address"]); err != nil {
+			fail("fluentd-address", err.Error(), `write "host:port" or "tcp://host:port"`)
+		}
 		for _, k := range []string{"fluentd-async", "fluentd-async-connect", "fluentd-sub-second-precision", "fluentd-request-ack"} {
 			if v := o[k]; v != "" {
 				if _, err := strconv.ParseBool(v); err != nil {

@@ -78,6 +78,13 @@ func (c *checker) values() {
 	}
 	c.checkGraph()
 	c.checkLogLevel()
+	c.checkLogFormat()
+	c.checkRegistries()
+	c.checkDefaultBridge()
+	c.checkStorage()
+	c.checkDaemonPaths()
+	c.checkMetricsAddr()
+	c.checkBuilderSizes()
 	c.checkDNS()
 	c.checkLabels()
 	c.checkCounts()
@@ -126,10 +133,14 @@ func (c *checker) checkLogLevel() {
 		}
 	}
 	c.fail("log-level", off, fmt.Sprintf("invalid logging level %q", lvl), "use one of "+strings.Join(valid, ", "))
-	if c.rs.v.atLeast(25, 0) {
-		if n := c.file("log-format"); n != nil && n.kind == kString && n.str != "" && n.str != "text" && n.str != "json" {
-			c.fail("log-format", n.off, fmt.Sprintf("invalid log format %q", n.str), `use "text" or "json"`)
-		}
+}
+
+func (c *checker) checkLogFormat() {
+	if !c.rs.v.atLeast(25, 0) {
+		return
+	}
+	if v, off, ok := c.str("log-format"); ok && v != "" && v != "text" && v != "json" {
+		c.fail("log-format", off, fmt.Sprintf("invalid log format: %s", v), `use "text" or "json"`)
 	}
 }
 
@@ -210,8 +221,11 @@ func (c *checker) checkCounts() {
 	if v, off, ok := c.intVal("mtu"); ok && v < 0 {
 		if c.modern() {
 			c.fail("mtu", off, fmt.Sprintf("invalid default MTU: %d", v), "use a positive MTU such as 1500, or remove the key")
+		} else if br, _, _ := c.str("bridge"); br != "none" {
+			// 20.10 checks it only when it creates the default bridge.
+			c.fail("mtu", off, fmt.Sprintf(`invalid MTU number: %d (dockerd 20.10 fails creating the default "bridge" network)`, v), "use a positive MTU such as 1500, or remove the key")
 		} else {
-			c.warn(IDValue, "mtu", off, fmt.Sprintf("negative MTU %d: dockerd 20.10 starts, 23 and newer refuse it", v), "use a positive MTU such as 1500, or remove the key")
+			c.warn(IDValue, "mtu", off, fmt.Sprintf(`negative MTU %d: dockerd 20.10 starts only because "bridge" is "none"; 23 and newer refuse it`, v), "use a positive MTU such as 1500, or remove the key")
 		}
 	}
 	if v, off, ok := c.intVal("network-diagnostic-port"); ok && (v < 0 || v > 65535) && c.rs.v.atLeast(28, 0) {
@@ -233,6 +247,9 @@ func (c *checker) checkRuntimes() {
 			if m.key == "runc" {
 				c.fail("runtimes", m.keyOff, "runtime name 'runc' is reserved", `give the runtime another name, e.g. "runc-custom"`)
 			}
+			if c.modern() && m.val.kind == kObject {
+				c.checkRuntime(m)
+			}
 		}
 	}
 	for _, v := range c.flagValues("add-runtime") {
@@ -243,8 +260,8 @@ func (c *checker) checkRuntimes() {
 	if !ok || def == "" || builtinRuntimes[def] || names[def] {
 		return
 	}
-	if def == "io.containerd.runtime.v1.linux" && !c.modern() {
-		c.warn(IDDeprecated, "default-runtime", off, "the v1 containerd shim is deprecated (removed in 23)", `use "runc" or "io.containerd.runc.v2"`)
+	if def == "io.containerd.runtime.v1.linux" {
+		c.warn(IDDeprecated, "default-runtime", off, "the v1 containerd shim is deprecated", `use "runc" or "io.containerd.runc.v2"`)
 		return
 	}
 	if c.modern() && permissibleShimName(def) {
@@ -333,11 +350,16 @@ func parseHost(addr string) error {
 		if err != nil {
 			return fmt.Errorf("Invalid bind address format: %s", addr)
 		}
-		if p, err := strconv.Atoi(port); port != "" && err != nil && p == 0 {
-			return fmt.Errorf("Invalid bind address format: %s", addr)
+		if p, err := strconv.Atoi(port); port != "" && (err != nil || p < 0 || p > 65535) {
+			return fmt.Errorf("invalid port %s in %s", port, addr)
+		}
+		if u.Path != "" {
+			return fmt.Errorf("invalid bind address (%s): should not contain a path element", addr)
 		}
 		return nil
-	case "unix", "npipe":
+	case "npipe":
+		return fmt.Errorf("invalid protocol format: %q (named pipes exist on Windows only)", proto)
+	case "unix":
 		if strings.Contains(rest, "://") {
 			return fmt.Errorf("Invalid proto, expected %s: %s", proto, rest)
 		}
@@ -575,7 +597,7 @@ func (c *checker) checkPools() {
 		}
 		if sz <= 0 || sz < int64(ones) {
 			c.fail("default-address-pools", off, fmt.Sprintf("%s: invalid pools size: %d (must be between the base prefix /%d and /%d)", where, sz, ones, bits), fmt.Sprintf(`use a "size" between %d and %d, e.g. 24`, ones, bits))
-		} else if sz > int64(bits) {
+		} else if sz > int64(bits) && (!c.modern() || bits == 32) {
 			c.fail("default-address-pools", off, fmt.Sprintf("%s: pools size %d is longer than an address (%d bits)", where, sz, bits), fmt.Sprintf(`use a "size" between %d and %d`, ones, bits))
 		}
 	}

@@ -30,6 +30,7 @@ type ValidateOptions struct {
 	Dockerd       string
 	Swarm         bool
 	Strict        bool
+	Host          bool
 	Output        string
 
 	// versionOf asks the engine API for the daemon's version (tests
@@ -106,6 +107,7 @@ EXIT STATUS
 	f.StringVar(&opts.Dockerd, "dockerd", "", "also run this dockerd binary with --validate on the file when it supports it (23+)")
 	f.BoolVar(&opts.Swarm, "swarm", false, "the node is in swarm mode (live-restore is refused then)")
 	f.BoolVar(&opts.Strict, "strict", false, "fail on upgrade-safety warnings (live-restore missing or false); other warnings still pass")
+	f.BoolVar(&opts.Host, "host", false, "also judge what the file names on this host (TLS files, userns-remap user and ranges, group, plugins, paths, storage vs file system): findings that depend on the host")
 	f.StringVar(&opts.Output, "output", "table", "output format: table or json")
 	return cmd
 }
@@ -117,6 +119,7 @@ type validateOutput struct {
 	File                string                   `json:"file"`
 	DockerVersion       string                   `json:"dockerVersion"`
 	DockerVersionSource string                   `json:"dockerVersionSource"`
+	RulesBasis          string                   `json:"rulesBasis"`
 	ExecStart           []string                 `json:"execStart,omitempty"`
 	Starts              bool                     `json:"starts"`
 	Passed              bool                     `json:"passed"`
@@ -173,6 +176,11 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 	}
 
 	rep := daemonjson.Validate(data, daemonjson.Options{File: opts.File, DockerVersion: version, ExecStart: execStart, Swarm: opts.Swarm, Strict: opts.Strict})
+	if opts.Host && rep.Starts() {
+		// Host-dependent: only worth saying once the file itself passes.
+		vopts := daemonjson.Options{File: opts.File, DockerVersion: version, ExecStart: execStart}
+		rep.Findings = append(rep.Findings, daemonjson.CheckHost(data, vopts, daemonjson.LocalHost{})...)
+	}
 	var bin *daemonjson.BinaryResult
 	if opts.Dockerd != "" {
 		var args []string
@@ -187,7 +195,7 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 
 	switch opts.Output {
 	case "json":
-		doc := validateOutput{SchemaVersion: 1, File: opts.File, DockerVersion: rep.DockerVersion, DockerVersionSource: source,
+		doc := validateOutput{SchemaVersion: 1, File: opts.File, DockerVersion: rep.DockerVersion, DockerVersionSource: source, RulesBasis: rep.RulesBasis,
 			ExecStart: execStart, Starts: rep.Starts(), Passed: rep.Passed(), Strict: opts.Strict,
 			Findings: rep.Findings, Keys: rep.Keys, DockerdValidate: bin}
 		if doc.Findings == nil {
@@ -206,6 +214,7 @@ func validateRun(ctx context.Context, opts *ValidateOptions) error {
 			fmt.Fprintf(opts.Out, "note: dockerd %s is newer than the newest rule set: judged by the dockerd %s rules\n", parsed, daemonjson.Current)
 		}
 		printValidateTable(opts.Out, opts.File, rep)
+		fmt.Fprintf(opts.Out, "rules: %s\n", rep.RulesBasis)
 	}
 	if !rep.Passed() {
 		return &exitError{code: 1, err: errSilent}

@@ -54,6 +54,7 @@ func TestValidateCommand(t *testing.T) {
 	unit := writeFile(t, "docker.service", "[Service]\nExecStart=\nExecStart=/usr/bin/dockerd -H fd:// \\\n  --containerd=/run/containerd/containerd.sock\n")
 	dup := writeFile(t, "daemon.json", `{"live-restore": true, "debug": true, "debug": false}`)
 	tcp := writeFile(t, "daemon.json", "{\n  \"live-restore\": true,\n  \"hosts\": [\"tcp://0.0.0.0:2375\"]\n}")
+	group := writeFile(t, "daemon.json", `{"live-restore": true, "group": "no-such-group-liveswap"}`)
 	tests := []struct {
 		name   string
 		args   []string
@@ -83,6 +84,12 @@ func TestValidateCommand(t *testing.T) {
 			[]string{"[fail] daemon-json.insecure-tcp", "FAIL: dockerd 27.0 would refuse"}, nil},
 		{"bad output", []string{"--output", "yaml", good}, 2, nil, nil},
 		{"two files", []string{good, good}, 2, nil, nil},
+		// Every report says how sure its rule set is; --host adds what
+		// depends on this host.
+		{"rules alone pass", []string{"--docker-version", "26.1.5", group}, 0, []string{"OK: dockerd 26.1", "rules: dockerd 26.1 rules, checked against real starts of Debian's docker.io 26.1.5"}, nil},
+		{"the host refuses", []string{"--docker-version", "20.10.24", "--host", group}, 1, []string{"daemon-json.host", "on this host: group no-such-group-liveswap not found", "groupadd", "checked against real starts of Debian's docker.io 20.10.5 and 20.10.24"}, nil},
+		{"a version without a binary here says so", []string{"--docker-version", "24.0.7", group}, 0, []string{"no binary of 24.0 was started here"}, nil},
+		{"newer than 26.1", []string{"--docker-version", "28.1.1", group}, 0, []string{"the least sure"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,7 +131,7 @@ func TestValidateJSONSchema(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	want := []string{"dockerVersion", "dockerVersionSource", "dockerdValidate", "execStart", "file", "findings", "keys", "passed",
+	want := []string{"dockerVersion", "dockerVersionSource", "dockerdValidate", "execStart", "file", "findings", "keys", "passed", "rulesBasis",
 		"schemaVersion", "starts", "strict"}
 	if got := keysOf(doc); !reflect.DeepEqual(got, want) {
 		t.Errorf("top-level fields %v, want %v", got, want)
@@ -160,7 +167,7 @@ func TestValidateJSONSchema(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := keysOf(doc), []string{"dockerVersion", "dockerVersionSource", "file", "findings", "keys", "passed", "schemaVersion", "starts", "strict"}; !reflect.DeepEqual(got, want) {
+	if got, want := keysOf(doc), []string{"dockerVersion", "dockerVersionSource", "file", "findings", "keys", "passed", "rulesBasis", "schemaVersion", "starts", "strict"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("top-level fields without the optional flags %v, want %v", got, want)
 	}
 }

@@ -550,6 +550,26 @@ var table = []Mutation{
 		Tests: []Step{rulesUnit, lrUnit}, Why: "dockerd exits at start-up with live-restore in swarm mode",
 	},
 	{
+		ID: "rules.default-bridge", Verdict: "the daemon.json rules fail default-bridge values dockerd refuses when it creates the bridge (bip, fixed-cidr, gateways, IPv6 subnet, MTU range)",
+		File: "checks/daemonjson/network.go", Original: "if !c.bridgeCreated() {\n\t\treturn\n\t}\n\tvar bipNet", Replacement: "if true || !c.bridgeCreated() {\n\t\treturn\n\t}\n\tvar bipNet",
+		Tests: []Step{rulesUnit}, Why: "validate would pass a file whose daemon exits creating its default bridge: the restart after the swap would fail",
+	},
+	{
+		ID: "rules.registry-mirrors", Verdict: "the daemon.json rules fail registry mirrors dockerd refuses (no scheme, credentials, query; a path before 23)",
+		File: "checks/daemonjson/network.go", Original: `if msg := mirrorError(n.str, c.modern()); msg != "" {`, Replacement: `if msg := mirrorError(n.str, c.modern()); msg != "" && false {`,
+		Tests: []Step{rulesUnit}, Why: "a mirror without https:// stops dockerd at start-up, after the old daemon is gone",
+	},
+	{
+		ID: "rules.storage-driver", Verdict: "the daemon.json rules fail storage drivers the release cannot initialise (removed in 23, not built by Debian)",
+		File: "checks/daemonjson/storage.go", Original: "if !c.storageDrivers()[driver] {", Replacement: "if false && !c.storageDrivers()[driver] {",
+		Tests: []Step{rulesUnit}, Why: "an upgrade to 23+ with devicemapper, aufs or overlay would leave dockerd unable to start",
+	},
+	{
+		ID: "rules.host", Verdict: "daemon-json.host fails what the file names and this host lacks (TLS files, userns user, group, plugins, sockets, file systems)",
+		File: "checks/daemonjson/host.go", Original: "f := Finding{ID: IDHost, Severity: Fail,", Replacement: "f := Finding{ID: IDHost, Severity: Warn,",
+		Tests: []Step{rulesUnit}, Why: "a missing certificate or remap user would stop dockerd at the restart while pre-flight passed",
+	},
+	{
 		ID: "rules.starts", Verdict: "a file with a failure does not start the daemon (validate's and enable-live-restore's verdict)",
 		File: "checks/daemonjson/daemonjson.go", Original: "if f.Severity == Fail && !f.Strict {", Replacement: "if false && f.Severity == Fail && !f.Strict {",
 		Tests: []Step{rulesUnit, cmdUnit}, Why: "validate would say the daemon starts with a file it refuses",

@@ -5,7 +5,6 @@
 package dockerdrun
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -16,9 +15,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -46,9 +45,12 @@ type Result struct {
 	Duration time.Duration
 }
 
-// isolation lists the settings that keep a test daemon away from the host's
-// own: each is passed as a flag unless the file sets the key itself (a key in
-// both places would make dockerd refuse the file for that reason alone).
+// isolation lists the paths that keep a test daemon's files in its private
+// directory: each is passed as a flag unless the file sets the key itself
+// (a key in both places would make dockerd refuse the file for that reason
+// alone). Networking and the storage driver keep dockerd's defaults: the
+// sandbox gives dockerd a network namespace of its own, so the default
+// bridge, its MTU and address checks and the iptables rules are real.
 var isolation = []struct {
 	key  string
 	args func(dir string) []string
@@ -57,9 +59,6 @@ var isolation = []struct {
 	{"exec-root", func(d string) []string { return []string{"--exec-root", d + "/exec"} }},
 	{"pidfile", func(d string) []string { return []string{"--pidfile", d + "/docker.pid"} }},
 	{"hosts", func(d string) []string { return []string{"--host", "unix://" + d + "/docker.sock"} }},
-	{"bridge", func(d string) []string { return []string{"--bridge", "none"} }},
-	{"iptables", func(d string) []string { return []string{"--iptables=false"} }},
-	{"storage-driver", func(d string) []string { return []string{"--storage-driver", "vfs"} }},
 }
 
 // Args returns the dockerd arguments (without the binary) a run uses for a
@@ -117,19 +116,23 @@ func ReadExtraFlags(corpusFile string) ([]string, error) {
 
 // Options tune a run.
 type Options struct {
-	Dockerd string        // binary, default /usr/sbin/dockerd
-	Timeout time.Duration // how long to wait for the socket, default 40s
+	Release Release       // the dockerd, containerd and runc to run
+	Timeout time.Duration // how long to wait for the API, default 40s
 	TempDir string        // parent of the private directory, default os.TempDir()
+	// Files is a folder copied to DIR/files before dockerd starts (the
+	// corpus's certificates and profiles that files name as
+	// @DIR@/files/...); empty copies nothing.
+	Files string
 }
 
 // transient are refusals caused by a loaded machine, not by the file:
 // such a run is tried again.
 var transient = []string{"timeout waiting for containerd to start", "failed to start containerd"}
 
-// Run starts dockerd with content as its config file and extra flags, waits
-// until the API answers /_ping (starts) or the process exits non-zero
-// (refuses), then stops it and every process it started, and removes the
-// private directory. A refusal for a transient reason is retried twice.
+// Run starts the release's dockerd with content as its config file and
+// extra flags in a sandbox (see sandbox), waits until the API serves
+// (starts) or dockerd exits non-zero (refuses), then stops it and removes
+// the private directory. A refusal for a transient reason is retried twice.
 func Run(ctx context.Context, content []byte, extra []string, o Options) (Result, error) {
 	for attempt := 1; ; attempt++ {
 		res, err := runOnce(ctx, content, append([]string(nil), extra...), o)
@@ -148,28 +151,60 @@ func isTransient(reason string) bool {
 	return false
 }
 
+// sandbox is the script that runs as the first process of new mount,
+// network and PID namespaces before it becomes dockerd: the host's /run,
+// /etc, /var/lib and network are never touched (dockerd creates its
+// bridge and iptables rules in a network namespace of its own; useradd
+// for "userns-remap": "default" writes to an overlay of /etc), and the
+// release's binaries are layered over /usr/sbin and /usr/bin read-only,
+// so dockerd finds its own containerd, shims, runc and docker-proxy where
+// the packages put them. When dockerd, the namespace's init, exits, the
+// kernel kills whatever it left (a containerd orphaned by a fatal exit).
+const sandbox = `set -e
+d=$1; shift
+ip link set lo up
+mount -t tmpfs -o mode=0755 tmpfs /run
+for m in etc var/lib; do
+  n=$(echo $m | tr / _)
+  mkdir -p "$d/sb/$n.up" "$d/sb/$n.work"
+  mount -t overlay overlay -o "lowerdir=/$m,upperdir=$d/sb/$n.up,workdir=$d/sb/$n.work" "/$m"
+done
+mount -t overlay overlay -o "lowerdir=$LSDJ_DOCKER/usr/sbin:$LSDJ_RUNC/usr/sbin:/usr/sbin" /usr/sbin
+mount -t overlay overlay -o "lowerdir=$LSDJ_CONTAINERD/usr/bin:/usr/bin" /usr/bin
+exec /usr/sbin/dockerd "$@"
+`
+
+// listening is what dockerd logs once its API serves: a start, even when
+// the file's only listener is a TCP address inside the sandbox.
+var listening = regexp.MustCompile(`API listen on `)
+
 func runOnce(ctx context.Context, content []byte, extra []string, o Options) (Result, error) {
-	if o.Dockerd == "" {
-		o.Dockerd = "/usr/sbin/dockerd"
+	if o.Release.Docker == "" {
+		return Result{}, errors.New("no release to run: set Options.Release (dockerdrun.FindReleases)")
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 40 * time.Second
-	}
-	// A host containerd on its default socket would be used by the test
-	// daemon instead of a private one: refuse rather than touch it.
-	if _, err := os.Stat("/run/containerd/containerd.sock"); err == nil {
-		return Result{}, errors.New("a containerd socket exists at /run/containerd/containerd.sock; the test daemon would share it")
 	}
 	// Short parent: unix socket paths are limited to 108 bytes.
 	dir, err := os.MkdirTemp(o.TempDir, "lsdj-")
 	if err != nil {
 		return Result{}, fmt.Errorf("private dir: %w", err)
 	}
-	defer cleanupDir(dir)
+	defer os.RemoveAll(dir)
+	// As /var/lib is: "userns-remap" needs o+x on every parent of the
+	// data-root, and MkdirTemp makes it 0700.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return Result{}, err
+	}
 	if len(dir+"/exec/containerd/containerd.sock.ttrpc") > 104 {
 		return Result{}, fmt.Errorf("private dir %s is too long for containerd's unix sockets; use a shorter TempDir", dir)
 	}
 
+	if o.Files != "" {
+		if err := os.CopyFS(filepath.Join(dir, "files"), os.DirFS(o.Files)); err != nil {
+			return Result{}, fmt.Errorf("copy %s: %w", o.Files, err)
+		}
+	}
 	body := bytes.ReplaceAll(content, []byte(Placeholder), []byte(dir))
 	if err := os.WriteFile(filepath.Join(dir, "daemon.json"), body, 0o600); err != nil {
 		return Result{}, fmt.Errorf("write config: %w", err)
@@ -177,23 +212,23 @@ func runOnce(ctx context.Context, content []byte, extra []string, o Options) (Re
 	for i := range extra {
 		extra[i] = strings.ReplaceAll(extra[i], Placeholder, dir)
 	}
-	args := Args(content, dir, extra)
-
-	var stderr bytes.Buffer
-	cmd := exec.Command(o.Dockerd, args...)
-	cmd.Stdout = &stderr
-	cmd.Stderr = &stderr
+	argv := append([]string{"--mount", "--net", "--pid", "--fork", "--mount-proc", "--propagation", "private",
+		"--kill-child=SIGKILL", "--", "/bin/sh", "-c", sandbox, "sh", dir}, Args(content, dir, extra)...)
+	cmd := exec.Command("unshare", argv...)
+	out := &watchedOutput{started: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Dir = dir
-	// Own process group so a stop reaches everything it started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Env = append(os.Environ(), "DOCKER_CERT_PATH="+dir+"/certs")
+	// Own process group; and if this process dies, unshare dies, and with
+	// it (--kill-child) the namespace's init and everything in it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Env = append(os.Environ(), "DOCKER_CERT_PATH="+dir+"/certs", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+		"LSDJ_DOCKER="+o.Release.Docker, "LSDJ_CONTAINERD="+o.Release.Containerd, "LSDJ_RUNC="+o.Release.Runc)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return Result{}, fmt.Errorf("start %s: %w", o.Dockerd, err)
+		return Result{}, fmt.Errorf("start unshare: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	defer killLeftovers(dir)
 
 	sock := filepath.Join(dir, "docker.sock")
 	deadline := time.NewTimer(o.Timeout)
@@ -203,7 +238,7 @@ func runOnce(ctx context.Context, content []byte, extra []string, o Options) (Re
 	for {
 		select {
 		case err := <-exited:
-			res := Result{Duration: time.Since(start), Reason: reason(stderr.String(), dir)}
+			res := Result{Duration: time.Since(start), Reason: reason(out.String(), dir)}
 			var ee *exec.ExitError
 			switch {
 			case err == nil:
@@ -214,19 +249,49 @@ func runOnce(ctx context.Context, content []byte, extra []string, o Options) (Re
 			default:
 				return res, fmt.Errorf("wait dockerd: %w", err)
 			}
+		case <-out.started:
+			return Result{Verdict: Starts, Duration: time.Since(start)}, stop(cmd, exited)
 		case <-tick.C:
 			if ping(sock) {
-				res := Result{Verdict: Starts, Duration: time.Since(start)}
-				return res, stop(cmd, exited)
+				return Result{Verdict: Starts, Duration: time.Since(start)}, stop(cmd, exited)
 			}
 		case <-deadline.C:
+			// A daemon that never serves (it waits for a containerd that
+			// is not there) is down as surely as one that exits.
 			_ = stop(cmd, exited)
-			return Result{}, fmt.Errorf("dockerd neither served /_ping nor exited within %s: %s", o.Timeout, tail(stderr.String(), 5))
+			return Result{Verdict: Refuses, ExitCode: -1, Duration: time.Since(start),
+				Reason: fmt.Sprintf("no API within %s (dockerd hangs): %s", o.Timeout, lastMsg(out.String(), dir))}, nil
 		case <-ctx.Done():
 			_ = stop(cmd, exited)
 			return Result{}, ctx.Err()
 		}
 	}
+}
+
+// watchedOutput collects dockerd's output and closes started at the
+// first "API listen on" line.
+type watchedOutput struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	started chan struct{}
+	closed  bool
+}
+
+func (w *watchedOutput) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if !w.closed && listening.Match(w.buf.Bytes()) {
+		w.closed = true
+		close(w.started)
+	}
+	return len(p), nil
+}
+
+func (w *watchedOutput) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 func ping(sock string) bool {
@@ -244,10 +309,13 @@ func ping(sock string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// stop sends SIGTERM to the daemon (it stops its containerd itself), then
-// SIGKILL to its process group if it has not exited in time.
+// stop sends SIGTERM to dockerd, the namespace's init (it stops its
+// containerd itself), then SIGKILL to unshare if it has not exited in time:
+// --kill-child takes the namespace down with it.
 func stop(cmd *exec.Cmd, exited <-chan error) error {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if pid := child(cmd.Process.Pid); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
 	select {
 	case <-exited:
 		return nil
@@ -258,31 +326,23 @@ func stop(cmd *exec.Cmd, exited <-chan error) error {
 	}
 }
 
-// killLeftovers kills, by pid, any process whose command line names the
-// private directory (a containerd orphaned by a fatal exit), then waits
-// until they are gone.
-func killLeftovers(dir string) {
-	for i := 0; i < 50; i++ {
-		pids := processesNaming(dir)
-		if len(pids) == 0 {
-			return
-		}
-		for _, pid := range pids {
-			sig := syscall.SIGTERM
-			if i > 20 {
-				sig = syscall.SIGKILL
-			}
-			_ = syscall.Kill(pid, sig)
-		}
-		time.Sleep(100 * time.Millisecond)
+// child is the first child of pid (unshare's: the namespace's init).
+func child(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return 0
 	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	c, _ := strconv.Atoi(f[0])
+	return c
 }
 
 // LeftoverProcesses lists processes whose command line contains prefix
 // (tests check none outlive a run).
-func LeftoverProcesses(prefix string) []int { return processesNaming(prefix) }
-
-func processesNaming(s string) []int {
+func LeftoverProcesses(prefix string) []int {
 	ents, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range ents {
@@ -294,32 +354,11 @@ func processesNaming(s string) []int {
 		if err != nil {
 			continue
 		}
-		if bytes.Contains(b, []byte(s)) {
+		if bytes.Contains(b, []byte(prefix)) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
-}
-
-// cleanupDir unmounts whatever dockerd left mounted under dir (deepest
-// first) and removes it.
-func cleanupDir(dir string) {
-	var mounts []string
-	if f, err := os.Open("/proc/self/mountinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) > 4 && strings.HasPrefix(fields[4], dir) {
-				mounts = append(mounts, fields[4])
-			}
-		}
-		f.Close()
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(mounts)))
-	for _, m := range mounts {
-		_ = syscall.Unmount(m, syscall.MNT_DETACH)
-	}
-	_ = os.RemoveAll(dir)
 }
 
 var fatalRE = regexp.MustCompile(`level=fatal msg="(.*)"\s*$`)
@@ -347,6 +386,18 @@ func reason(out, dir string) string {
 	last = strings.ReplaceAll(last, dir, Placeholder)
 	last = strings.ReplaceAll(last, `\"`, `"`)
 	return strings.Join(strings.Fields(last), " ")
+}
+
+var msgRE = regexp.MustCompile(`msg="((?:[^"\\]|\\.)*)"`)
+
+// lastMsg is the message of the last log line, without its timestamp.
+func lastMsg(out, dir string) string {
+	line := tail(out, 1)
+	if m := msgRE.FindStringSubmatch(line); m != nil {
+		line = m[1]
+	}
+	line = strings.ReplaceAll(strings.ReplaceAll(line, dir, Placeholder), `\"`, `"`)
+	return strings.Join(strings.Fields(line), " ")
 }
 
 func tail(s string, n int) string {
