@@ -238,7 +238,7 @@ func TestAPIRefusals(t *testing.T) {
 		hc   container.HostConfig
 		msg  string
 	}{
-		{"registry image", container.Config{Image: "nginx:latest", Cmd: []string{"nginx"}}, container.HostConfig{}, `image "nginx:latest" is not supported`},
+		{"registry image", container.Config{Image: "nginx:latest", Cmd: []string{"nginx"}}, container.HostConfig{}, `No such image: nginx:latest`},
 		{"missing rootfs", container.Config{Image: "/nonexistent/rootfs", Cmd: []string{"x"}}, container.HostConfig{}, "not a root filesystem folder"},
 		{"bridge network", container.Config{Image: "host", Cmd: []string{"true"}}, container.HostConfig{NetworkMode: "bridge"}, `network mode "bridge" is not supported`},
 		{"bind elsewhere", container.Config{Image: "host", Cmd: []string{"true"}}, container.HostConfig{Binds: []string{"/srv:/data"}}, "source and destination must be the same path"},
@@ -270,7 +270,7 @@ func TestAPIRefusals(t *testing.T) {
 	hc := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return net.Dial("unix", td.sock)
 	}}}
-	for path, code := range map[string]int{"/_ping": 200, "/v1.41/_ping": 200, "/v1.24/version": 200, "/v1.99/version": 400, "/v1.12/info": 400, "/containers/json": 200, "/images/json": 404} {
+	for path, code := range map[string]int{"/_ping": 200, "/v1.41/_ping": 200, "/v1.24/version": 200, "/v1.99/version": 400, "/v1.12/info": 400, "/containers/json": 200, "/images/json": 200, "/volumes": 501, "/v1.41/containers/x/stats": 501} {
 		r, err := hc.Get("http://liveswapd" + path)
 		if err != nil {
 			t.Fatal(err)
