@@ -87,6 +87,7 @@ type Daemon struct {
 
 	events   *eventBus
 	images   *image.Store
+	execs    execTable
 	scopes   *scopeMover
 	id       string
 	shutting atomic.Bool
@@ -335,7 +336,10 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 		return nil, nil, fmt.Errorf("anonymous volumes (VOLUME, -v /path) are not supported by liveswapd; use -v /host/path:/path: %w", ErrUnsupported)
 	}
 	if cfg.Tty || cfg.OpenStdin {
-		return nil, nil, fmt.Errorf("TTY and stdin (-t, -i) are not supported by liveswapd: containers run detached, output goes to their log: %w", ErrUnsupported)
+		return nil, nil, fmt.Errorf("a terminal and standard input (-t, -i) are not supported by liveswapd: a container's output goes to its log, which docker run, attach and logs stream; run it without -t and -i: %w", ErrUnsupported)
+	}
+	if (cfg.AttachStdout || cfg.AttachStderr) && hc.LogConfig.Type == LogDriverNone {
+		return nil, nil, fmt.Errorf("a foreground run streams the container's log, and log driver none keeps none: run it detached (-d) or with --log-driver json-file: %w", ErrUnsupported)
 	}
 	args := append(append([]string(nil), cfg.Entrypoint...), cfg.Cmd...)
 	if len(args) == 0 {
