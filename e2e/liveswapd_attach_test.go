@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/liveswap/liveswap/internal/testbed"
@@ -61,7 +62,7 @@ func TestLiveswapdAttachExec(t *testing.T) {
 		t.Fatal(err)
 	}
 	archive := filepath.Join(dir, "image.tar")
-	saveArchive(t, archive, "lsd-fg:1", rootfs, ocispec.ImageConfig{Cmd: []string{"/bin/sleep", "600"}})
+	saveArchive(t, archive, "lsd-fg:1", rootfs, dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Cmd: []string{"/bin/sleep", "600"}}})
 	testbed.DockerCLI(t, l.Host, "load", "-i", archive)
 	count := func() int { return len(strings.Fields(testbed.DockerCLI(t, l.Host, "ps", "-aq"))) }
 

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -70,7 +71,7 @@ func tarFolder(t *testing.T, dir string, w io.Writer) {
 // base, then a layer whose whiteout removes etc/doomed and which adds
 // etc/added. It is made here, from the host's binaries: no registry is
 // reachable and no busybox is installed.
-func saveArchive(t *testing.T, path, tag, base string, cfg ocispec.ImageConfig) {
+func saveArchive(t *testing.T, path, tag, base string, cfg dockerspec.DockerOCIImageConfig) {
 	t.Helper()
 	var layers [][]byte
 	var b strings.Builder
@@ -86,8 +87,8 @@ func saveArchive(t *testing.T, path, tag, base string, cfg ocispec.ImageConfig) 
 	layers = append(layers, []byte(top.String()))
 	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 	now := time.Now().UTC()
-	img := ocispec.Image{Created: &now, Platform: ocispec.Platform{OS: "linux", Architecture: goruntime.GOARCH}, Config: cfg, RootFS: ocispec.RootFS{Type: "layers"},
-		History: []ocispec.History{{Created: &now, CreatedBy: "the host's binaries"}, {Created: &now, CreatedBy: "a whiteout and a file"}}}
+	img := dockerspec.DockerOCIImage{Image: ocispec.Image{Created: &now, Platform: ocispec.Platform{OS: "linux", Architecture: goruntime.GOARCH}, RootFS: ocispec.RootFS{Type: "layers"},
+		History: []ocispec.History{{Created: &now, CreatedBy: "the host's binaries"}, {Created: &now, CreatedBy: "a whiteout and a file"}}}, Config: cfg}
 	files := map[string][]byte{}
 	var names []string
 	for _, l := range layers {
@@ -131,8 +132,11 @@ func TestLiveswapdImages(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(rootfs, "etc/doomed"), []byte("removed by the second layer\n"), 0o644)
 	archive := filepath.Join(dir, "image.tar")
-	saveArchive(t, archive, "lsd-test:1", rootfs, ocispec.ImageConfig{Cmd: []string{"/bin/sleep", "600"}, Env: []string{"GREETING=from-image"}, WorkingDir: "/tmp"})
-	cli := func(args ...string) string { t.Helper(); return strings.TrimSpace(testbed.DockerCLI(t, l.Host, args...)) }
+	saveArchive(t, archive, "lsd-test:1", rootfs, dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Cmd: []string{"/bin/sleep", "600"}, Env: []string{"GREETING=from-image"}, WorkingDir: "/tmp"}})
+	cli := func(args ...string) string {
+		t.Helper()
+		return strings.TrimSpace(testbed.DockerCLI(t, l.Host, args...))
+	}
 	refused := func(want string, args ...string) {
 		t.Helper()
 		out, err := testbed.Docker(l.Host, args...)

@@ -505,7 +505,7 @@ func (d *Daemon) Inspect(c *Container) container.InspectResponse {
 			State: &container.State{
 				Status: container.ContainerState(status), Running: running, Restarting: st.Status == StatusRestarting,
 				Pid: st.Pid, ExitCode: st.ExitCode, Error: st.Error, OOMKilled: st.OOMKilled,
-				StartedAt: fmtTime(st.StartedAt), FinishedAt: fmtTime(st.FinishedAt),
+				StartedAt: fmtTime(st.StartedAt), FinishedAt: fmtTime(st.FinishedAt), Health: st.Health,
 			},
 			Image: imageIDOf(spec), LogPath: c.logPath(), Name: "/" + spec.Name, RestartCount: st.RestartCount,
 			Driver: driverOf(spec), Platform: "linux", HostConfig: spec.HostConfig,
@@ -557,7 +557,14 @@ func nonNil(s []string) []string {
 func statusText(st containerState) string {
 	switch st.Status {
 	case StatusRunning:
-		return "Up " + units.HumanDuration(time.Since(st.StartedAt))
+		up := "Up " + units.HumanDuration(time.Since(st.StartedAt))
+		if h := st.Health; h != nil {
+			if h.Status == container.Starting {
+				return up + " (health: starting)"
+			}
+			return up + " (" + h.Status + ")"
+		}
+		return up
 	case StatusRestarting:
 		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
 	case StatusExited:
@@ -665,7 +672,8 @@ func (d *Daemon) eventsHandler(w http.ResponseWriter, r *http.Request) {
 		if f.Contains("type") && !f.ExactMatch("type", string(m.Type)) {
 			return false
 		}
-		if f.Contains("event") && !f.ExactMatch("event", string(m.Action)) {
+		// "health_status" matches "health_status: healthy", as in dockerd.
+		if f.Contains("event") && !f.ExactMatch("event", string(m.Action)) && !f.ExactMatch("event", strings.SplitN(string(m.Action), ":", 2)[0]) {
 			return false
 		}
 		if f.Contains("container") && (m.Type != events.ContainerEventType || !f.ExactMatch("container", m.Actor.ID) && !f.ExactMatch("container", m.Actor.Attributes["name"]) && !f.FuzzyMatch("container", m.Actor.ID)) {

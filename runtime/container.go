@@ -73,6 +73,8 @@ type containerState struct {
 	FinishedAt      time.Time `json:"finishedAt"`
 	RestartCount    int       `json:"restartCount"`
 	ManuallyStopped bool      `json:"manuallyStopped,omitempty"`
+	// Health is the healthcheck's state of the current (or last) run.
+	Health *container.Health `json:"health,omitempty"`
 }
 
 // Container is one container known to the daemon.

@@ -296,6 +296,9 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 	if ref.img != nil {
 		warnings = append(warnings, withImageDefaults(cfg, ref.img.Config.Config)...)
 	}
+	if err := checkHealthConfig(cfg.Healthcheck); err != nil {
+		return nil, nil, err
+	}
 	if err := d.checkIsolation(root, cfg, hc); err != nil {
 		return nil, nil, err
 	}
@@ -551,6 +554,10 @@ func (d *Daemon) startLocked(ctx context.Context, c *Container, byPolicy bool) e
 	c.st.ShimPid, c.st.ShimStart = rec.ShimPid, rec.ShimStart
 	c.st.StartedAt = rec.StartedAt
 	c.st.ExitCode, c.st.Error, c.st.OOMKilled = 0, "", false
+	c.st.Health = nil
+	if args, _ := healthTest(spec.Config.Healthcheck); args != nil {
+		c.st.Health = &container.Health{Status: container.Starting, Log: []*container.HealthcheckResult{}}
+	}
 	c.exited = make(chan struct{})
 	if err := c.saveLocked(); err != nil {
 		d.log.Error("saving container state", "container", spec.ID[:12], "err", err)
@@ -777,6 +784,7 @@ func reap(pid int) {
 
 // watch waits for a shim to exit and records the container's end.
 func (d *Daemon) watch(c *Container, gen int, shimExited <-chan struct{}) {
+	go d.monitorHealth(c, gen)
 	<-shimExited
 	d.handleExit(c, gen)
 }

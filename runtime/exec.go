@@ -146,7 +146,7 @@ func (d *Daemon) execStart(w http.ResponseWriter, r *http.Request) {
 	}
 	s.started = true
 	s.mu.Unlock()
-	cmd, cleanup, err := d.execCommand(s)
+	cmd, cleanup, err := d.execCommand(s.c, s.opts, s.id)
 	if err != nil {
 		s.finish(126)
 		writeError(w, err)
@@ -225,39 +225,39 @@ func (d *Daemon) execExit(s *execSession, err error, cleanup func() string) int 
 
 // execCommand builds the command of a session. cleanup removes its files
 // and returns runc's error, if runc failed.
-func (d *Daemon) execCommand(s *execSession) (*exec.Cmd, func() string, error) {
-	spec, st := s.c.snapshot()
+func (d *Daemon) execCommand(c *Container, o container.ExecOptions, id string) (*exec.Cmd, func() string, error) {
+	spec, st := c.snapshot()
 	if st.Status != StatusRunning {
 		return nil, nil, fmt.Errorf("Container %s is not running: %w", spec.ID, ErrConflict)
 	}
-	uid, gid, err := resolveUser(spec.Root, s.opts.User)
+	uid, gid, err := resolveUser(spec.Root, o.User)
 	if err != nil {
 		return nil, nil, err
 	}
 	if spec.Root == "" {
 		// Image host: the container has no namespaces to enter.
-		ps, _, err := d.processSpec(s.c, spec)
+		ps, _, err := d.processSpec(c, spec)
 		if err != nil {
 			return nil, nil, err
 		}
-		argv0, err := lookPath("", s.opts.Cmd[0], mergeEnv(ps.Env, s.opts.Env))
+		argv0, err := lookPath("", o.Cmd[0], mergeEnv(ps.Env, o.Env))
 		if err != nil {
 			return nil, nil, fmt.Errorf("OCI runtime exec failed: %v: %w", err, ErrInvalid)
 		}
-		cmd := exec.Command(argv0, s.opts.Cmd[1:]...)
-		cmd.Env = mergeEnv(ps.Env, s.opts.Env)
-		cmd.Dir = firstNonEmpty(s.opts.WorkingDir, spec.Config.WorkingDir, "/")
-		if s.opts.User != "" {
+		cmd := exec.Command(argv0, o.Cmd[1:]...)
+		cmd.Env = mergeEnv(ps.Env, o.Env)
+		cmd.Dir = firstNonEmpty(o.WorkingDir, spec.Config.WorkingDir, "/")
+		if o.User != "" {
 			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
 		}
 		return cmd, func() string { return "" }, nil
 	}
 	var bundle specs.Spec
-	if err := readJSON(filepath.Join(s.c.runDir, bundleFile), &bundle); err != nil || bundle.Process == nil {
+	if err := readJSON(filepath.Join(c.runDir, bundleFile), &bundle); err != nil || bundle.Process == nil {
 		return nil, nil, fmt.Errorf("reading the container's bundle: %v", err)
 	}
 	var ps ProcessSpec
-	if err := readJSON(filepath.Join(s.c.runDir, processFile), &ps); err != nil || ps.Runc == nil {
+	if err := readJSON(filepath.Join(c.runDir, processFile), &ps); err != nil || ps.Runc == nil {
 		return nil, nil, fmt.Errorf("reading the container's process spec: %v", err)
 	}
 	// The container's own process settings (capabilities, rlimits,
@@ -265,15 +265,15 @@ func (d *Daemon) execCommand(s *execSession) (*exec.Cmd, func() string, error) {
 	// exec's command, environment, folder and user.
 	p := *bundle.Process
 	p.Terminal = false
-	p.Args = s.opts.Cmd
-	p.Env = mergeEnv(p.Env, s.opts.Env)
-	if s.opts.WorkingDir != "" {
-		p.Cwd = s.opts.WorkingDir
+	p.Args = o.Cmd
+	p.Env = mergeEnv(p.Env, o.Env)
+	if o.WorkingDir != "" {
+		p.Cwd = o.WorkingDir
 	}
-	if s.opts.User != "" {
+	if o.User != "" {
 		p.User = specs.User{UID: uid, GID: gid}
 	}
-	dir := filepath.Join(d.Config().ExecRoot, "execs", s.id)
+	dir := filepath.Join(d.Config().ExecRoot, "execs", id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
 	}

@@ -111,8 +111,8 @@ func withImageDefaults(cfg *container.Config, ic dockerspec.DockerOCIImageConfig
 		if cfg.Healthcheck == nil {
 			hc := *h
 			cfg.Healthcheck = &hc
-		} else if len(cfg.Healthcheck.Test) == 0 {
-			cfg.Healthcheck.Test = h.Test
+		} else {
+			imageHealthDefaults(cfg.Healthcheck, h)
 		}
 	}
 	for v := range ic.Volumes {

@@ -19,7 +19,7 @@ var isolatedFields = fieldSet(
 	// Config
 	"Hostname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce",
 	"ExposedPorts", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint", "OnBuild", "Labels",
-	"StopSignal", "StopTimeout", "ArgsEscaped", "Shell",
+	"StopSignal", "StopTimeout", "ArgsEscaped", "Shell", "Healthcheck",
 	// HostConfig
 	"Binds", "ContainerIDFile", "LogConfig", "NetworkMode", "PortBindings", "RestartPolicy", "AutoRemove",
 	"ConsoleSize", "CapAdd", "CapDrop", "CgroupnsMode", "ExtraHosts", "GroupAdd", "IpcMode", "OomScoreAdj",
@@ -35,7 +35,7 @@ var isolatedFields = fieldSet(
 var hostFields = fieldSet(
 	"User", "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce",
 	"ExposedPorts", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint", "OnBuild", "Labels",
-	"StopSignal", "StopTimeout", "ArgsEscaped", "Shell",
+	"StopSignal", "StopTimeout", "ArgsEscaped", "Shell", "Healthcheck",
 	"Binds", "ContainerIDFile", "LogConfig", "NetworkMode", "PortBindings", "RestartPolicy", "AutoRemove",
 	"ConsoleSize", "Privileged", "PublishAllPorts", "Isolation", "Mounts", "Runtime",
 )
