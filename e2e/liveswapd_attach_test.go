@@ -127,6 +127,18 @@ func TestLiveswapdAttachExec(t *testing.T) {
 		t.Errorf("refused runs left %d containers", n-before)
 	}
 
+	// Routes liveswapd does not serve answer 501 naming the route, never
+	// 404 (which clients read as "no such container"); top is real.
+	for _, args := range [][]string{{"stats", "--no-stream", sleeper}, {"volume", "ls"}, {"network", "ls"}} {
+		_, errOut, code := dockerSplit(t, l.Host, args...)
+		if code == 0 || !strings.Contains(errOut, "not implemented by liveswapd") || strings.Contains(errOut, "No such") {
+			t.Errorf("docker %s: exit %d, stderr %q; want refused as not implemented", strings.Join(args, " "), code, errOut)
+		}
+	}
+	if top, _, _ := dockerSplit(t, l.Host, "top", sleeper); !strings.Contains(top, "/bin/sleep 600") || !strings.Contains(top, "\n0 ") && !strings.HasPrefix(strings.SplitN(top, "\n", 2)[1], "0 ") {
+		t.Errorf("docker top: %q, want the container's sleep run by uid 0", top)
+	}
+
 	// After a restart the same container takes exec and attach.
 	pid := testbed.DockerCLI(t, l.Host, "inspect", "--format", "{{.State.Pid}}", sleeper)
 	sd.RestartUnit(t, l.Unit)

@@ -35,7 +35,10 @@ func TestLiveswapdHealthchecks(t *testing.T) {
 		ImageConfig:             ocispec.ImageConfig{Cmd: []string{"/bin/sleep", "600"}},
 		DockerOCIImageConfigExt: dockerspec.DockerOCIImageConfigExt{Healthcheck: &dockerspec.HealthcheckConfig{Test: []string{"CMD-SHELL", "test -f /etc/added"}, Interval: 200 * time.Millisecond}},
 	})
-	cli := func(args ...string) string { t.Helper(); return strings.TrimSpace(testbed.DockerCLI(t, l.Host, args...)) }
+	cli := func(args ...string) string {
+		t.Helper()
+		return strings.TrimSpace(testbed.DockerCLI(t, l.Host, args...))
+	}
 	cli("load", "-i", archive)
 	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
 	health := func(id string) *container.Health {

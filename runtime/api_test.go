@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/liveswap/liveswap/internal/host/procfs"
@@ -279,6 +280,10 @@ func TestAPIRefusals(t *testing.T) {
 		if r.StatusCode != code || r.Header.Get("Api-Version") != APIVersion {
 			t.Errorf("GET %s: %d (Api-Version %q), want %d", path, r.StatusCode, r.Header.Get("Api-Version"), code)
 		}
+	}
+	// An SDK reads 501 as not implemented, never as a container gone.
+	if _, err := td.cli.ContainerStats(ctx, id, false); !errdefs.IsNotImplemented(err) || errdefs.IsNotFound(err) || !strings.Contains(err.Error(), "/stats is not implemented by liveswapd") {
+		t.Errorf("ContainerStats: %v, want not implemented naming the route", err)
 	}
 	if r, err := hc.Head("http://liveswapd/_ping"); err != nil || r.StatusCode != 200 {
 		t.Errorf("HEAD /_ping: %v %v", r, err)
