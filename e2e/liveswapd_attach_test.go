@@ -53,17 +53,7 @@ func dockerSplit(t *testing.T, host string, args ...string) (stdout, stderr stri
 // codes), each with its refusal (-i, -t, log driver none, a stopped
 // container); and attach and exec again after a liveswapd restart.
 func TestLiveswapdAttachExec(t *testing.T) {
-	testbed.Require(t, testbed.DockerBin, "/usr/sbin/runc")
-	sd := testbed.StartSystemd(t)
-	l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: true})
-	dir := t.TempDir()
-	rootfs := filepath.Join(dir, "rootfs")
-	if err := testbed.BuildRootfs(rootfs); err != nil {
-		t.Fatal(err)
-	}
-	archive := filepath.Join(dir, "image.tar")
-	saveArchive(t, archive, "lsd-fg:1", rootfs, dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Cmd: []string{"/bin/sleep", "600"}}})
-	testbed.DockerCLI(t, l.Host, "load", "-i", archive)
+	sd, l := liveswapdWithImage(t, "lsd-fg:1", dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Cmd: []string{"/bin/sleep", "600"}}})
 	count := func() int { return len(strings.Fields(testbed.DockerCLI(t, l.Host, "ps", "-aq"))) }
 
 	// Foreground run: stdout and stderr reach the CLI's own, the exit code

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,16 +21,7 @@ import (
 // (healthy) in ps, health_status events; the checks go on after a
 // liveswapd restart, the state kept.
 func TestLiveswapdHealthchecks(t *testing.T) {
-	testbed.Require(t, testbed.DockerBin, "/usr/sbin/runc")
-	sd := testbed.StartSystemd(t)
-	l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: true})
-	dir := t.TempDir()
-	rootfs := filepath.Join(dir, "rootfs")
-	if err := testbed.BuildRootfs(rootfs); err != nil {
-		t.Fatal(err)
-	}
-	archive := filepath.Join(dir, "image.tar")
-	saveArchive(t, archive, "lsd-hc:1", rootfs, dockerspec.DockerOCIImageConfig{
+	sd, l := liveswapdWithImage(t, "lsd-hc:1", dockerspec.DockerOCIImageConfig{
 		ImageConfig:             ocispec.ImageConfig{Cmd: []string{"/bin/sleep", "600"}},
 		DockerOCIImageConfigExt: dockerspec.DockerOCIImageConfigExt{Healthcheck: &dockerspec.HealthcheckConfig{Test: []string{"CMD-SHELL", "test -f /etc/added"}, Interval: 200 * time.Millisecond}},
 	})
@@ -39,7 +29,6 @@ func TestLiveswapdHealthchecks(t *testing.T) {
 		t.Helper()
 		return strings.TrimSpace(testbed.DockerCLI(t, l.Host, args...))
 	}
-	cli("load", "-i", archive)
 	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
 	health := func(id string) *container.Health {
 		var h *container.Health

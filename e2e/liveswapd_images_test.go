@@ -114,6 +114,24 @@ func saveArchive(t *testing.T, path, tag, base string, cfg dockerspec.DockerOCII
 	}
 }
 
+// liveswapdWithImage starts a liveswapd (live restore on) and loads into it,
+// by docker load, an image tag of the host's binaries with config cfg.
+func liveswapdWithImage(t *testing.T, tag string, cfg dockerspec.DockerOCIImageConfig) (*testbed.Systemd, *testbed.Liveswapd) {
+	t.Helper()
+	testbed.Require(t, testbed.DockerBin, "/usr/sbin/runc")
+	sd := testbed.StartSystemd(t)
+	l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: true})
+	dir := t.TempDir()
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := testbed.BuildRootfs(rootfs); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(dir, "image.tar")
+	saveArchive(t, archive, tag, rootfs, cfg)
+	testbed.DockerCLI(t, l.Host, "load", "-i", archive)
+	return sd, l
+}
+
 // TestLiveswapdImages drives the docker CLI 20.10 against a real liveswapd:
 // docker load of a docker save archive (whiteouts honoured), images,
 // inspect, tag, history, import; nginx and redis started by `docker run -d`

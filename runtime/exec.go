@@ -309,10 +309,11 @@ func (d *Daemon) execInspect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	spec, _ := s.c.snapshot()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pid := s.pid
-	if s.c.spec.Root != "" && s.running {
+	if spec.Root != "" && s.running {
 		// runc exec's child, the command in the container.
 		if b, err := os.ReadFile(filepath.Join(d.Config().ExecRoot, "execs", s.id, "pid")); err == nil {
 			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {

@@ -16,7 +16,7 @@ import (
 
 // HostImageOption is how docker info names the opt-in that lets image
 // "host" run unisolated.
-const HostImageOption = "name=allow-host-image,unisolated"
+const HostImageOption = "name=allow-host-image,isolation=none"
 
 // checkIsolation decides how a container runs and refuses what that way
 // cannot honour. A root folder image runs through runc, isolated. Image
