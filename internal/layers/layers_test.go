@@ -29,7 +29,7 @@ var rules = []struct {
 	{"internal/testbed", []string{"plan", "internal/host/"}, "the testbed starts real daemons, it judges nothing"},
 	{"internal/testbuild", nil, "tests build binaries with it"},
 	{"playbooks", []string{"plan"}, "templates are plans"},
-	{"cmd/", []string{"upgrade", "upgrade/", "checks", "checks/", "plan", "plan/", "runtime", "internal/host/", "internal/testbed"}, "cmd wires the layers together"},
+	{"cmd/", []string{"upgrade", "upgrade/", "checks", "checks/", "plan", "plan/", "runtime", "runtime/", "internal/host/", "internal/testbed"}, "cmd wires the layers together"},
 }
 
 type pkg struct {
