@@ -243,7 +243,7 @@ func TestLiveswapdRefusesUnhonouredFlags(t *testing.T) {
 	}{
 		{[]string{"--memory", "64m", "host", "true"}, `--memory not supported by liveswapd with image "host"`},
 		{[]string{"--read-only", "--pids-limit", "5", "host", "true"}, "--pids-limit, --read-only not supported"},
-		{[]string{"--health-cmd", "true", "host", "true"}, "--health-cmd"},
+		{[]string{"--blkio-weight", "10", "host", "true"}, "--blkio-weight not supported"},
 		{[]string{"--device", "/dev/null", "host", "true"}, "--device not supported"},
 		{[]string{"--dns", "1.1.1.1", "host", "true"}, "--dns not supported"},
 		{[]string{"--log-driver", "syslog", "host", "true"}, "syslog"},

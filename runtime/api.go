@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -55,9 +56,12 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("GET /containers/{id}/logs", d.withContainer(d.logs))
 	mux.HandleFunc("GET /containers/{id}/top", d.withContainer(d.top))
 	mux.HandleFunc("DELETE /containers/{id}", d.withContainer(d.remove))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"message": fmt.Sprintf("page not found: %s %s is not part of the API subset liveswapd serves", r.Method, r.URL.Path)})
-	})
+	mux.HandleFunc("POST /containers/{id}/attach", d.withContainer(d.attach))
+	mux.HandleFunc("POST /containers/{id}/exec", d.withContainer(d.execCreate))
+	mux.HandleFunc("POST /exec/{id}/start", d.execStart)
+	mux.HandleFunc("GET /exec/{id}/json", d.execInspect)
+	d.imageRoutes(mux)
+	mux.HandleFunc("/", notImplemented)
 	return bounded(d.versioned(mux), time.Duration(d.Config().APIReadTimeout)*time.Second)
 }
 
@@ -91,6 +95,12 @@ func (d *Daemon) versioned(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// notImplemented answers a route liveswapd does not serve with 501 and the
+// route's name: a 404 would read, to an SDK, as "that container is gone".
+func notImplemented(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotImplemented, map[string]string{"message": fmt.Sprintf("%s %s is not implemented by liveswapd (it serves a subset of the Docker Engine API; see docs/liveswapd.md)", r.Method, r.URL.Path)})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -208,13 +218,14 @@ func (d *Daemon) info(w http.ResponseWriter, r *http.Request) {
 		secopts = append(secopts, HostImageOption)
 		warnings = append(warnings, `WARNING: allow-host-image: containers of image "host" run unisolated (the host's namespaces and files, every capability, no cgroup limits); inspect shows them as HostConfig.Privileged`)
 	}
+	drv, drvWhy := d.images.Driver()
 	runc, runcErr := d.runcPath()
 	if runcErr != nil {
 		warnings = append(warnings, "WARNING: "+errMessage(runcErr)+": containers of root folder images cannot start")
 	}
 	info := system.Info{
 		ID: d.id, Containers: total, ContainersRunning: running, ContainersPaused: paused, ContainersStopped: stopped,
-		Driver: "none", DriverStatus: [][2]string{{"Root", "a root folder image is used in place (no copy, no overlay); --read-only keeps it unchanged"}},
+		Driver: string(drv), DriverStatus: [][2]string{{"Images", drvWhy}, {"Root folder images", "used in place (no copy, no overlay); --read-only keeps them unchanged"}, {"Registry", "none: images enter by docker load and docker import"}},
 		Debug: cfg.Debug, NFd: countFDs(), NGoroutines: goruntime.NumGoroutine(),
 		SystemTime: time.Now().Format(time.RFC3339Nano), LoggingDriver: cfg.LogDriver,
 		CgroupDriver: "cgroupfs", CgroupVersion: cgv, NEventsListener: 0,
@@ -494,10 +505,10 @@ func (d *Daemon) Inspect(c *Container) container.InspectResponse {
 			State: &container.State{
 				Status: container.ContainerState(status), Running: running, Restarting: st.Status == StatusRestarting,
 				Pid: st.Pid, ExitCode: st.ExitCode, Error: st.Error, OOMKilled: st.OOMKilled,
-				StartedAt: fmtTime(st.StartedAt), FinishedAt: fmtTime(st.FinishedAt),
+				StartedAt: fmtTime(st.StartedAt), FinishedAt: fmtTime(st.FinishedAt), Health: st.Health,
 			},
-			Image: spec.Image, LogPath: c.logPath(), Name: "/" + spec.Name, RestartCount: st.RestartCount,
-			Driver: "none", Platform: "linux", HostConfig: spec.HostConfig,
+			Image: imageIDOf(spec), LogPath: c.logPath(), Name: "/" + spec.Name, RestartCount: st.RestartCount,
+			Driver: driverOf(spec), Platform: "linux", HostConfig: spec.HostConfig,
 		},
 		Mounts: mountsOf(spec.HostConfig),
 		Config: spec.Config,
@@ -505,6 +516,35 @@ func (d *Daemon) Inspect(c *Container) container.InspectResponse {
 			Networks: map[string]*network.EndpointSettings{"host": {NetworkID: "host"}},
 		},
 	}
+}
+
+// imageIDOf is what inspect and ps show as a container's image ID: a
+// stored image's, else the name (host, a root folder path).
+func imageIDOf(spec containerSpec) string {
+	if spec.ImageID != "" {
+		return spec.ImageID
+	}
+	return spec.Image
+}
+
+func driverOf(spec containerSpec) string {
+	if spec.ImageID != "" {
+		if fileExists(filepath.Join(filepath.Dir(spec.Root), "upper")) {
+			return "overlay"
+		}
+		return "copy"
+	}
+	return "none"
+}
+
+// ancestorTag matches an ancestor filter naming a tag of the image.
+func (d *Daemon) ancestorTag(f filters.Args, id string) bool {
+	for _, v := range f.Get("ancestor") {
+		if rid, err := d.images.Resolve(v); err == nil && rid == id {
+			return true
+		}
+	}
+	return false
 }
 
 func nonNil(s []string) []string {
@@ -517,7 +557,14 @@ func nonNil(s []string) []string {
 func statusText(st containerState) string {
 	switch st.Status {
 	case StatusRunning:
-		return "Up " + units.HumanDuration(time.Since(st.StartedAt))
+		up := "Up " + units.HumanDuration(time.Since(st.StartedAt))
+		if h := st.Health; h != nil {
+			if h.Status == container.Starting {
+				return up + " (health: starting)"
+			}
+			return up + " (" + h.Status + ")"
+		}
+		return up
 	case StatusRestarting:
 		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
 	case StatusExited:
@@ -536,7 +583,7 @@ func (d *Daemon) Summary(c *Container) container.Summary {
 	spec, st := c.snapshot()
 	cmd := strings.Join(append([]string{spec.Path}, spec.Args...), " ")
 	s := container.Summary{
-		ID: spec.ID, Names: []string{"/" + spec.Name}, Image: spec.Image, ImageID: spec.Image,
+		ID: spec.ID, Names: []string{"/" + spec.Name}, Image: spec.Image, ImageID: imageIDOf(spec),
 		Command: cmd, Created: spec.Created.Unix(), Ports: []container.Port{},
 		Labels: spec.Config.Labels, State: container.ContainerState(st.Status), Status: statusText(st),
 		NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{"host": {NetworkID: "host"}}},
@@ -585,7 +632,7 @@ func (d *Daemon) list(w http.ResponseWriter, r *http.Request) {
 		if f.Contains("label") && !f.MatchKVList("label", spec.Config.Labels) {
 			continue
 		}
-		if f.Contains("ancestor") && !f.ExactMatch("ancestor", spec.Image) {
+		if f.Contains("ancestor") && !f.ExactMatch("ancestor", spec.Image) && (spec.ImageID == "" || !f.ExactMatch("ancestor", spec.ImageID) && !d.ancestorTag(f, spec.ImageID)) {
 			continue
 		}
 		if f.Contains("exited") && (st.Status != StatusExited || !f.ExactMatch("exited", strconv.Itoa(st.ExitCode))) {
@@ -625,7 +672,8 @@ func (d *Daemon) eventsHandler(w http.ResponseWriter, r *http.Request) {
 		if f.Contains("type") && !f.ExactMatch("type", string(m.Type)) {
 			return false
 		}
-		if f.Contains("event") && !f.ExactMatch("event", string(m.Action)) {
+		// "health_status" matches "health_status: healthy", as in dockerd.
+		if f.Contains("event") && !f.ExactMatch("event", string(m.Action)) && !f.ExactMatch("event", strings.SplitN(string(m.Action), ":", 2)[0]) {
 			return false
 		}
 		if f.Contains("container") && (m.Type != events.ContainerEventType || !f.ExactMatch("container", m.Actor.ID) && !f.ExactMatch("container", m.Actor.Attributes["name"]) && !f.FuzzyMatch("container", m.Actor.ID)) {

@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/liveswap/liveswap/internal/host/procfs"
@@ -238,7 +239,7 @@ func TestAPIRefusals(t *testing.T) {
 		hc   container.HostConfig
 		msg  string
 	}{
-		{"registry image", container.Config{Image: "nginx:latest", Cmd: []string{"nginx"}}, container.HostConfig{}, `image "nginx:latest" is not supported`},
+		{"registry image", container.Config{Image: "nginx:latest", Cmd: []string{"nginx"}}, container.HostConfig{}, `No such image: nginx:latest`},
 		{"missing rootfs", container.Config{Image: "/nonexistent/rootfs", Cmd: []string{"x"}}, container.HostConfig{}, "not a root filesystem folder"},
 		{"bridge network", container.Config{Image: "host", Cmd: []string{"true"}}, container.HostConfig{NetworkMode: "bridge"}, `network mode "bridge" is not supported`},
 		{"bind elsewhere", container.Config{Image: "host", Cmd: []string{"true"}}, container.HostConfig{Binds: []string{"/srv:/data"}}, "source and destination must be the same path"},
@@ -270,7 +271,7 @@ func TestAPIRefusals(t *testing.T) {
 	hc := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return net.Dial("unix", td.sock)
 	}}}
-	for path, code := range map[string]int{"/_ping": 200, "/v1.41/_ping": 200, "/v1.24/version": 200, "/v1.99/version": 400, "/v1.12/info": 400, "/containers/json": 200, "/images/json": 404} {
+	for path, code := range map[string]int{"/_ping": 200, "/v1.41/_ping": 200, "/v1.24/version": 200, "/v1.99/version": 400, "/v1.12/info": 400, "/containers/json": 200, "/images/json": 200, "/volumes": 501, "/v1.41/containers/x/stats": 501} {
 		r, err := hc.Get("http://liveswapd" + path)
 		if err != nil {
 			t.Fatal(err)
@@ -279,6 +280,10 @@ func TestAPIRefusals(t *testing.T) {
 		if r.StatusCode != code || r.Header.Get("Api-Version") != APIVersion {
 			t.Errorf("GET %s: %d (Api-Version %q), want %d", path, r.StatusCode, r.Header.Get("Api-Version"), code)
 		}
+	}
+	// An SDK reads 501 as not implemented, never as a container gone.
+	if _, err := td.cli.ContainerStats(ctx, id, false); !errdefs.IsNotImplemented(err) || errdefs.IsNotFound(err) || !strings.Contains(err.Error(), "/stats is not implemented by liveswapd") {
+		t.Errorf("ContainerStats: %v, want not implemented naming the route", err)
 	}
 	if r, err := hc.Head("http://liveswapd/_ping"); err != nil || r.StatusCode != 200 {
 		t.Errorf("HEAD /_ping: %v %v", r, err)

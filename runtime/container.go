@@ -49,7 +49,8 @@ type containerSpec struct {
 	Name       string                `json:"name"` // without the leading slash
 	Created    time.Time             `json:"created"`
 	Image      string                `json:"image"`
-	Root       string                `json:"root,omitempty"` // chroot folder; "" = host filesystem
+	ImageID    string                `json:"imageId,omitempty"` // a stored image's ID; Root is then the container's own root
+	Root       string                `json:"root,omitempty"`    // chroot folder; "" = host filesystem
 	Path       string                `json:"path"`
 	Args       []string              `json:"args"`
 	Config     *container.Config     `json:"config"`
@@ -72,6 +73,8 @@ type containerState struct {
 	FinishedAt      time.Time `json:"finishedAt"`
 	RestartCount    int       `json:"restartCount"`
 	ManuallyStopped bool      `json:"manuallyStopped,omitempty"`
+	// Health is the healthcheck's state of the current (or last) run.
+	Health *container.Health `json:"health,omitempty"`
 }
 
 // Container is one container known to the daemon.
@@ -165,24 +168,6 @@ func validPolicy(p container.RestartPolicy) error {
 		return fmt.Errorf("invalid restart policy %q: use no, always, unless-stopped or on-failure[:N]: %w", p.Name, ErrInvalid)
 	}
 	return nil
-}
-
-// resolveImage maps an image name to the root folder the container runs in.
-func resolveImage(image string) (string, error) {
-	switch {
-	case image == "host":
-		return "", nil
-	case strings.HasPrefix(image, "/"):
-		clean := filepath.Clean(image)
-		fi, err := os.Stat(clean)
-		if err != nil || !fi.IsDir() {
-			return "", fmt.Errorf("image %q: not a root filesystem folder on this host: %w", image, ErrInvalid)
-		}
-		return clean, nil
-	case image == "":
-		return "", fmt.Errorf("no image given: use image \"host\" (the host filesystem) or the absolute path of a root filesystem folder: %w", ErrInvalid)
-	}
-	return "", fmt.Errorf("image %q is not supported by liveswapd: it runs no registry images; use image \"host\" (the host filesystem) or the absolute path of a root filesystem folder: %w", image, ErrInvalid)
 }
 
 // resolveUser turns Config.User ("uid[:gid]" or names) into ids, reading

@@ -26,6 +26,7 @@ import (
 
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
 	"github.com/liveswap/liveswap/internal/host/procfs"
+	"github.com/liveswap/liveswap/runtime/image"
 )
 
 // ShimBinaryEnv names a program run in place of the daemon's own binary
@@ -85,6 +86,8 @@ type Daemon struct {
 	byName map[string]*Container
 
 	events   *eventBus
+	images   *image.Store
+	execs    execTable
 	scopes   *scopeMover
 	id       string
 	shutting atomic.Bool
@@ -133,6 +136,10 @@ func NewDaemon(cfg Config, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("data-root %s is in use by another liveswapd (lock %s held); stop it or pick another data-root: %w", cfg.DataRoot, lf.Name(), err)
 	}
 	d.lockFile = lf
+	if d.images, err = image.Open(filepath.Join(cfg.DataRoot, "images")); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("opening the image store: %w", err)
+	}
 	d.id, err = d.engineID()
 	if err != nil {
 		d.Close()
@@ -281,8 +288,15 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 		hc = &container.HostConfig{}
 	}
 	var warnings []string
-	root, err := resolveImage(cfg.Image)
+	ref, err := d.resolveImage(cfg.Image)
 	if err != nil {
+		return nil, nil, err
+	}
+	root := ref.root
+	if ref.img != nil {
+		warnings = append(warnings, withImageDefaults(cfg, ref.img.Config.Config)...)
+	}
+	if err := checkHealthConfig(cfg.Healthcheck); err != nil {
 		return nil, nil, err
 	}
 	if err := d.checkIsolation(root, cfg, hc); err != nil {
@@ -325,7 +339,10 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 		return nil, nil, fmt.Errorf("anonymous volumes (VOLUME, -v /path) are not supported by liveswapd; use -v /host/path:/path: %w", ErrUnsupported)
 	}
 	if cfg.Tty || cfg.OpenStdin {
-		return nil, nil, fmt.Errorf("TTY and stdin (-t, -i) are not supported by liveswapd: containers run detached, output goes to their log: %w", ErrUnsupported)
+		return nil, nil, fmt.Errorf("a terminal and standard input (-t, -i) are not supported by liveswapd: a container's output goes to its log, which docker run, attach and logs stream; run it without -t and -i: %w", ErrUnsupported)
+	}
+	if (cfg.AttachStdout || cfg.AttachStderr) && hc.LogConfig.Type == LogDriverNone {
+		return nil, nil, fmt.Errorf("a foreground run streams the container's log, and log driver none keeps none: run it detached (-d) or with --log-driver json-file: %w", ErrUnsupported)
 	}
 	args := append(append([]string(nil), cfg.Entrypoint...), cfg.Cmd...)
 	if len(args) == 0 {
@@ -368,6 +385,9 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 		Version: ProtoVersion, ID: id, Name: name, Created: time.Now().UTC(), Image: cfg.Image, Root: root,
 		Path: args[0], Args: args[1:], Config: cfg, HostConfig: hc,
 	}
+	if ref.img != nil {
+		spec.ImageID = ref.img.ID
+	}
 	c := newContainer(spec, containerState{Status: StatusCreated}, filepath.Join(d.containersDir(), id), filepath.Join(d.runsDir(), id))
 	// Reserve the name before the disk writes so a concurrent create of the
 	// same name gets a conflict.
@@ -378,6 +398,17 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 		if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
 			return fmt.Errorf("creating %s: %w", c.dataDir, err)
 		}
+		if spec.ImageID != "" {
+			// The container's own root: an overlay on the image, or a copy.
+			r, err := d.images.Prepare(spec.ImageID, c.dataDir)
+			if err != nil {
+				return err
+			}
+			spec.Root = r
+			c.mu.Lock()
+			c.spec.Root = r
+			c.mu.Unlock()
+		}
 		if err := atomicfile.WriteJSON(filepath.Join(c.dataDir, "config.json"), spec, 0o600); err != nil {
 			return err
 		}
@@ -387,6 +418,7 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 	if err != nil {
 		delete(d.byName, name)
 		d.mu.Unlock()
+		image.Unmount(c.dataDir)
 		removeDirAtomic(c.dataDir)
 		return nil, nil, err
 	}
@@ -522,6 +554,10 @@ func (d *Daemon) startLocked(ctx context.Context, c *Container, byPolicy bool) e
 	c.st.ShimPid, c.st.ShimStart = rec.ShimPid, rec.ShimStart
 	c.st.StartedAt = rec.StartedAt
 	c.st.ExitCode, c.st.Error, c.st.OOMKilled = 0, "", false
+	c.st.Health = nil
+	if args, _ := healthTest(spec.Config.Healthcheck); args != nil {
+		c.st.Health = &container.Health{Status: container.Starting, Log: []*container.HealthcheckResult{}}
+	}
 	c.exited = make(chan struct{})
 	if err := c.saveLocked(); err != nil {
 		d.log.Error("saving container state", "container", spec.ID[:12], "err", err)
@@ -564,6 +600,12 @@ func (d *Daemon) processSpec(c *Container, spec containerSpec) (ProcessSpec, *sp
 	}
 	if spec.Root == "" {
 		return ps, nil, nil
+	}
+	if spec.ImageID != "" {
+		// After a reboot the overlay is gone; mount it again.
+		if err := d.images.Mount(spec.ImageID, c.dataDir); err != nil {
+			return ProcessSpec{}, nil, err
+		}
 	}
 	runc, err := d.runcPath()
 	if err != nil {
@@ -742,6 +784,7 @@ func reap(pid int) {
 
 // watch waits for a shim to exit and records the container's end.
 func (d *Daemon) watch(c *Container, gen int, shimExited <-chan struct{}) {
+	go d.monitorHealth(c, gen)
 	<-shimExited
 	d.handleExit(c, gen)
 }
@@ -1028,7 +1071,11 @@ func (d *Daemon) Remove(ctx context.Context, c *Container, force bool) error {
 	}
 	d.mu.Unlock()
 	err1 := removeDirAtomic(c.runDir)
-	err2 := removeDirAtomic(c.dataDir)
+	// The overlay goes first: the removal must not reach through it.
+	err2 := image.Unmount(c.dataDir)
+	if err2 == nil {
+		err2 = removeDirAtomic(c.dataDir)
+	}
 	d.event(c, events.ActionDestroy, nil)
 	return errors.Join(err1, err2)
 }
@@ -1373,6 +1420,14 @@ func (d *Daemon) Counts() (total, running, paused, stopped int) {
 		}
 	}
 	return
+}
+
+// imageEvent publishes an image event (load, import, tag, delete).
+func (d *Daemon) imageEvent(id string, action events.Action) {
+	d.events.publish(events.Message{
+		Status: string(action), ID: id, Type: events.ImageEventType, Action: action,
+		Actor: events.Actor{ID: id, Attributes: map[string]string{"name": id}},
+	})
 }
 
 func (d *Daemon) event(c *Container, action events.Action, extra map[string]string) {

@@ -39,7 +39,10 @@
 //	data-root/containers/ID/state.json    status, exit code, restart count
 //	data-root/containers/ID/ID-json.log   the container's output
 //	data-root/containers/ID/ID-json.log.N rotated output (json-file max-size, max-file)
+//	data-root/containers/ID/rootfs        the root of a stored image's container (overlay or copy; upper, work beside)
+//	data-root/images/                     the image store (package runtime/image)
 //	exec-root/containers/ID/              the current run (process, spawn, shim, exit)
+//	exec-root/execs/EXEC/                 a running exec or healthcheck (runc exec's process.json, pid)
 //
 // Files are written atomically (temporary file, fsync, rename, fsync of
 // the folder); a folder is deleted by renaming it to a hidden name first,
@@ -53,6 +56,14 @@
 // live-restore off, containers a dead daemon left running are stopped at
 // start, as dockerd does. docs/security.md lists these guarantees, the
 // API's request limits and the log drivers, and the tests behind them.
+//
+// # Attach, exec, healthchecks
+//
+// Attach streams follow the container's log (the shim writes it; the
+// daemon is not in the output's path). Exec sessions and healthchecks run
+// `runc exec` as the daemon's children with the container's own process
+// settings; healthchecks are the daemon's, so the shim stays small, and
+// their state in state.json lets the next daemon resume them.
 //
 // # Restart policies
 //

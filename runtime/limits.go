@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,11 @@ const MaxRequestBody = 1 << 20
 // streams afterwards is not cut.
 func bounded(next http.Handler, readTimeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isImageUpload(r) {
+			// An archive: its handler bounds it (MaxImageBody).
+			next.ServeHTTP(w, r)
+			return
+		}
 		if r.ContentLength > MaxRequestBody {
 			w.Header().Set("Connection", "close")
 			writeError(w, tooLarge())
@@ -35,6 +41,16 @@ func bounded(next http.Handler, readTimeout time.Duration) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isImageUpload reports a docker load or import, whose body is an image
+// archive, not a JSON document.
+func isImageUpload(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	p := r.URL.Path
+	return strings.HasSuffix(p, "/images/load") || strings.HasSuffix(p, "/images/create") && r.URL.Query().Get("fromSrc") == "-"
 }
 
 // deadlineBody lifts the connection's read deadline when the body ends.

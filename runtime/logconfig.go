@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	units "github.com/docker/go-units"
+
+	"github.com/liveswap/liveswap/runtime/image"
 )
 
 // Log drivers liveswapd implements. Any other is refused, never replaced
@@ -85,7 +87,7 @@ func optNames(opts map[string]string) string {
 // strips too.
 func errMessage(err error) string {
 	msg := err.Error()
-	for _, cat := range []error{ErrNotFound, ErrConflict, ErrInvalid, ErrUnsupported, errStartFailed, ErrNotImplemented, ErrTooLarge, ErrTimeout} {
+	for _, cat := range []error{ErrNotFound, ErrConflict, ErrInvalid, ErrUnsupported, errStartFailed, ErrNotImplemented, ErrTooLarge, ErrTimeout, image.ErrNotFound, image.ErrConflict, image.ErrInvalid} {
 		for errors.Is(err, cat) && len(msg) > len(cat.Error())+2 && msg[len(msg)-len(cat.Error())-2:] == ": "+cat.Error() {
 			msg = msg[:len(msg)-len(cat.Error())-2]
 		}

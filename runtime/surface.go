@@ -19,7 +19,7 @@ var isolatedFields = fieldSet(
 	// Config
 	"Hostname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce",
 	"ExposedPorts", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint", "OnBuild", "Labels",
-	"StopSignal", "StopTimeout", "ArgsEscaped", "Shell",
+	"StopSignal", "StopTimeout", "ArgsEscaped", "Shell", "Healthcheck",
 	// HostConfig
 	"Binds", "ContainerIDFile", "LogConfig", "NetworkMode", "PortBindings", "RestartPolicy", "AutoRemove",
 	"ConsoleSize", "CapAdd", "CapDrop", "CgroupnsMode", "ExtraHosts", "GroupAdd", "IpcMode", "OomScoreAdj",
@@ -35,7 +35,7 @@ var isolatedFields = fieldSet(
 var hostFields = fieldSet(
 	"User", "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce",
 	"ExposedPorts", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint", "OnBuild", "Labels",
-	"StopSignal", "StopTimeout", "ArgsEscaped", "Shell",
+	"StopSignal", "StopTimeout", "ArgsEscaped", "Shell", "Healthcheck",
 	"Binds", "ContainerIDFile", "LogConfig", "NetworkMode", "PortBindings", "RestartPolicy", "AutoRemove",
 	"ConsoleSize", "Privileged", "PublishAllPorts", "Isolation", "Mounts", "Runtime",
 )
@@ -43,7 +43,7 @@ var hostFields = fieldSet(
 // flagNames names the docker CLI flag of a field, for the error.
 var flagNames = map[string]string{
 	"Hostname": "--hostname", "Domainname": "--domainname", "MacAddress": "--mac-address",
-	"Healthcheck": "--health-cmd (or the image's HEALTHCHECK)", "NetworkDisabled": "NetworkDisabled",
+	"Healthcheck": "--health-cmd (or the image's HEALTHCHECK: --no-healthcheck turns it off)", "NetworkDisabled": "NetworkDisabled",
 	"VolumeDriver": "--volume-driver", "VolumesFrom": "--volumes-from", "Annotations": "--annotation",
 	"CapAdd": "--cap-add", "CapDrop": "--cap-drop", "DNS": "--dns", "DNSOptions": "--dns-option",
 	"DNSSearch": "--dns-search", "ExtraHosts": "--add-host", "GroupAdd": "--group-add", "IpcMode": "--ipc",
@@ -124,6 +124,10 @@ func set(name string, v reflect.Value) bool {
 		return !v.IsNil() && v.Elem().Int() != -1
 	case "Isolation":
 		return v.String() != "" && v.String() != "default"
+	case "Healthcheck":
+		// --no-healthcheck (Test NONE) asks for nothing.
+		h, _ := v.Interface().(*container.HealthConfig)
+		return h != nil && len(h.Test) > 0 && h.Test[0] != "NONE"
 	}
 	switch v.Kind() {
 	case reflect.Slice, reflect.Map:

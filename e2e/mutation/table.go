@@ -728,4 +728,29 @@ var table = []Mutation{
 		File: "runtime/shim.go", Original: "s.oom = s.oomKilled()", Replacement: "s.oom = false",
 		Tests: []Step{e2e("^TestLiveswapdIsolation$")}, Why: "inspect would hide why the container died (exit 137)",
 	},
+	{
+		ID: "liveswapd.image-whiteout", Verdict: "docker load honours a layer's whiteouts",
+		File: "runtime/image/layer.go", Original: "case strings.HasPrefix(base, whiteoutPrefix):", Replacement: "case false && strings.HasPrefix(base, whiteoutPrefix):",
+		Tests: []Step{unitRun("./runtime/image", "^TestLoadDockerSaveWhiteouts$"), e2e("^TestLiveswapdImages$")}, Why: "a file an upper layer deleted would come back in every container of the image",
+	},
+	{
+		ID: "liveswapd.image-diff-id", Verdict: "docker load refuses a layer whose digest is not the config's",
+		File: "runtime/image/load.go", Original: "if want := cfg.RootFS.DiffIDs[i].String(); diffID != want {", Replacement: "if want := cfg.RootFS.DiffIDs[i].String(); false && diffID != want {",
+		Tests: []Step{unitRun("./runtime/image", "^TestLoadRefusesBadArchives$")}, Why: "a corrupt or swapped layer would be stored under the image's ID",
+	},
+	{
+		ID: "liveswapd.attach-awaits-run", Verdict: "an attach made before start streams the run that follows",
+		File: "runtime/attach.go", Original: "if o.Follow && !d.awaitRun(ctx, c, gen) {", Replacement: "if o.Follow && false {",
+		Tests: []Step{e2e("^TestLiveswapdAttachExec$")}, Why: "a foreground docker run would print nothing",
+	},
+	{
+		ID: "liveswapd.unhealthy-after-retries", Verdict: "a container is unhealthy after retries failed checks in a row",
+		File: "runtime/health.go", Original: "if h.FailingStreak >= retries {", Replacement: "if h.FailingStreak >= retries+1000 {",
+		Tests: []Step{unitRun("./runtime", "^TestRecordHealth$"), e2e("^TestLiveswapdHealthchecks$")}, Why: "a failing service would show as starting forever",
+	},
+	{
+		ID: "liveswapd.unserved-route-501", Verdict: "a route liveswapd does not serve answers 501 naming it",
+		File: "runtime/api.go", Original: `mux.HandleFunc("/", notImplemented)`, Replacement: `mux.HandleFunc("/", http.NotFound)`,
+		Tests: []Step{unitRun("./runtime", "^TestAPIRefusals$"), e2e("^TestLiveswapdAttachExec$")}, Why: "SDKs read 404 as the container being gone",
+	},
 }

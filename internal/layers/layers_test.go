@@ -20,7 +20,8 @@ var rules = []struct {
 	{"internal/host/dpkg", []string{"internal/host/atomicfile"}, "the package adapter runs dpkg and writes policy-rc.d: it judges nothing"},
 	{"plan", []string{"internal/host/"}, "the plan is the document: it names probe kinds, it reads no host"},
 	{"plan/discover", []string{"plan", "internal/host/"}, "discovery reads the host through the adapters"},
-	{"runtime", []string{"internal/host/"}, "liveswapd is a product of its own"},
+	{"runtime", []string{"runtime/", "internal/host/"}, "liveswapd is a product of its own"},
+	{"runtime/", []string{"internal/host/"}, "liveswapd's parts (the image store) are leaves below its daemon"},
 	{"checks", []string{"checks/", "plan", "internal/host/"}, "checks ask binaries, never import runtime"},
 	{"checks/", []string{"checks/", "plan", "internal/host/"}, "checks ask binaries, never import runtime"},
 	{"upgrade", []string{"upgrade/", "checks", "checks/", "plan", "internal/host/"}, "the orchestrator runs the pre-flight it is handed"},
@@ -28,7 +29,7 @@ var rules = []struct {
 	{"internal/testbed", []string{"plan", "internal/host/"}, "the testbed starts real daemons, it judges nothing"},
 	{"internal/testbuild", nil, "tests build binaries with it"},
 	{"playbooks", []string{"plan"}, "templates are plans"},
-	{"cmd/", []string{"upgrade", "upgrade/", "checks", "checks/", "plan", "plan/", "runtime", "internal/host/", "internal/testbed"}, "cmd wires the layers together"},
+	{"cmd/", []string{"upgrade", "upgrade/", "checks", "checks/", "plan", "plan/", "runtime", "runtime/", "internal/host/", "internal/testbed"}, "cmd wires the layers together"},
 }
 
 type pkg struct {
