@@ -52,12 +52,16 @@ demo-liveswapd: deps build
 # minutes); tables on stdout and in bin/bench-upgrade.md, JSON in
 # bin/bench-upgrade.json. It exits 1 when a sanity check fails (failed
 # probes, no bare-restart baseline); BENCHFLAGS=-strict fails on a missed
-# target too.
+# target too. Then e2e/bench/runtime (root, about 5 minutes): liveswapd's
+# restore time with up to 1000 live containers beside dockerd's, and the
+# footprint per container of liveswapd's shim, conmon and
+# containerd-shim-runc-v2 (bin/bench-runtime.md).
 BENCHFLAGS ?=
 bench: deps
 	@mkdir -p $(BIN)
 	$(GO) test -run '^$$' -bench . -benchtime 1000x ./upgrade/ ./internal/host/probe/
 	$(GO) run ./e2e/bench/upgrade -json $(BIN)/bench-upgrade.json $(BENCHFLAGS) | tee $(BIN)/bench-upgrade.md; exit $${PIPESTATUS[0]}
+	$(GO) run ./e2e/bench/runtime | tee $(BIN)/bench-runtime.md; exit $${PIPESTATUS[0]}
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -16,6 +16,10 @@ have dbus-daemon || need+=(dbus)
 have ip || need+=(iproute2)
 have unshare || need+=(util-linux)
 have ansible-playbook || need+=(ansible-core)
+# make bench measures the shim beside conmon's; an e2e drives liveswapd with
+# the Python SDK.
+have conmon || need+=(conmon)
+python3 -c 'import docker' 2>/dev/null || need+=(python3-docker)
 
 here=$(cd "$(dirname "$0")" && pwd)
 if [ ${#need[@]} -eq 0 ]; then

@@ -1,14 +1,18 @@
 // Command runtime is a benchmark, not a test: it measures liveswapd's
-// restart-to-ready time with 10, 100 and 1000 live containers and the memory
-// of one shim, beside dockerd 20.10 + containerd-shim-runc-v2 measured in the
-// same run, and prints a table.
+// restart-to-ready time with 10, 100 and as many live containers as the
+// host's task limit allows (up to 1000), beside dockerd 20.10 +
+// containerd-shim-runc-v2 measured in the same run, and the footprint per
+// container (private memory and threads of the process that holds it)
+// of liveswapd's shim, conmon (as podman runs it) and containerd-shim-runc-v2,
+// all three running the same container through runc. It prints two tables
+// (make bench runs it).
 //
 //	sudo go run ./e2e/bench/runtime                  # full run
 //	sudo go run ./e2e/bench/runtime -n 10,100,700 -dockerd-n 10,100
 //
-// Each shim is 4 threads and the container 1 more task: hosts (or
-// sandboxes) with a pids cgroup limit near 5000 tasks fit about 900
-// containers, not 1000.
+// A container costs the shim's threads plus its own process in tasks (the
+// footprint table says how many); "max" in -n is what the pids cgroup
+// limit of this process leaves room for, at most 1000.
 //
 // Everything runs as plain processes under /tmp/lsbench-*, removed at the
 // end (containers included). Needs root, /usr/sbin/dockerd and containerd.
@@ -50,6 +54,8 @@ type result struct {
 	shimPSS    float64         // KiB, average per shim
 	daemonRSS  float64         // KiB, after the last restart
 	shimsCount int
+	shimUSS    float64 // KiB, average per shim
+	shimThr    float64 // threads, average per shim
 }
 
 func main() {
@@ -58,7 +64,8 @@ func main() {
 
 // run is main without os.Exit, so deferred cleanups always run.
 func run() int {
-	ns := flag.String("n", "10,100,1000", "liveswapd container counts")
+	ns := flag.String("n", "10,100,max", "liveswapd container counts (max: as many as the task limit allows, at most 1000)")
+	fpN := flag.Int("footprint", 10, "containers per runtime for the footprint table (0: skip it)")
 	dns := flag.String("dockerd-n", "10,100", "dockerd container counts (empty: skip dockerd)")
 	restarts := flag.Int("restarts", 3, "restarts per count (the median is reported)")
 	exited := flag.Int("exited", 0, "liveswapd: also create this many containers that exit at once (restored too, from their exit records)")
@@ -68,7 +75,6 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench: needs root (dockerd; shims run containers as root); run with sudo")
 		return 2
 	}
-	lsdCounts, dockerdCounts := counts(*ns), counts(*dns)
 	if *bin == "" {
 		dir, err := os.MkdirTemp("", "lsbench-bin-")
 		if err != nil {
@@ -83,6 +89,39 @@ func run() int {
 			return 1
 		}
 	}
+	var fps []footprint
+	cost := 6 // tasks per container before the footprint is measured
+	if *fpN > 0 {
+		dir, err := os.MkdirTemp("/tmp", "lsbench-rootfs-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		if err := sleepRootfs(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: root folder:", err)
+			return 1
+		}
+		lsd, err := footprintLiveswapd(*bin, dir, *fpN)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: liveswapd footprint:", err)
+			return 1
+		}
+		cm, err := footprintConmon(dir, *fpN)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: conmon footprint:", err)
+			return 1
+		}
+		fps = append(fps, lsd, cm)
+		cost = int(lsd.threads+0.999) + 1
+	}
+	limit, used := taskLimit()
+	maxN := 1000
+	if limit > 0 {
+		// 300 tasks of headroom for the daemon, runc runs and the bench.
+		maxN = min(maxN, (limit-used-300)/cost)
+	}
+	lsdCounts, dockerdCounts := counts(*ns, maxN), counts(*dns, maxN)
 	var results []result
 	for _, n := range lsdCounts {
 		r, err := benchLiveswapd(*bin, n, *exited, *restarts)
@@ -112,13 +151,56 @@ func run() int {
 			ms(median(r.stop)), ms(median(r.ready)), ms(median(r.listed)), r.shimRSS/1024, r.shimPSS/1024, r.daemonRSS/1024)
 	}
 	fmt.Printf("\nmedian of %d restarts; RSS/PSS averaged over all shims (liveswapd shim vs containerd-shim-runc-v2); machine: %d CPUs\n", *restarts, runtimeNumCPU())
+	if limit > 0 {
+		fmt.Printf("task limit (pids cgroup of this process): %d, %d in use at the start; a liveswapd container costs %d tasks (shim threads + its process): at most %d containers\n", limit, used, cost, maxN)
+	}
+	if len(fps) > 0 {
+		for _, r := range results {
+			if r.daemon != "liveswapd" && r.shimsCount > 0 {
+				fps = append(fps, footprint{runtime: "containerd-shim-runc-v2 (dockerd)", n: r.shimsCount, uss: r.shimUSS, threads: r.shimThr})
+				break
+			}
+		}
+		printFootprint(fps)
+	}
 	return 0
 }
 
-func counts(s string) []int {
+// printFootprint prints the per-container table and whether the goal
+// (liveswapd's shim at most 2x conmon's private memory and below
+// containerd-shim's) is met.
+func printFootprint(fps []footprint) {
+	fmt.Println()
+	fmt.Println("| per-container process | containers | private memory (USS) | threads | USS / conmon |")
+	fmt.Println("|---|---:|---:|---:|---:|")
+	conmon := fps[1].uss
+	for _, f := range fps {
+		fmt.Printf("| %s | %d | %.2f MiB | %.1f | %.2fx |\n", f.runtime, f.n, f.uss/1024, f.threads, f.uss/conmon)
+	}
+	lsd := fps[0].uss
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	fmt.Printf("\ngoal: liveswapd shim <= 2x conmon's private memory: %s (%.2fx)", verdict(lsd <= 2*conmon), lsd/conmon)
+	if len(fps) > 2 {
+		fmt.Printf("; below containerd-shim-runc-v2's: %s (%.2fx)\n", verdict(lsd < fps[2].uss), lsd/fps[2].uss)
+	} else {
+		fmt.Println("; containerd-shim-runc-v2 not measured (-dockerd-n empty)")
+	}
+	fmt.Println("USS = Private_Clean + Private_Dirty of /proc/PID/smaps_rollup, averaged; every runtime runs `sleep infinity` through runc from the same files (/bin/sleep and its libraries)")
+}
+
+func counts(s string, max int) []int {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if f == "max" {
+			out = append(out, max)
 			continue
 		}
 		n, err := strconv.Atoi(f)
@@ -413,16 +495,9 @@ func benchLiveswapd(bin string, n, exited, restarts int) (result, error) {
 	}); err != nil {
 		return r, err
 	}
-	list, err := cli.ContainerList(context.Background(), container.ListOptions{})
+	shims, err := shimsOf(cli)
 	if err != nil {
 		return r, err
-	}
-	var shims []int
-	for _, c := range list {
-		ins, err := cli.ContainerInspect(context.Background(), c.ID)
-		if err == nil && ins.State.Pid > 0 {
-			shims = append(shims, parentOf(ins.State.Pid))
-		}
 	}
 	r.shimsCount = len(shims)
 	r.shimRSS, r.shimPSS = shimMem(shims)
@@ -538,19 +613,14 @@ func benchDockerd(n, restarts int) (result, error) {
 		return r, err
 	}
 	fmt.Fprintf(os.Stderr, "dockerd: %d containers started in %v\n", n, time.Since(t0).Round(time.Millisecond))
-	list, err := cli.ContainerList(context.Background(), container.ListOptions{})
+	shims, err := shimsOf(cli)
 	if err != nil {
 		return r, err
 	}
-	var shims []int
-	for _, c := range list {
-		ins, err := cli.ContainerInspect(context.Background(), c.ID)
-		if err == nil && ins.State.Pid > 0 {
-			shims = append(shims, parentOf(ins.State.Pid))
-		}
-	}
 	r.shimsCount = len(shims)
 	r.shimRSS, r.shimPSS = shimMem(shims)
+	fp := measure("", shims)
+	r.shimUSS, r.shimThr = fp.uss, fp.threads
 	for i := 0; i < restarts; i++ {
 		r.stop = append(r.stop, p.stop(60*time.Second))
 		t0 := time.Now()
