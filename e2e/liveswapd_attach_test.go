@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,9 +118,28 @@ func TestLiveswapdAttachExec(t *testing.T) {
 		t.Errorf("refused runs left %d containers", n-before)
 	}
 
+	// stats: figures from the container's own cgroup. A container spinning
+	// under --cpus 0.5 shows about half a CPU, its --memory limit and its
+	// pids; the sleeper shows the host's memory as its limit.
+	spinner := strings.TrimSpace(testbed.DockerCLI(t, l.Host, "run", "-d", "--memory", "64m", "--cpus", "0.5", "--pids-limit", "50", "lsd-fg:1", "/bin/sh", "-c", "while :; do :; done"))
+	out, _, code = dockerSplit(t, l.Host, "stats", "--no-stream", "--format", "{{.ID}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}", spinner, sleeper)
+	rows := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Split(line, "|"); len(f) == 4 {
+			rows[f[0]] = f[1:]
+		}
+	}
+	if r := rows[spinner[:12]]; code != 0 || len(r) != 3 || !strings.HasSuffix(r[1], "/ 64MiB") || r[2] != "1" || cpuPercent(r[0]) < 20 || cpuPercent(r[0]) > 70 {
+		t.Errorf("docker stats of the spinner: exit %d, row %q; want 20-70%% CPU, a limit of 64MiB and 1 pid", code, r)
+	}
+	if r := rows[sleeper[:12]]; len(r) != 3 || strings.HasSuffix(r[1], "/ 0B") || strings.HasPrefix(r[1], "0B") || r[2] != "1" {
+		t.Errorf("docker stats of the sleeper: row %q; want its memory, the host's as its limit, 1 pid", r)
+	}
+	testbed.DockerCLI(t, l.Host, "rm", "-f", spinner)
+
 	// Routes liveswapd does not serve answer 501 naming the route, never
 	// 404 (which clients read as "no such container"); top is real.
-	for _, args := range [][]string{{"stats", "--no-stream", sleeper}, {"volume", "ls"}, {"network", "ls"}} {
+	for _, args := range [][]string{{"export", "-o", filepath.Join(t.TempDir(), "x.tar"), sleeper}, {"volume", "ls"}, {"network", "ls"}} {
 		_, errOut, code := dockerSplit(t, l.Host, args...)
 		if code == 0 || !strings.Contains(errOut, "not implemented by liveswapd") || strings.Contains(errOut, "No such") {
 			t.Errorf("docker %s: exit %d, stderr %q; want refused as not implemented", strings.Join(args, " "), code, errOut)
@@ -140,6 +160,15 @@ func TestLiveswapdAttachExec(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(l.Dir, "exec", "execs")); len(ents) != 0 {
 		t.Errorf("exec sessions left %d folders", len(ents))
 	}
+}
+
+// cpuPercent reads docker stats' "12.34%".
+func cpuPercent(s string) float64 {
+	f, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil {
+		return -1
+	}
+	return f
 }
 
 // attachUntilEnd attaches the docker CLI to a ticking container, waits for

@@ -55,6 +55,7 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("POST /containers/{id}/wait", d.withContainer(d.wait))
 	mux.HandleFunc("GET /containers/{id}/logs", d.withContainer(d.logs))
 	mux.HandleFunc("GET /containers/{id}/top", d.withContainer(d.top))
+	mux.HandleFunc("GET /containers/{id}/stats", d.withContainer(d.stats))
 	mux.HandleFunc("DELETE /containers/{id}", d.withContainer(d.remove))
 	mux.HandleFunc("POST /containers/{id}/attach", d.withContainer(d.attach))
 	mux.HandleFunc("POST /containers/{id}/exec", d.withContainer(d.execCreate))

@@ -271,7 +271,7 @@ func TestAPIRefusals(t *testing.T) {
 	hc := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return net.Dial("unix", td.sock)
 	}}}
-	for path, code := range map[string]int{"/_ping": 200, "/v1.41/_ping": 200, "/v1.24/version": 200, "/v1.99/version": 400, "/v1.12/info": 400, "/containers/json": 200, "/images/json": 200, "/volumes": 501, "/v1.41/containers/x/stats": 501} {
+	for path, code := range map[string]int{"/_ping": 200, "/v1.41/_ping": 200, "/v1.24/version": 200, "/v1.99/version": 400, "/v1.12/info": 400, "/containers/json": 200, "/images/json": 200, "/volumes": 501, "/v1.41/containers/x/export": 501} {
 		r, err := hc.Get("http://liveswapd" + path)
 		if err != nil {
 			t.Fatal(err)
@@ -282,8 +282,8 @@ func TestAPIRefusals(t *testing.T) {
 		}
 	}
 	// An SDK reads 501 as not implemented, never as a container gone.
-	if _, err := td.cli.ContainerStats(ctx, id, false); !errdefs.IsNotImplemented(err) || errdefs.IsNotFound(err) || !strings.Contains(err.Error(), "/stats is not implemented by liveswapd") {
-		t.Errorf("ContainerStats: %v, want not implemented naming the route", err)
+	if _, err := td.cli.ContainerExport(ctx, id); !errdefs.IsNotImplemented(err) || errdefs.IsNotFound(err) || !strings.Contains(err.Error(), "/export is not implemented by liveswapd") {
+		t.Errorf("ContainerExport: %v, want not implemented naming the route", err)
 	}
 	if r, err := hc.Head("http://liveswapd/_ping"); err != nil || r.StatusCode != 200 {
 		t.Errorf("HEAD /_ping: %v %v", r, err)

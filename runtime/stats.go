@@ -1,0 +1,192 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+)
+
+// statsInterval is how far apart two samples are: the precpu_stats of a
+// non-streamed answer and the pace of a streamed one, as in dockerd.
+const statsInterval = time.Second
+
+// cgroupRoot is where the cgroup file systems are mounted (a variable so
+// the unit tests can read a tree of their own).
+var cgroupRoot = "/sys/fs/cgroup"
+
+// stats serves GET /containers/{id}/stats from the container's own cgroup
+// (memory, CPU, pids), as docker stats and the SDKs read it: stream (the
+// default) sends a sample every second; stream=false sends one with
+// precpu_stats a second before it, one-shot=true one without.
+func (d *Daemon) stats(w http.ResponseWriter, r *http.Request, c *Container) {
+	spec, st := c.snapshot()
+	stream := r.URL.Query().Get("stream") != "0" && r.URL.Query().Get("stream") != "false"
+	oneShot := r.URL.Query().Get("one-shot") == "1" || r.URL.Query().Get("one-shot") == "true"
+	if spec.Root == "" {
+		writeError(w, fmt.Errorf("container %s runs image host, in no cgroup of its own, so it has no figures of its own: stats is served for isolated containers (a stored image or a root folder): %w", spec.ID[:12], ErrNotImplemented))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	empty := container.StatsResponse{Name: "/" + spec.Name, ID: spec.ID}
+	if st.Status != StatusRunning {
+		// dockerd answers a container that is not running with one
+		// zeroed sample, streamed or not.
+		enc.Encode(empty)
+		return
+	}
+	hostMem := memTotal()
+	sample := func() container.StatsResponse {
+		s := empty
+		s.Read = time.Now().UTC()
+		readCgroup(cgroupRoot, cgroupPath(spec.ID), &s, hostMem)
+		s.CPUStats.SystemUsage, s.CPUStats.OnlineCPUs = systemCPU("/proc/stat")
+		s.PreCPUStats.OnlineCPUs = s.CPUStats.OnlineCPUs
+		return s
+	}
+	prev := sample()
+	if !stream {
+		if !oneShot {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(statsInterval):
+			}
+			s := sample()
+			s.PreRead, s.PreCPUStats = prev.Read, prev.CPUStats
+			prev = s
+		}
+		enc.Encode(prev)
+		return
+	}
+	flusher, _ := w.(http.Flusher)
+	if err := enc.Encode(prev); err != nil {
+		return
+	}
+	tick := time.NewTicker(statsInterval)
+	defer tick.Stop()
+	for {
+		if flusher != nil {
+			flusher.Flush()
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+		}
+		if _, st := c.snapshot(); st.Status != StatusRunning {
+			return
+		}
+		s := sample()
+		s.PreRead, s.PreCPUStats = prev.Read, prev.CPUStats
+		if err := enc.Encode(s); err != nil {
+			return
+		}
+		prev = s
+	}
+}
+
+// readCgroup fills s from the cgroup at path (cgroup v2 when root holds
+// cgroup.controllers, else the v1 hierarchies memory, cpuacct, cpu and
+// pids). A file that cannot be read leaves its figure at zero.
+func readCgroup(root, path string, s *container.StatsResponse, hostMem uint64) {
+	v2 := fileExists(filepath.Join(root, "cgroup.controllers"))
+	dir := func(ctrl string) string {
+		if v2 {
+			return filepath.Join(root, path)
+		}
+		return filepath.Join(root, ctrl, path)
+	}
+	m := &s.MemoryStats
+	m.Stats = keyValues(filepath.Join(dir("memory"), "memory.stat"))
+	cpu := &s.CPUStats.CPUUsage
+	thr := &s.CPUStats.ThrottlingData
+	if v2 {
+		m.Usage = readUint(filepath.Join(dir("memory"), "memory.current"))
+		m.Limit = readUint(filepath.Join(dir("memory"), "memory.max"))
+		cs := keyValues(filepath.Join(dir("cpu"), "cpu.stat"))
+		cpu.TotalUsage, cpu.UsageInUsermode, cpu.UsageInKernelmode = cs["usage_usec"]*1000, cs["user_usec"]*1000, cs["system_usec"]*1000
+		thr.Periods, thr.ThrottledPeriods, thr.ThrottledTime = cs["nr_periods"], cs["nr_throttled"], cs["throttled_usec"]*1000
+	} else {
+		m.Usage = readUint(filepath.Join(dir("memory"), "memory.usage_in_bytes"))
+		m.MaxUsage = readUint(filepath.Join(dir("memory"), "memory.max_usage_in_bytes"))
+		m.Failcnt = readUint(filepath.Join(dir("memory"), "memory.failcnt"))
+		m.Limit = readUint(filepath.Join(dir("memory"), "memory.limit_in_bytes"))
+		cpu.TotalUsage = readUint(filepath.Join(dir("cpuacct"), "cpuacct.usage"))
+		for _, f := range strings.Fields(readString(filepath.Join(dir("cpuacct"), "cpuacct.usage_percpu"))) {
+			n, _ := strconv.ParseUint(f, 10, 64)
+			cpu.PercpuUsage = append(cpu.PercpuUsage, n)
+		}
+		// cpuacct.stat counts USER_HZ (100 a second) ticks.
+		ticks := keyValues(filepath.Join(dir("cpuacct"), "cpuacct.stat"))
+		cpu.UsageInUsermode, cpu.UsageInKernelmode = ticks["user"]*1e7, ticks["system"]*1e7
+		cs := keyValues(filepath.Join(dir("cpu"), "cpu.stat"))
+		thr.Periods, thr.ThrottledPeriods, thr.ThrottledTime = cs["nr_periods"], cs["nr_throttled"], cs["throttled_time"]
+	}
+	// No limit reads as "max" (v2) or a page-rounded 2^63 (v1): report
+	// the host's memory, as dockerd does.
+	if hostMem > 0 && (m.Limit == 0 || m.Limit > hostMem) {
+		m.Limit = hostMem
+	}
+	s.PidsStats.Current = readUint(filepath.Join(dir("pids"), "pids.current"))
+	s.PidsStats.Limit = readUint(filepath.Join(dir("pids"), "pids.max"))
+}
+
+// systemCPU returns the host's CPU time in nanoseconds (the cpu line of
+// /proc/stat, in USER_HZ ticks) and the number of CPUs listed there.
+func systemCPU(path string) (ns uint64, cpus uint32) {
+	for _, line := range strings.Split(readString(path), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 1 && f[0] == "cpu":
+			for _, v := range f[1:8] {
+				n, _ := strconv.ParseUint(v, 10, 64)
+				ns += n * 1e7
+			}
+		case len(f) > 0 && strings.HasPrefix(f[0], "cpu"):
+			cpus++
+		}
+	}
+	return ns, cpus
+}
+
+func memTotal() uint64 {
+	for _, line := range strings.Split(readString("/proc/meminfo"), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n * 1024
+		}
+	}
+	return 0
+}
+
+func readString(path string) string {
+	b, _ := os.ReadFile(path)
+	return strings.TrimSpace(string(b))
+}
+
+// readUint reads a number; "max" and what is not a number read as 0.
+func readUint(path string) uint64 {
+	n, _ := strconv.ParseUint(readString(path), 10, 64)
+	return n
+}
+
+// keyValues reads a file of "key value" lines (memory.stat, cpu.stat).
+func keyValues(path string) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, line := range strings.Split(readString(path), "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			if n, err := strconv.ParseUint(f[1], 10, 64); err == nil {
+				out[f[0]] = n
+			}
+		}
+	}
+	return out
+}

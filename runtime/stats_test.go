@@ -1,0 +1,83 @@
+package runtime
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/docker/docker/api/types/container"
+)
+
+// TestReadCgroup reads a container's figures from cgroup v1 and v2 trees
+// as the kernel lays them out.
+func TestReadCgroup(t *testing.T) {
+	const host = 8 << 30
+	for _, tt := range []struct {
+		name  string
+		files map[string]string
+		want  container.StatsResponse
+	}{
+		{"v1 with limits", map[string]string{
+			"memory/liveswapd/c/memory.usage_in_bytes":     "1048576",
+			"memory/liveswapd/c/memory.max_usage_in_bytes": "2097152",
+			"memory/liveswapd/c/memory.limit_in_bytes":     "67108864",
+			"memory/liveswapd/c/memory.failcnt":            "3",
+			"memory/liveswapd/c/memory.stat":               "cache 4096\ntotal_inactive_file 4096\n",
+			"cpuacct/liveswapd/c/cpuacct.usage":            "5000000",
+			"cpuacct/liveswapd/c/cpuacct.usage_percpu":     "3000000 2000000 ",
+			"cpuacct/liveswapd/c/cpuacct.stat":             "user 1\nsystem 2\n",
+			"cpu/liveswapd/c/cpu.stat":                     "nr_periods 10\nnr_throttled 4\nthrottled_time 900\n",
+			"pids/liveswapd/c/pids.current":                "2",
+			"pids/liveswapd/c/pids.max":                    "50",
+		}, container.StatsResponse{
+			MemoryStats: container.MemoryStats{Usage: 1 << 20, MaxUsage: 2 << 20, Limit: 64 << 20, Failcnt: 3, Stats: map[string]uint64{"cache": 4096, "total_inactive_file": 4096}},
+			CPUStats: container.CPUStats{CPUUsage: container.CPUUsage{TotalUsage: 5000000, PercpuUsage: []uint64{3000000, 2000000}, UsageInUsermode: 1e7, UsageInKernelmode: 2e7},
+				ThrottlingData: container.ThrottlingData{Periods: 10, ThrottledPeriods: 4, ThrottledTime: 900}},
+			PidsStats: container.PidsStats{Current: 2, Limit: 50},
+		}},
+		{"v1 without limits reports the host's memory", map[string]string{
+			"memory/liveswapd/c/memory.usage_in_bytes": "1048576",
+			"memory/liveswapd/c/memory.limit_in_bytes": "9223372036854771712",
+			"pids/liveswapd/c/pids.max":                "max",
+		}, container.StatsResponse{MemoryStats: container.MemoryStats{Usage: 1 << 20, Limit: host, Stats: map[string]uint64{}}}},
+		{"v2", map[string]string{
+			"cgroup.controllers":         "cpu memory pids",
+			"liveswapd/c/memory.current": "3145728",
+			"liveswapd/c/memory.max":     "max",
+			"liveswapd/c/memory.stat":    "anon 2097152\ninactive_file 8192\n",
+			"liveswapd/c/cpu.stat":       "usage_usec 7\nuser_usec 4\nsystem_usec 3\nnr_periods 2\nnr_throttled 1\nthrottled_usec 5\n",
+			"liveswapd/c/pids.current":   "4",
+			"liveswapd/c/pids.max":       "100",
+		}, container.StatsResponse{
+			MemoryStats: container.MemoryStats{Usage: 3 << 20, Limit: host, Stats: map[string]uint64{"anon": 2 << 20, "inactive_file": 8192}},
+			CPUStats: container.CPUStats{CPUUsage: container.CPUUsage{TotalUsage: 7000, UsageInUsermode: 4000, UsageInKernelmode: 3000},
+				ThrottlingData: container.ThrottlingData{Periods: 2, ThrottledPeriods: 1, ThrottledTime: 5000}},
+			PidsStats: container.PidsStats{Current: 4, Limit: 100},
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			for name, body := range tt.files {
+				p := filepath.Join(root, name)
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got container.StatsResponse
+			readCgroup(root, "/liveswapd/c", &got, host)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSystemCPU(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "stat")
+	os.WriteFile(p, []byte("cpu  10 0 20 300 5 0 1 0 0 0\ncpu0 5 0 10 150 2 0 1 0 0 0\ncpu1 5 0 10 150 3 0 0 0 0 0\nintr 1\n"), 0o644)
+	if ns, n := systemCPU(p); ns != 336*1e7 || n != 2 {
+		t.Errorf("systemCPU = %d ns, %d CPUs; want %d, 2", ns, n, uint64(336*1e7))
+	}
+}
