@@ -27,8 +27,7 @@ var cgroupRoot = "/sys/fs/cgroup"
 // precpu_stats a second before it, one-shot=true one without.
 func (d *Daemon) stats(w http.ResponseWriter, r *http.Request, c *Container) {
 	spec, st := c.snapshot()
-	stream := r.URL.Query().Get("stream") != "0" && r.URL.Query().Get("stream") != "false"
-	oneShot := r.URL.Query().Get("one-shot") == "1" || r.URL.Query().Get("one-shot") == "true"
+	stream, oneShot := queryBool(r, "stream", true), queryBool(r, "one-shot", false)
 	if spec.Root == "" {
 		writeError(w, fmt.Errorf("container %s runs image host, in no cgroup of its own, so it has no figures of its own: stats is served for isolated containers (a stored image or a root folder): %w", spec.ID[:12], ErrNotImplemented))
 		return
@@ -189,4 +188,18 @@ func keyValues(path string) map[string]uint64 {
 		}
 	}
 	return out
+}
+
+// queryBool reads a boolean query parameter as dockerd does: absent is def;
+// "", "0", "no", "false" and "none", in any case, are false (docker-py
+// sends "False"); anything else is true.
+func queryBool(r *http.Request, key string, def bool) bool {
+	if !r.URL.Query().Has(key) {
+		return def
+	}
+	switch strings.ToLower(strings.TrimSpace(r.URL.Query().Get(key))) {
+	case "", "0", "no", "false", "none":
+		return false
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -79,5 +80,21 @@ func TestSystemCPU(t *testing.T) {
 	os.WriteFile(p, []byte("cpu  10 0 20 300 5 0 1 0 0 0\ncpu0 5 0 10 150 2 0 1 0 0 0\ncpu1 5 0 10 150 3 0 0 0 0 0\nintr 1\n"), 0o644)
 	if ns, n := systemCPU(p); ns != 336*1e7 || n != 2 {
 		t.Errorf("systemCPU = %d ns, %d CPUs; want %d, 2", ns, n, uint64(336*1e7))
+	}
+}
+
+func TestQueryBool(t *testing.T) {
+	for _, tt := range []struct {
+		query string
+		def   bool
+		want  bool
+	}{
+		{"", true, true}, {"", false, false}, {"stream=False", true, false}, {"stream=0", true, false},
+		{"stream=no", true, false}, {"stream=", true, false}, {"stream=True", false, true}, {"stream=1", false, true},
+	} {
+		r, _ := http.NewRequest("GET", "/containers/x/stats?"+tt.query, nil)
+		if got := queryBool(r, "stream", tt.def); got != tt.want {
+			t.Errorf("%q (default %v) = %v, want %v", tt.query, tt.def, got, tt.want)
+		}
 	}
 }
