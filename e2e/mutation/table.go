@@ -753,4 +753,14 @@ var table = []Mutation{
 		File: "runtime/api.go", Original: `mux.HandleFunc("/", notImplemented)`, Replacement: `mux.HandleFunc("/", http.NotFound)`,
 		Tests: []Step{unitRun("./runtime", "^TestAPIRefusals$"), e2e("^TestLiveswapdAttachExec$")}, Why: "SDKs read 404 as the container being gone",
 	},
+	{
+		ID: "liveswapd.stats-memory-limit", Verdict: "stats reports the container's cgroup memory limit",
+		File: "runtime/stats.go", Original: `m.Limit = readUint(filepath.Join(dir("memory"), "memory.limit_in_bytes"))`, Replacement: `m.Limit = 0`,
+		Tests: []Step{unitRun("./runtime", "^TestReadCgroup$"), e2e("^TestLiveswapdAttachExec$|^TestLiveswapdPythonSDK$")}, Why: "docker stats would show the host's memory as the limit of a container run with --memory",
+	},
+	{
+		ID: "liveswapd.stats-precpu", Verdict: "a non-streamed stats sample carries the CPU figures of a second before",
+		File: "runtime/stats.go", Original: "s.PreRead, s.PreCPUStats = prev.Read, prev.CPUStats\n\t\t\tprev = s", Replacement: "prev = s",
+		Tests: []Step{e2e("^TestLiveswapdAttachExec$")}, Why: "docker stats --no-stream computes CPU % from the difference and would print 0.00%",
+	},
 }
