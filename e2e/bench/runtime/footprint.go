@@ -92,32 +92,15 @@ func sleepRootfs(dir string) error {
 // through runc) and measures their shims.
 func footprintLiveswapd(bin, rootfs string, n int) (footprint, error) {
 	f := footprint{runtime: "liveswapd shim"}
-	dir, err := os.MkdirTemp("/tmp", "lsbench-")
+	l, err := startLiveswapd(bin, false)
 	if err != nil {
 		return f, err
 	}
-	defer os.RemoveAll(dir)
-	defer killTiedTo(dir)
-	sock := filepath.Join(dir, "lsd.sock")
-	p := &daemonProc{log: filepath.Join(dir, "liveswapd.log"), argv: []string{bin,
-		"--live-restore", "-H", "unix://" + sock, "--data-root", dir + "/data", "--exec-root", dir + "/exec", "--pidfile", dir + "/pid"}}
-	if err := p.start(); err != nil {
+	defer l.close()
+	if err := runContainers(l.cli, n, rootfs, "none"); err != nil {
 		return f, err
 	}
-	defer func() { p.stop(30 * time.Second) }()
-	if err := waitPing(sock, 30*time.Second); err != nil {
-		return f, err
-	}
-	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
-	if err != nil {
-		return f, err
-	}
-	defer cli.Close()
-	defer removeContainers(cli)
-	if err := runContainers(cli, n, rootfs, "none"); err != nil {
-		return f, err
-	}
-	shims, err := shimsOf(cli)
+	shims, err := shimsOf(l.cli)
 	if err != nil {
 		return f, err
 	}
@@ -261,4 +244,60 @@ func waitFile(path string, timeout time.Duration) error {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// liveswapdRun is a liveswapd started as a plain process, in a folder of
+// its own under /tmp.
+type liveswapdRun struct {
+	dir, sock string
+	p         *daemonProc
+	cli       *client.Client
+}
+
+// startLiveswapd starts bin with live restore and waits for its API;
+// allowHost sets the opt-in for image host. close undoes it all.
+func startLiveswapd(bin string, allowHost bool) (*liveswapdRun, error) {
+	dir, err := os.MkdirTemp("/tmp", "lsbench-")
+	if err != nil {
+		return nil, err
+	}
+	l := &liveswapdRun{dir: dir, sock: filepath.Join(dir, "lsd.sock")}
+	argv := []string{bin, "--live-restore", "-H", "unix://" + l.sock, "--data-root", dir + "/data", "--exec-root", dir + "/exec", "--pidfile", dir + "/pid"}
+	if allowHost {
+		// The restore bench runs /bin/sleep from the host (image host),
+		// which needs the opt-in; everything else comes from flags.
+		if err := os.WriteFile(dir+"/daemon.json", []byte(`{"allow-host-image": true}`), 0o644); err != nil {
+			l.close()
+			return nil, err
+		}
+		argv = append(argv, "--config-file", dir+"/daemon.json")
+	}
+	l.p = &daemonProc{log: filepath.Join(dir, "liveswapd.log"), argv: argv}
+	if err := l.p.start(); err != nil {
+		l.p = nil
+		l.close()
+		return nil, err
+	}
+	if err := waitPing(l.sock, 30*time.Second); err != nil {
+		l.close()
+		return nil, err
+	}
+	if l.cli, err = client.NewClientWithOpts(client.WithHost("unix://"+l.sock), client.WithAPIVersionNegotiation()); err != nil {
+		l.close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// close removes the containers, stops the daemon and removes its folder.
+func (l *liveswapdRun) close() {
+	if l.cli != nil {
+		removeContainers(l.cli)
+		l.cli.Close()
+	}
+	if l.p != nil {
+		l.p.stop(30 * time.Second)
+	}
+	killTiedTo(l.dir)
+	os.RemoveAll(l.dir)
 }

@@ -453,33 +453,12 @@ func killTiedTo(dir string) {
 
 func benchLiveswapd(bin string, n, exited, restarts int) (result, error) {
 	r := result{daemon: "liveswapd", n: n, exited: exited}
-	dir, err := os.MkdirTemp("/tmp", "lsbench-")
+	l, err := startLiveswapd(bin, true)
 	if err != nil {
 		return r, err
 	}
-	defer os.RemoveAll(dir)
-	defer killTiedTo(dir)
-	sock := filepath.Join(dir, "lsd.sock")
-	// The bench runs /bin/sleep from the host (image host), which needs
-	// the opt-in; everything else comes from flags.
-	if err := os.WriteFile(dir+"/daemon.json", []byte(`{"allow-host-image": true}`), 0o644); err != nil {
-		return r, err
-	}
-	p := &daemonProc{log: filepath.Join(dir, "liveswapd.log"), argv: []string{bin, "--config-file", dir + "/daemon.json",
-		"--live-restore", "-H", "unix://" + sock, "--data-root", dir + "/data", "--exec-root", dir + "/exec", "--pidfile", dir + "/pid"}}
-	if err := p.start(); err != nil {
-		return r, err
-	}
-	defer func() { p.stop(30 * time.Second) }()
-	if err := waitPing(sock, 30*time.Second); err != nil {
-		return r, err
-	}
-	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
-	if err != nil {
-		return r, err
-	}
-	defer cli.Close()
-	defer removeContainers(cli)
+	defer l.close()
+	cli, p, sock := l.cli, l.p, l.sock
 	t0 := time.Now()
 	if err := runContainers(cli, n, "host", "host"); err != nil {
 		return r, err
