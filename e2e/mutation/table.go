@@ -740,7 +740,7 @@ var table = []Mutation{
 	},
 	{
 		ID: "liveswapd.attach-awaits-run", Verdict: "an attach made before start streams the run that follows",
-		File: "runtime/attach.go", Original: "if o.Follow && !d.awaitRun(ctx, c, gen) {", Replacement: "if o.Follow && false {",
+		File: "runtime/attach.go", Original: "if o.Follow && !d.awaitRun(ctx, c, gen) {", Replacement: "if _ = gen; o.Follow && false {",
 		Tests: []Step{e2e("^TestLiveswapdAttachExec$")}, Why: "a foreground docker run would print nothing",
 	},
 	{
