@@ -55,35 +55,17 @@ func chaosCase(t *testing.T, liveswap, newFile, phase string, sig syscall.Signal
 	state := t.TempDir()
 	w := testbed.Watch(t, dp.host, dp.web, dp.kv)
 
-	cmd := exec.Command(liveswap, "apply", writePlan(t, dp.plan()), "--yes", "--output", "json", "--state-dir", state)
-	cmd.Env = append(os.Environ(), sd.Env()...)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	run := startLiveswap(t, liveswap, sd, "apply", writePlan(t, dp.plan()), "--yes", "--output", "json", "--state-dir", state)
+	if !run.waitFor(func() bool { return journalHas(filepath.Join(state, "journal.jsonl"), phase, "started") }) {
+		t.Fatalf("apply ended (exit %d) before phase %s began\n%s\n%s", run.cmd.ProcessState.ExitCode(), phase, run.stdout.String(), run.stderr.String())
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-
-	signalled := false
-	for !signalled {
-		if journalHas(filepath.Join(state, "journal.jsonl"), phase, "started") {
-			cmd.Process.Signal(sig)
-			signalled = true
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatalf("apply ended (exit %d) before phase %s began\n%s\n%s", cmd.ProcessState.ExitCode(), phase, stdout.String(), stderr.String())
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
+	run.cmd.Process.Signal(sig)
 	select {
-	case <-exited:
+	case <-run.exited:
 	case <-time.After(3 * time.Minute):
 		t.Fatalf("apply still runs 3 min after %v", sig)
 	}
+	cmd, stdout, stderr := run.cmd, &run.stdout, &run.stderr
 	code := cmd.ProcessState.ExitCode()
 	outcome := fmt.Sprintf("exit %d", code)
 	if sig != syscall.SIGKILL {
@@ -177,28 +159,11 @@ func TestChaosRollback(t *testing.T) {
 				// The rollback's entries follow the apply's: wait for the
 				// phase's second "started" when the apply had one too.
 				before := journalCount(filepath.Join(state, "journal.jsonl"), ph, "started")
-				cmd := exec.Command(liveswap, "rollback", "--yes", "--output", "json", "--state-dir", state)
-				cmd.Env = append(os.Environ(), sd.Env()...)
-				var stdout, stderr strings.Builder
-				cmd.Stdout, cmd.Stderr = &stdout, &stderr
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
+				run := startLiveswap(t, liveswap, sd, "rollback", "--yes", "--output", "json", "--state-dir", state)
+				if run.waitFor(func() bool { return journalCount(filepath.Join(state, "journal.jsonl"), ph, "started") > before }) {
+					run.cmd.Process.Signal(sig)
 				}
-				exited := make(chan struct{})
-				go func() { cmd.Wait(); close(exited) }()
-				t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-			wait:
-				for {
-					if journalCount(filepath.Join(state, "journal.jsonl"), ph, "started") > before {
-						cmd.Process.Signal(sig)
-						break
-					}
-					select {
-					case <-exited:
-						break wait
-					case <-time.After(2 * time.Millisecond):
-					}
-				}
+				cmd, stdout, exited := run.cmd, &run.stdout, run.exited
 				<-exited
 				outcome := fmt.Sprintf("exit %d", cmd.ProcessState.ExitCode())
 				if sig != syscall.SIGKILL {
@@ -287,32 +252,16 @@ func TestChaosForceQuit(t *testing.T) {
 	liveswap := testbed.Build(t, "liveswap", "e2e")
 	state := t.TempDir()
 	w := testbed.Watch(t, dp.host, dp.web, dp.kv)
-	cmd := exec.Command(liveswap, "apply", writePlan(t, dp.plan()), "--yes", "--output", "json", "--state-dir", state)
-	cmd.Env = append(os.Environ(), sd.Env()...)
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-	for !journalHas(filepath.Join(state, "journal.jsonl"), "swap", "started") {
-		select {
-		case <-exited:
-			t.Fatalf("apply ended before the swap\n%s", stderr.String())
-		case <-time.After(2 * time.Millisecond):
-		}
+	run := startLiveswap(t, liveswap, sd, "apply", writePlan(t, dp.plan()), "--yes", "--output", "json", "--state-dir", state)
+	cmd, stderr, exited := run.cmd, &run.stderr, run.exited
+	if !run.waitFor(func() bool { return journalHas(filepath.Join(state, "journal.jsonl"), "swap", "started") }) {
+		t.Fatalf("apply ended before the swap\n%s", stderr.String())
 	}
 	cmd.Process.Signal(syscall.SIGINT)
 	// The kernel merges a signal sent while the same one is pending: send
 	// the second once liveswap has said it took the first.
-	for !strings.Contains(stderr.String(), "stopping safely") {
-		select {
-		case <-exited:
-			t.Fatalf("apply ended before it answered the first SIGINT\n%s", stderr.String())
-		case <-time.After(2 * time.Millisecond):
-		}
+	if !run.waitFor(func() bool { return strings.Contains(stderr.String(), "stopping safely") }) {
+		t.Fatalf("apply ended before it answered the first SIGINT\n%s", stderr.String())
 	}
 	cmd.Process.Signal(syscall.SIGINT)
 	<-exited
@@ -377,22 +326,10 @@ func TestChaosFaults(t *testing.T) {
 			dp.newFile = newFile
 			state := t.TempDir()
 			w := testbed.Watch(t, dp.host, dp.web, dp.kv)
-			cmd := exec.Command(liveswap, "apply", writePlan(t, dp.plan()), "--yes", "--output", "json", "--state-dir", state)
-			cmd.Env = append(os.Environ(), sd.Env()...)
-			var stdout, stderr strings.Builder
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan struct{})
-			go func() { cmd.Wait(); close(exited) }()
-			t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-			for !journalHas(filepath.Join(state, "journal.jsonl"), tt.phase, "started") {
-				select {
-				case <-exited:
-					t.Fatalf("apply ended before %s began\n%s", tt.phase, stderr.String())
-				case <-time.After(2 * time.Millisecond):
-				}
+			run := startLiveswap(t, liveswap, sd, "apply", writePlan(t, dp.plan()), "--yes", "--output", "json", "--state-dir", state)
+			cmd, stdout, stderr, exited := run.cmd, &run.stdout, &run.stderr, run.exited
+			if !run.waitFor(func() bool { return journalHas(filepath.Join(state, "journal.jsonl"), tt.phase, "started") }) {
+				t.Fatalf("apply ended before %s began\n%s", tt.phase, stderr.String())
 			}
 			tt.fault(t, sd, dp)
 			<-exited
@@ -412,6 +349,40 @@ func TestChaosFaults(t *testing.T) {
 			w.RequireUninterrupted(t)
 		})
 	}
+}
+
+// running is a liveswap process a chaos test signals.
+type running struct {
+	cmd            *exec.Cmd
+	stdout, stderr lockedBuffer
+	exited         chan struct{}
+}
+
+// startLiveswap starts liveswap with the test manager's environment; it is
+// killed at cleanup if it still runs.
+func startLiveswap(t *testing.T, bin string, sd *testbed.Systemd, args ...string) *running {
+	t.Helper()
+	r := &running{cmd: exec.Command(bin, args...), exited: make(chan struct{})}
+	r.cmd.Env = append(os.Environ(), sd.Env()...)
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.cmd.Wait(); close(r.exited) }()
+	t.Cleanup(func() { r.cmd.Process.Kill(); <-r.exited })
+	return r
+}
+
+// waitFor polls cond until it holds; false when the process ended first.
+func (r *running) waitFor(cond func() bool) bool {
+	for !cond() {
+		select {
+		case <-r.exited:
+			return cond()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return true
 }
 
 // lockedBuffer is a strings.Builder that a process writes while the test
