@@ -31,8 +31,12 @@ func (w *Workload) Target() string {
 }
 
 // Spec is a probe of this workload at interval.
+// An attempt may take up to 1 s, as liveswap's own probes allow: on this
+// 2-core machine a host-wide stall (dpkg's fsyncs while a package installs)
+// delays every process by up to ~750 ms without interrupting any; a
+// stopped or restarted workload still fails at once (connection refused).
 func (w *Workload) Spec(interval time.Duration) probe.Spec {
-	return probe.Spec{Name: w.Name, Kind: w.Kind, Target: w.Target(), Interval: interval, Timeout: 500 * time.Millisecond}
+	return probe.Spec{Name: w.Name, Kind: w.Kind, Target: w.Target(), Interval: interval, Timeout: time.Second}
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
