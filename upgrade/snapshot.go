@@ -236,8 +236,12 @@ type Change struct {
 	PidAfter        int    `json:"pid_after"`
 	StartedAtBefore string `json:"started_at_before"`
 	StartedAtAfter  string `json:"started_at_after"`
-	Interrupted     bool   `json:"interrupted"`
-	Reason          string `json:"reason,omitempty"`
+	// HealthBefore and HealthAfter are the healthcheck's status in each
+	// snapshot, for containers that have one.
+	HealthBefore string `json:"health_before,omitempty"`
+	HealthAfter  string `json:"health_after,omitempty"`
+	Interrupted  bool   `json:"interrupted"`
+	Reason       string `json:"reason,omitempty"`
 	// DataLost: keys without a TTL are gone (redis emptied by a restart,
 	// or deleted meanwhile); Data says how many, before and after.
 	DataLost bool   `json:"data_lost,omitempty"`
@@ -265,7 +269,7 @@ func Compare(before, after *Snapshot) []Change {
 	}
 	out := make([]Change, 0, len(before.Containers))
 	for _, b := range before.Containers {
-		ch := Change{Name: b.Name, ID: b.ID, PidBefore: b.Pid, StartedAtBefore: b.StartedAt}
+		ch := Change{Name: b.Name, ID: b.ID, PidBefore: b.Pid, StartedAtBefore: b.StartedAt, HealthBefore: b.Health}
 		a := byID[b.ID]
 		if a == nil {
 			a = after.find(b.ID)
@@ -290,6 +294,10 @@ func Compare(before, after *Snapshot) []Change {
 					reasons = append(reasons, fmt.Sprintf("%s changed %s -> %s", k, v, orNone(a.Identity[k])))
 				}
 			}
+			ch.HealthAfter = a.Health
+			if r := healthChange(b.Health, a.Health); r != "" {
+				reasons = append(reasons, r)
+			}
 		}
 		if len(reasons) > 0 {
 			ch.Interrupted = true
@@ -311,6 +319,23 @@ func Compare(before, after *Snapshot) []Change {
 		out = append(out, ch)
 	}
 	return out
+}
+
+// healthChange names a healthcheck verdict that got worse: a healthy
+// container that is now unhealthy, or a check the daemon no longer runs
+// (a new daemon that lost it would leave the workload unwatched). A check
+// still starting may end either way, and an unhealthy one cannot get
+// worse.
+func healthChange(before, after string) string {
+	switch {
+	case before == "" || before == after:
+		return ""
+	case after == "":
+		return "healthcheck no longer reported (was " + before + ")"
+	case before == container.Healthy && after == container.Unhealthy:
+		return "health " + before + " -> " + after
+	}
+	return ""
 }
 
 func orNone(s string) string {

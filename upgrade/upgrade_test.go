@@ -47,6 +47,41 @@ func TestCompare(t *testing.T) {
 	}
 }
 
+// TestCompareHealth: a healthcheck that got worse is named; one that is
+// still starting, or was already unhealthy, is not held against the swap.
+func TestCompareHealth(t *testing.T) {
+	tests := []struct {
+		before, after string
+		reason        string // "" = not interrupted
+	}{
+		{"", "", ""},
+		{"healthy", "healthy", ""},
+		{"starting", "healthy", ""},
+		{"starting", "unhealthy", ""},
+		{"unhealthy", "unhealthy", ""},
+		{"unhealthy", "healthy", ""},
+		{"healthy", "starting", ""},
+		{"", "healthy", ""},
+		{"healthy", "unhealthy", "health healthy -> unhealthy"},
+		{"healthy", "", "healthcheck no longer reported (was healthy)"},
+		{"starting", "", "healthcheck no longer reported (was starting)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.before+"->"+tt.after, func(t *testing.T) {
+			b := Container{ID: "aaaaaaaaaaaa1", Name: "web", Pid: 10, StartedAt: "t0", Health: tt.before}
+			a := b
+			a.Health = tt.after
+			ch := Compare(&Snapshot{Containers: []Container{b}}, &Snapshot{Containers: []Container{a}})
+			if got := ch[0].Interrupted; got != (tt.reason != "") {
+				t.Fatalf("interrupted = %v (%s)", got, ch[0].Reason)
+			}
+			if ch[0].Reason != tt.reason || ch[0].HealthBefore != tt.before || ch[0].HealthAfter != tt.after {
+				t.Errorf("reason %q, health %q -> %q; want %q", ch[0].Reason, ch[0].HealthBefore, ch[0].HealthAfter, tt.reason)
+			}
+		})
+	}
+}
+
 func TestVersionMatches(t *testing.T) {
 	tests := []struct {
 		reported, want string
