@@ -119,6 +119,18 @@ var table = []Mutation{
 		Tests: []Step{upgradeUnit, e2e("^TestApply$")},
 		Why:   "without the recorded run_id the run_id rule compares nothing with nothing",
 	},
+	{
+		ID: "compare.health", Verdict: "a healthcheck that went healthy -> unhealthy between the snapshots names the container",
+		File: "upgrade/snapshot.go", Original: "case before == container.Healthy && after == container.Unhealthy:", Replacement: "case false && before == container.Healthy && after == container.Unhealthy:",
+		Tests: []Step{upgradeUnit, e2e("^TestLiveswapdUpgradeUnderLoad$")},
+		Why:   "a workload whose own check fails after the swap would pass verify on its PID alone",
+	},
+	{
+		ID: "snapshot.health", Verdict: "the snapshot records each container's health status for Compare",
+		File: "upgrade/snapshot.go", Original: "ct.Health = in.State.Health.Status", Replacement: `ct.Health = ""`,
+		Tests: []Step{upgradeUnit, e2e("^TestLiveswapdUpgradeUnderLoad$")},
+		Why:   "without the recorded status the health rule compares nothing with nothing",
+	},
 
 	// --- apply's phases: preflight, ready, canary, lock.
 	{
