@@ -100,13 +100,13 @@ func (d *Daemon) execCreate(w http.ResponseWriter, r *http.Request, c *Container
 	}
 	var refused []string
 	if o.Privileged {
-		refused = append(refused, "--privileged")
+		refused = append(refused, "--privileged (an exec runs with the container's own capabilities)")
 	}
 	if o.DetachKeys != "" {
-		refused = append(refused, "--detach-keys")
+		refused = append(refused, "--detach-keys (a session ends with its command or its client; it cannot be detached)")
 	}
 	if len(refused) > 0 {
-		writeError(w, fmt.Errorf("docker exec %s not supported by liveswapd: exec runs a command with the container's own privileges, and ends only with its command or the client; run it without %s: %w", strings.Join(refused, ", "), plural(len(refused), "it", "them"), ErrUnsupported))
+		writeError(w, fmt.Errorf("docker exec %s not supported by liveswapd; run it without %s: %w", strings.Join(refused, ", "), plural(len(refused), "it", "them"), ErrUnsupported))
 		return
 	}
 	if len(o.Cmd) == 0 {

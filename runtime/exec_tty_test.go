@@ -114,6 +114,7 @@ func TestExecTerminalAndStdin(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hj.Close()
+	hj.Conn.SetDeadline(time.Now().Add(30 * time.Second)) // a session that never ends fails, not hangs
 	if err := td.cli.ContainerExecResize(ctx, ex.ID, container.ResizeOptions{Height: 30, Width: 100}); err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +152,7 @@ func TestExecTerminalAndStdin(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hj2.Close()
+	hj2.Conn.SetDeadline(time.Now().Add(30 * time.Second))
 	go func() {
 		hj2.Conn.Write(data)
 		hj2.CloseWrite()
