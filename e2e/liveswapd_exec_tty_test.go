@@ -69,6 +69,9 @@ func TestLiveswapdExecTTY(t *testing.T) {
 	if out, _, code := dockerSplit(t, l.Host, "exec", "-t", c, "/usr/bin/tty"); code != 0 || !strings.HasPrefix(out, "/dev/pts/") {
 		t.Errorf("docker exec -t without a terminal of the CLI's own: %q exit %d, want a /dev/pts path", out, code)
 	}
+	if out, _, code := dockerSplit(t, l.Host, "exec", "-t", c, "no-such-command"); code != 127 || !strings.Contains(out, "no-such-command") {
+		t.Errorf("docker exec -t of a missing command: %q exit %d, want 127 naming it", out, code)
+	}
 	if _, errOut, code := dockerSplit(t, l.Host, "exec", "--detach-keys", "ctrl-x", c, "true"); code == 0 || !strings.Contains(errOut, "--detach-keys") {
 		t.Errorf("docker exec --detach-keys: exit %d, stderr %q; want refused by name", code, errOut)
 	}
