@@ -116,14 +116,14 @@ func saveArchive(t *testing.T, path, tag, base string, cfg dockerspec.DockerOCII
 
 // liveswapdWithImage starts a liveswapd (live restore on) and loads into it,
 // by docker load, an image tag of the host's binaries with config cfg.
-func liveswapdWithImage(t *testing.T, tag string, cfg dockerspec.DockerOCIImageConfig) (*testbed.Systemd, *testbed.Liveswapd) {
+func liveswapdWithImage(t *testing.T, tag string, cfg dockerspec.DockerOCIImageConfig, extraBins ...string) (*testbed.Systemd, *testbed.Liveswapd) {
 	t.Helper()
 	testbed.Require(t, testbed.DockerBin, "/usr/sbin/runc")
 	sd := testbed.StartSystemd(t)
 	l := testbed.StartLiveswapd(t, sd, testbed.LiveswapdOptions{LiveRestore: true})
 	dir := t.TempDir()
 	rootfs := filepath.Join(dir, "rootfs")
-	if err := testbed.BuildRootfs(rootfs); err != nil {
+	if err := testbed.BuildRootfs(rootfs, extraBins...); err != nil {
 		t.Fatal(err)
 	}
 	archive := filepath.Join(dir, "image.tar")

@@ -18,7 +18,8 @@ const debianPython = "/usr/bin/python3"
 
 // TestLiveswapdPythonSDK drives a real liveswapd with the Python SDK of
 // Debian (python3-docker 5.0.3, a client nobody here wrote): images.list,
-// detached run with mem_limit, exec_run, logs, stats, and foreground run
+// detached run with mem_limit, exec_run (plain, tty=True, and stdin on the
+// socket), logs, stats, and foreground run
 // (its output; a failing one raises ContainerError with exit status and
 // stderr).
 func TestLiveswapdPythonSDK(t *testing.T) {
@@ -43,6 +44,8 @@ func TestLiveswapdPythonSDK(t *testing.T) {
 		Images     []string
 		Status     string
 		Exec       []any
+		ExecTty    []any  `json:"exec_tty"`
+		ExecStdin  string `json:"exec_stdin"`
 		Logs       string
 		Stats      struct{ Limit, Usage, Pids, CPU float64 }
 		Foreground string
@@ -59,6 +62,8 @@ func TestLiveswapdPythonSDK(t *testing.T) {
 		{"images.list has lsd-py:1", len(got.Images) == 1 && got.Images[0] == "lsd-py:1"},
 		{"detached run is running", got.Status == "running"},
 		{"exec_run: exit 4, both streams", len(got.Exec) == 2 && got.Exec[0] == 4.0 && strings.Contains(got.Exec[1].(string), "exec-out") && strings.Contains(got.Exec[1].(string), "exec-err")},
+		{"exec_run(tty=True): exit 5, on a terminal (raw stream, CR LF)", len(got.ExecTty) == 2 && got.ExecTty[0] == 5.0 && got.ExecTty[1] == "on-a-tty\r\n"},
+		{"exec_run(stdin=True, socket=True): cat returns the input", got.ExecStdin == "py-stdin\n"},
 		{"logs", strings.Contains(got.Logs, "started")},
 		{"stats: the 48m limit, usage, 1 pid, CPU time", got.Stats.Limit == 48<<20 && got.Stats.Usage > 0 && got.Stats.Pids == 1 && got.Stats.CPU > 0},
 		{"foreground run returns its output", got.Foreground == "fg-out\n"},

@@ -61,6 +61,7 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("POST /containers/{id}/exec", d.withContainer(d.execCreate))
 	mux.HandleFunc("POST /exec/{id}/start", d.execStart)
 	mux.HandleFunc("GET /exec/{id}/json", d.execInspect)
+	mux.HandleFunc("POST /exec/{id}/resize", d.execResize)
 	d.imageRoutes(mux)
 	mux.HandleFunc("/", notImplemented)
 	return bounded(d.versioned(mux), time.Duration(d.Config().APIReadTimeout)*time.Second)

@@ -136,6 +136,7 @@ func NewDaemon(cfg Config, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("data-root %s is in use by another liveswapd (lock %s held); stop it or pick another data-root: %w", cfg.DataRoot, lf.Name(), err)
 	}
 	d.lockFile = lf
+	d.sweepExecs()
 	if d.images, err = image.Open(filepath.Join(cfg.DataRoot, "images")); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("opening the image store: %w", err)

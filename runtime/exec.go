@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/pkg/stdcopy"
@@ -26,9 +27,11 @@ import (
 // An exec session runs one command in a running container: through `runc
 // exec` (the container's namespaces, cgroup, capabilities and seccomp
 // profile, from its bundle) for a root folder or stored image, directly on
-// the host for image host. runc exec is the daemon's child and waits for
-// the command: a session lives as long as its API stream, and a daemon
-// restart ends it (the container is untouched).
+// the host for image host; with -i the client's input is its stdin, with
+// -t a terminal (exec_tty.go). runc exec is the daemon's child and waits
+// for the command: a session lives as long as its API stream, and a daemon
+// restart ends it — the stream ends, the command loses its stdin or its
+// terminal (SIGHUP), the container is untouched.
 type execSession struct {
 	id   string
 	c    *Container
@@ -40,6 +43,10 @@ type execSession struct {
 	exitCode *int
 	pid      int
 	ended    time.Time
+	// master is the daemon's side of a -t session's terminal while it is
+	// open; size is the window size asked before the start.
+	master *os.File
+	size   *pty.Winsize
 }
 
 type execTable struct {
@@ -76,6 +83,14 @@ func (t *execTable) get(id string) (*execSession, error) {
 	return nil, fmt.Errorf("No such exec instance: %s: %w", id, ErrNotFound)
 }
 
+// sweepExecs removes the exec and health check folders an earlier daemon
+// left: its sessions ended with it. Called with the data-root lock held.
+func (d *Daemon) sweepExecs() {
+	if err := os.RemoveAll(filepath.Join(d.cfg.ExecRoot, "execs")); err != nil {
+		d.log.Warn("removing the exec folders of an earlier daemon", "err", err)
+	}
+}
+
 // execCreate is POST /containers/ID/exec.
 func (d *Daemon) execCreate(w http.ResponseWriter, r *http.Request, c *Container) {
 	var o container.ExecOptions
@@ -84,20 +99,14 @@ func (d *Daemon) execCreate(w http.ResponseWriter, r *http.Request, c *Container
 		return
 	}
 	var refused []string
-	if o.Tty {
-		refused = append(refused, "-t (a terminal)")
-	}
-	if o.AttachStdin {
-		refused = append(refused, "-i (standard input)")
-	}
 	if o.Privileged {
-		refused = append(refused, "--privileged")
+		refused = append(refused, "--privileged (an exec runs with the container's own capabilities)")
 	}
 	if o.DetachKeys != "" {
-		refused = append(refused, "--detach-keys")
+		refused = append(refused, "--detach-keys (a session ends with its command or its client; it cannot be detached)")
 	}
 	if len(refused) > 0 {
-		writeError(w, fmt.Errorf("docker exec %s not supported by liveswapd: exec runs a command and streams its output; run it without %s: %w", strings.Join(refused, ", "), plural(len(refused), "it", "them"), ErrUnsupported))
+		writeError(w, fmt.Errorf("docker exec %s not supported by liveswapd; run it without %s: %w", strings.Join(refused, ", "), plural(len(refused), "it", "them"), ErrUnsupported))
 		return
 	}
 	if len(o.Cmd) == 0 {
@@ -114,6 +123,9 @@ func (d *Daemon) execCreate(w http.ResponseWriter, r *http.Request, c *Container
 		return
 	}
 	s := &execSession{id: newID(), c: c, opts: o}
+	if b := consoleSize(o); b != nil {
+		s.size = &pty.Winsize{Rows: uint16(b.Height), Cols: uint16(b.Width)}
+	}
 	d.execs.add(s)
 	d.event(c, events.Action("exec_create: "+strings.Join(o.Cmd, " ")), map[string]string{"execID": s.id})
 	writeJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: s.id})
@@ -134,10 +146,6 @@ func (d *Daemon) execStart(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if o.Tty {
-		writeError(w, fmt.Errorf("exec with a terminal (-t) is not supported by liveswapd: %w", ErrUnsupported))
-		return
-	}
 	s.mu.Lock()
 	if s.started {
 		s.mu.Unlock()
@@ -145,50 +153,120 @@ func (d *Daemon) execStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.started = true
+	// A -t session's terminal is open (and sized) once the session counts
+	// as started, so a resize never finds it missing.
+	var master, slave *os.File
+	if s.opts.Tty {
+		master, slave, err = openTerminal(s.size)
+		s.master = master
+	}
 	s.mu.Unlock()
-	cmd, cleanup, err := d.execCommand(s.c, s.opts, s.id)
 	if err != nil {
 		s.finish(126)
 		writeError(w, err)
 		return
 	}
+	cmd, cleanup, err := d.execCommand(s.c, s.opts, s.id)
+	if err != nil {
+		if slave != nil {
+			slave.Close()
+		}
+		s.closeTerminal()
+		s.finish(126)
+		writeError(w, err)
+		return
+	}
+	if slave != nil {
+		onTerminal(cmd, slave)
+		defer slave.Close() // when the command never starts
+	}
+	// The command holds the slave; the daemon's copy closes once it runs,
+	// so the master reads EIO when the command's side is gone.
+	start := func() error {
+		err := cmd.Start()
+		if slave != nil {
+			slave.Close()
+		}
+		return err
+	}
 	if o.Detach {
-		if err := cmd.Start(); err != nil {
+		if err := start(); err != nil {
 			cleanup()
+			s.closeTerminal()
 			s.finish(126)
 			writeError(w, fmt.Errorf("starting exec: %v: %w", err, ErrConflict))
 			return
 		}
 		s.begin(cmd)
-		go func() { s.finish(d.execExit(s, cmd.Wait(), cleanup)) }()
+		if master != nil {
+			// Nobody reads a detached terminal: drain it so the command never
+			// blocks on a full one.
+			go io.Copy(io.Discard, master)
+		}
+		go func() {
+			code := d.execExit(s, cmd.Wait(), cleanup)
+			s.closeTerminal()
+			s.finish(code)
+		}()
 		w.WriteHeader(http.StatusOK)
 		return
 	}
 	conn, brw, err := hijack(w, r)
 	if err != nil {
 		cleanup()
+		s.closeTerminal()
 		s.finish(126)
 		return
 	}
 	defer closeStream(conn)
+	// Framed (stdout and stderr apart) unless the client asked for the raw
+	// stream of a terminal, as dockerd decides.
 	out := &lockedWriter{w: flushWriter{brw}}
-	stdout, stderr := stdcopy.NewStdWriter(out, stdcopy.Stdout), stdcopy.NewStdWriter(out, stdcopy.Stderr)
-	if s.opts.AttachStdout || !s.opts.AttachStderr {
-		cmd.Stdout = stdout
+	stdout, stderr := io.Writer(out), io.Writer(out)
+	if !o.Tty {
+		stdout, stderr = stdcopy.NewStdWriter(out, stdcopy.Stdout), stdcopy.NewStdWriter(out, stdcopy.Stderr)
 	}
-	if s.opts.AttachStderr || !s.opts.AttachStdout {
-		cmd.Stderr = stderr
+	var stdin io.WriteCloser
+	if master == nil {
+		if s.opts.AttachStdout || !s.opts.AttachStderr {
+			cmd.Stdout = stdout
+		}
+		if s.opts.AttachStderr || !s.opts.AttachStdout {
+			cmd.Stderr = stderr
+		}
+		if s.opts.AttachStdin {
+			if stdin, err = cmd.StdinPipe(); err != nil {
+				cleanup()
+				fmt.Fprintf(stderr, "starting exec: %v\n", err)
+				s.finish(126)
+				return
+			}
+		}
 	}
-	if err := cmd.Start(); err != nil {
+	if err := start(); err != nil {
 		cleanup()
+		s.closeTerminal()
 		fmt.Fprintf(stderr, "starting exec: %v\n", err)
 		s.finish(126)
 		return
 	}
 	s.begin(cmd)
+	switch {
+	case master != nil:
+		s.relayTerminal(brw, stdout, master)
+	case stdin != nil:
+		// The client's end of input (CloseWrite) or hang-up is the command's
+		// end of input.
+		go func() {
+			io.Copy(stdin, brw)
+			stdin.Close()
+		}()
+	}
 	// The exit code is recorded before the stream ends: the CLI asks for it
 	// (GET /exec/ID/json) as soon as it reads the end.
-	s.finish(d.execExit(s, cmd.Wait(), cleanup))
+	code := d.execExit(s, cmd.Wait(), cleanup)
+	s.closeTerminal()
+	s.finish(code)
 }
 
 func (s *execSession) begin(cmd *exec.Cmd) {
@@ -264,7 +342,10 @@ func (d *Daemon) execCommand(c *Container, o container.ExecOptions, id string) (
 	// no-new-privileges, apparmor, seccomp via the container) with the
 	// exec's command, environment, folder and user.
 	p := *bundle.Process
-	p.Terminal = false
+	// With a terminal, runc (whose stdio is the daemon's pty) opens the
+	// container's own and relays between them.
+	p.Terminal = o.Tty
+	p.ConsoleSize = consoleSize(o)
 	p.Args = o.Cmd
 	p.Env = mergeEnv(p.Env, o.Env)
 	if o.WorkingDir != "" {
@@ -291,6 +372,14 @@ func (d *Daemon) execCommand(c *Container, o container.ExecOptions, id string) (
 		return msg
 	}
 	return cmd, cleanup, nil
+}
+
+// consoleSize is the window size a -t exec asked for at create, if any.
+func consoleSize(o container.ExecOptions) *specs.Box {
+	if !o.Tty || o.ConsoleSize == nil || o.ConsoleSize[0] == 0 || o.ConsoleSize[1] == 0 || o.ConsoleSize[0] > 65535 || o.ConsoleSize[1] > 65535 {
+		return nil
+	}
+	return &specs.Box{Height: o.ConsoleSize[0], Width: o.ConsoleSize[1]}
 }
 
 func firstNonEmpty(ss ...string) string {
@@ -323,9 +412,9 @@ func (d *Daemon) execInspect(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"ID": s.id, "ContainerID": s.c.ID(), "Running": s.running, "ExitCode": s.exitCode, "Pid": pid,
-		"OpenStdin": false, "OpenStdout": s.opts.AttachStdout, "OpenStderr": s.opts.AttachStderr,
+		"OpenStdin": s.opts.AttachStdin, "OpenStdout": s.opts.AttachStdout, "OpenStderr": s.opts.AttachStderr,
 		"CanRemove": false, "DetachKeys": "",
-		"ProcessConfig": map[string]any{"tty": false, "entrypoint": s.opts.Cmd[0], "arguments": nonNil(s.opts.Cmd[1:]), "privileged": false, "user": s.opts.User},
+		"ProcessConfig": map[string]any{"tty": s.opts.Tty, "entrypoint": s.opts.Cmd[0], "arguments": nonNil(s.opts.Cmd[1:]), "privileged": false, "user": s.opts.User},
 	})
 }
 

@@ -756,6 +756,21 @@ var table = []Mutation{
 		Tests: []Step{e2e("^TestLiveswapdAttachExec$")}, Why: "a foreground docker run would print nothing",
 	},
 	{
+		ID: "liveswapd.exec-stdin-eof", Verdict: "exec -i: the client's end of input closes the command's stdin",
+		File: "runtime/exec.go", Original: "\t\t\tio.Copy(stdin, brw)\n\t\t\tstdin.Close()", Replacement: "\t\t\tio.Copy(stdin, brw)\n\t\t\t_ = stdin",
+		Tests: []Step{unitRun("./runtime", "^TestExecTerminalAndStdin$"), e2e("^TestLiveswapdExecTTY$|^TestLiveswapdPythonSDK$")}, Why: "echo hi | docker exec -i C cat would never end",
+	},
+	{
+		ID: "liveswapd.exec-resize", Verdict: "POST /exec/ID/resize sets the window size of a -t session's terminal",
+		File: "runtime/exec_tty.go", Original: "if err := pty.Setsize(s.master, &size); err != nil {", Replacement: "if err := error(nil); err != nil {",
+		Tests: []Step{unitRun("./runtime", "^TestExecResizeHandler$|^TestExecTerminalAndStdin$"), e2e("^TestLiveswapdExecTTY$")}, Why: "a shell or editor in docker exec -it would draw for the wrong window size",
+	},
+	{
+		ID: "liveswapd.exec-sweep", Verdict: "a restarted daemon removes the folders of the exec sessions the last one left",
+		File: "runtime/exec.go", Original: `if err := os.RemoveAll(filepath.Join(d.cfg.ExecRoot, "execs")); err != nil {`, Replacement: `if err := error(nil); err != nil {`,
+		Tests: []Step{e2e("^TestLiveswapdExecTTY$")}, Why: "each exec session open across a restart would leave a folder in exec-root",
+	},
+	{
 		ID: "liveswapd.unhealthy-after-retries", Verdict: "a container is unhealthy after retries failed checks in a row",
 		File: "runtime/health.go", Original: "if h.FailingStreak >= retries {", Replacement: "if h.FailingStreak >= retries+1000 {",
 		Tests: []Step{unitRun("./runtime", "^TestRecordHealth$"), e2e("^TestLiveswapdHealthchecks$")}, Why: "a failing service would show as starting forever",

@@ -2,9 +2,11 @@
 # user's script would, and prints what it saw as one JSON object.
 import faulthandler
 import json
+import socket as pysocket
 import sys
 
 import docker
+from docker.utils.socket import frames_iter
 
 # A step that hangs prints where, before the test gives up on it.
 faulthandler.dump_traceback_later(50, exit=True)
@@ -19,6 +21,14 @@ out["status"] = ct.status
 r = ct.exec_run(["/bin/sh", "-c", "echo exec-out; echo exec-err >&2; exit 4"])
 out["exec"] = [r.exit_code, r.output.decode()]
 out["logs"] = ct.logs().decode()
+# exec with a terminal (the raw stream), and with stdin on the socket:
+# the script's end of input ends cat.
+r = ct.exec_run(["/bin/sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo on-a-tty; exit 5"], tty=True)
+out["exec_tty"] = [r.exit_code, r.output.decode()]
+r = ct.exec_run(["/bin/cat"], stdin=True, socket=True)
+r.output._sock.sendall(b"py-stdin\n")
+r.output._sock.shutdown(pysocket.SHUT_WR)
+out["exec_stdin"] = b"".join(d for stream, d in frames_iter(r.output, tty=False) if stream == 1).decode()
 s = ct.stats(stream=False)
 out["stats"] = {
     "limit": s["memory_stats"]["limit"],
