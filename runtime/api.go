@@ -62,6 +62,9 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("POST /exec/{id}/start", d.execStart)
 	mux.HandleFunc("GET /exec/{id}/json", d.execInspect)
 	d.imageRoutes(mux)
+	d.networkRoutes(mux)
+	d.volumeRoutes(mux)
+	buildRoutes(mux)
 	mux.HandleFunc("/", notImplemented)
 	return bounded(d.versioned(mux), time.Duration(d.Config().APIReadTimeout)*time.Second)
 }
