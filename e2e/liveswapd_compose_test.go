@@ -34,7 +34,7 @@ type composeCLI struct {
 
 func newComposeCLI(t *testing.T, host string) *composeCLI {
 	t.Helper()
-	rel := testbed.FindRelease(t, "docker-compose", "2.26.1")
+	rel := testbed.FindRelease(t, "docker-compose", "2.26.1-4")
 	cfg := t.TempDir()
 	os.MkdirAll(filepath.Join(cfg, "cli-plugins"), 0o755)
 	if err := os.Symlink(rel.Path("usr/libexec/docker/cli-plugins/docker-compose"), filepath.Join(cfg, "cli-plugins", "docker-compose")); err != nil {
@@ -160,15 +160,24 @@ func TestLiveswapdCompose(t *testing.T) {
 	}
 	c.run("ps")
 
-	// logs: each service's own output, prefixed with its name.
-	wantLogs := []string{"web-1  | 127.0.0.1 - - ", "GET /from-the-compose-test HTTP/1.1\" 200", "kv-1   | ", "Ready to accept connections"}
+	// logs: each service's own output, under its name ("web-1  | ...";
+	// compose pads the names to the widest one it has seen).
+	want := map[string][]string{"web-1": {`"GET /from-the-compose-test HTTP/1.1" 200`}, "kv-1": {"Ready to accept connections", "port=" + strconv.Itoa(kvPort)}}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		out, code = c.run("logs", "--no-color")
+		lines := map[string]string{}
+		for _, line := range strings.Split(strings.ReplaceAll(out, "\x1b[2K", ""), "\n") {
+			if name, text, ok := strings.Cut(line, "|"); ok {
+				lines[strings.TrimSpace(name)] += text + "\n"
+			}
+		}
 		missing := ""
-		for _, w := range wantLogs {
-			if !strings.Contains(out, w) {
-				missing = w
+		for svc, ws := range want {
+			for _, w := range ws {
+				if !strings.Contains(lines[svc], w) {
+					missing = svc + ": " + w
+				}
 			}
 		}
 		if code == 0 && missing == "" {
@@ -236,7 +245,7 @@ func TestLiveswapdCompose(t *testing.T) {
 		{"build: with BuildKit (the default)", "services:\n  app:\n    build: .\n    network_mode: host\n", nil,
 			[]string{"liveswapd pulls from no registry"}},
 		{"build: with the classic builder", "services:\n  app:\n    build: .\n    network_mode: host\n", []string{"DOCKER_BUILDKIT=0"},
-			[]string{"POST /build", "liveswapd builds no images", "docker load"}},
+			[]string{"POST /build", "builds no images", "docker load"}},
 	}
 	for _, tc := range cases {
 		c.project(tc.yaml)

@@ -755,7 +755,7 @@ var table = []Mutation{
 	},
 	{
 		ID: "liveswapd.volumes-list", Verdict: "GET /volumes is the empty list: liveswapd makes no volumes",
-		File: "runtime/volumes.go", Original: "writeJSON(w, http.StatusOK, volume.ListResponse{Volumes: []*volume.Volume{}, Warnings: []string{}})", Replacement: "notImplemented(w, r)",
+		File: "runtime/volumes.go", Original: "writeJSON(w, http.StatusOK, volume.ListResponse{Volumes: []*volume.Volume{}, Warnings: []string{}})", Replacement: "writeJSON(w, http.StatusNotImplemented, volume.ListResponse{Warnings: []string{\"GET /volumes is not implemented\"}})",
 		Tests: []Step{unitRun("./runtime", "^TestNetworksAndVolumes$"), e2e("^TestLiveswapdCompose$")}, Why: "compose down reads the project's volumes first and would stop there, leaving the project's containers running",
 	},
 	{
