@@ -88,8 +88,8 @@ func projectContainers(t *testing.T, host, proj string) []string {
 // extracted, nobody here wrote it) against a real liveswapd: up -d of an
 // nginx + redis file with network_mode host from an image docker load read
 // from an archive; both answer the test's own HTTP GET and PING; ps lists
-// them running, logs shows each one's output, down removes them (docker CLI
-// and /proc witnesses). Then files liveswapd cannot run are refused, each
+// them running, logs shows each one's output, a second up -d keeps them,
+// down removes them (docker CLI and /proc witnesses). Then files liveswapd cannot run are refused, each
 // with its way out, leaving no container: ports: (a project network) and
 // build: (BuildKit's default and the classic builder).
 func TestLiveswapdCompose(t *testing.T) {
@@ -202,6 +202,16 @@ func TestLiveswapdCompose(t *testing.T) {
 			t.Fatalf("%s: pid %d not alive before down", w.Name, pid)
 		}
 		procs = append(procs, proc{pid, procfs.StartTime(pid)})
+	}
+	// A second up -d finds the project by its labels and config hash, as
+	// it would on dockerd: nothing is recreated.
+	if out, code := c.run("up", "-d"); code != 0 || strings.Contains(out, "Recreate") || strings.Contains(out, "Creating") {
+		t.Errorf("second compose up -d: exit %d %q, want the running containers kept", code, out)
+	}
+	for i, w := range []*testbed.Workload{web, kv} {
+		if pid := strings.TrimSpace(testbed.DockerCLI(t, l.Host, "inspect", "--format", "{{.State.Pid}}", w.Name)); pid != strconv.Itoa(procs[i].pid) || procfs.StartTime(procs[i].pid) != procs[i].start {
+			t.Errorf("%s: pid %s after the second up -d, was %d", w.Name, pid, procs[i].pid)
+		}
 	}
 	if _, code := c.run("down"); code != 0 {
 		t.Errorf("compose down: exit %d\n%s", code, l.Log())
