@@ -139,7 +139,7 @@ func TestLiveswapdAttachExec(t *testing.T) {
 
 	// Routes liveswapd does not serve answer 501 naming the route, never
 	// 404 (which clients read as "no such container"); top is real.
-	for _, args := range [][]string{{"export", "-o", filepath.Join(t.TempDir(), "x.tar"), sleeper}, {"volume", "ls"}, {"network", "ls"}} {
+	for _, args := range [][]string{{"export", "-o", filepath.Join(t.TempDir(), "x.tar"), sleeper}, {"volume", "create", "lsvol"}, {"plugin", "ls"}} {
 		_, errOut, code := dockerSplit(t, l.Host, args...)
 		if code == 0 || !strings.Contains(errOut, "not implemented by liveswapd") || strings.Contains(errOut, "No such") {
 			t.Errorf("docker %s: exit %d, stderr %q; want refused as not implemented", strings.Join(args, " "), code, errOut)

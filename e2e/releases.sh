@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fetches the real Debian builds of the Docker stack that the end-to-end
 # tests and the demo upgrade between: docker.io, containerd and runc of
-# Debian 11 (bullseye), 12 (bookworm) and 13 (trixie). Each .deb is
+# Debian 11 (bullseye), 12 (bookworm) and 13 (trixie), and trixie's
+# Compose v2 (docker-compose 2.26.1, a static docker CLI plugin the
+# liveswapd compose test runs against liveswapd). Each .deb is
 # downloaded once into a root-owned cache and unpacked beside it; a re-run
 # costs nothing.
 #
@@ -26,6 +28,7 @@ releases=(
   runc=1.0.0~rc93+ds1-5+deb11u5
   runc=1.1.5+ds1-1+deb12u1
   runc=1.1.15+ds1-2+b4
+  docker-compose=2.26.1-4
 )
 
 unpacked() { echo "$cache/root/$1_$2"; }

@@ -63,6 +63,9 @@ func (d *Daemon) Handler() http.Handler {
 	mux.HandleFunc("GET /exec/{id}/json", d.execInspect)
 	mux.HandleFunc("POST /exec/{id}/resize", d.execResize)
 	d.imageRoutes(mux)
+	d.networkRoutes(mux)
+	d.volumeRoutes(mux)
+	buildRoutes(mux)
 	mux.HandleFunc("/", notImplemented)
 	return bounded(d.versioned(mux), time.Duration(d.Config().APIReadTimeout)*time.Second)
 }

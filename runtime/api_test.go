@@ -271,7 +271,7 @@ func TestAPIRefusals(t *testing.T) {
 	hc := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return net.Dial("unix", td.sock)
 	}}}
-	for path, code := range map[string]int{"/_ping": 200, "/v1.41/_ping": 200, "/v1.24/version": 200, "/v1.99/version": 400, "/v1.12/info": 400, "/containers/json": 200, "/images/json": 200, "/volumes": 501, "/v1.41/containers/x/export": 501} {
+	for path, code := range map[string]int{"/_ping": 200, "/v1.41/_ping": 200, "/v1.24/version": 200, "/v1.99/version": 400, "/v1.12/info": 400, "/containers/json": 200, "/images/json": 200, "/volumes": 200, "/networks": 200, "/plugins": 501, "/v1.41/containers/x/export": 501} {
 		r, err := hc.Get("http://liveswapd" + path)
 		if err != nil {
 			t.Fatal(err)

@@ -781,6 +781,21 @@ var table = []Mutation{
 		Tests: []Step{unitRun("./runtime", "^TestAPIRefusals$"), e2e("^TestLiveswapdAttachExec$")}, Why: "SDKs read 404 as the container being gone",
 	},
 	{
+		ID: "liveswapd.volumes-list", Verdict: "GET /volumes is the empty list: liveswapd makes no volumes",
+		File: "runtime/volumes.go", Original: "writeJSON(w, http.StatusOK, volume.ListResponse{Volumes: []*volume.Volume{}, Warnings: []string{}})", Replacement: "writeJSON(w, http.StatusNotImplemented, volume.ListResponse{Warnings: []string{\"GET /volumes is not implemented\"}})",
+		Tests: []Step{unitRun("./runtime", "^TestNetworksAndVolumes$"), e2e("^TestLiveswapdCompose$")}, Why: "compose down reads the project's volumes first and would stop there, leaving the project's containers running",
+	},
+	{
+		ID: "liveswapd.networks-label-filter", Verdict: "GET /networks by a label lists none of the built-in networks",
+		File: "runtime/networks.go", Original: `f.Contains("label") && !f.MatchKVList("label", nil),`, Replacement: `false,`,
+		Tests: []Step{unitRun("./runtime", "^TestNetworksAndVolumes$"), e2e("^TestLiveswapdCompose$")}, Why: "compose down would take host and none for its project's networks",
+	},
+	{
+		ID: "liveswapd.network-create-refused", Verdict: "POST /networks/create is refused naming network_mode: host",
+		File: "runtime/networks.go", Original: "run it with --network host (compose: network_mode: host, no ports: or networks:)", Replacement: "see docs",
+		Tests: []Step{unitRun("./runtime", "^TestNetworksAndVolumes$"), e2e("^TestLiveswapdCompose$")}, Why: "a compose file with ports: would fail with no word of the way out",
+	},
+	{
 		ID: "liveswapd.stats-memory-limit", Verdict: "stats reports the container's cgroup memory limit",
 		File: "runtime/stats.go", Original: `m.Limit = readUint(filepath.Join(dir("memory"), "memory.limit_in_bytes"))`, Replacement: `m.Limit = 0`,
 		Tests: []Step{unitRun("./runtime", "^TestReadCgroup$"), e2e("^TestLiveswapdAttachExec$|^TestLiveswapdPythonSDK$")}, Why: "docker stats would show the host's memory as the limit of a container run with --memory",
