@@ -1377,6 +1377,8 @@ func observeShim(runDir string) ShimObservation {
 // shutdown-timeout, SIGKILL.
 func (d *Daemon) Shutdown(ctx context.Context) {
 	d.shutting.Store(true)
+	// The sessions end with the daemon: their commands too (endExecs).
+	d.endExecs()
 	cfg := d.Config()
 	if cfg.LiveRestore {
 		d.log.Info("live-restore is on: leaving containers running")

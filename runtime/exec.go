@@ -22,6 +22,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
+	"github.com/liveswap/liveswap/internal/host/procfs"
 )
 
 // An exec session runs one command in a running container: through `runc
@@ -83,12 +84,77 @@ func (t *execTable) get(id string) (*execSession, error) {
 	return nil, fmt.Errorf("No such exec instance: %s: %w", id, ErrNotFound)
 }
 
-// sweepExecs removes the exec and health check folders an earlier daemon
-// left: its sessions ended with it. Called with the data-root lock held.
+// sweepExecs ends what an earlier daemon's exec sessions and health checks
+// left, then removes their folders: their sessions ended with it. Called
+// with the data-root lock held.
 func (d *Daemon) sweepExecs() {
+	if n := d.endExecs(); n > 0 {
+		d.log.Info("ended the commands of an earlier daemon's exec sessions", "count", n)
+	}
 	if err := os.RemoveAll(filepath.Join(d.cfg.ExecRoot, "execs")); err != nil {
 		d.log.Warn("removing the exec folders of an earlier daemon", "err", err)
 	}
+}
+
+// endExecs kills the command of every exec session and health check whose
+// pid file is in the exec root, and returns how many it killed. runc exec
+// waits for its command, but the command does not die with runc: after the
+// daemon is gone no client can reach it again, and left alone it would run
+// in the container for good (a `docker exec C sleep 1d`).
+func (d *Daemon) endExecs() int {
+	root := filepath.Join(d.Config().ExecRoot, "execs")
+	ents, _ := os.ReadDir(root)
+	n := 0
+	for _, e := range ents {
+		if pid, ok := execLeftover(filepath.Join(root, e.Name(), "pid")); ok && syscall.Kill(pid, syscall.SIGKILL) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// execLeftover reads a runc exec pid file and says whether its process
+// still runs: in a liveswapd container's cgroup, started before runc wrote
+// the file (a process that reuses the pid starts after it).
+func execLeftover(pidFile string) (int, bool) {
+	fi, err := os.Lstat(pidFile)
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0, false
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return 0, false
+	}
+	inContainer := false
+	for _, cg := range procfs.Cgroups(pid) {
+		inContainer = inContainer || strings.Contains(cg, "/liveswapd/")
+	}
+	started, ok := startedAt(pid)
+	return pid, inContainer && ok && !started.After(fi.ModTime().Add(time.Second))
+}
+
+// startedAt is when pid started, from its start time in clock ticks after
+// boot (USER_HZ is 100 on Linux) and the boot time in /proc/stat.
+func startedAt(pid int) (time.Time, bool) {
+	ticks := procfs.StartTime(pid)
+	b, err := os.ReadFile("/proc/stat")
+	if ticks == 0 || err != nil {
+		return time.Time{}, false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "btime "); ok {
+			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, false
+			}
+			return time.Unix(boot, 0).Add(time.Duration(ticks) * 10 * time.Millisecond), true
+		}
+	}
+	return time.Time{}, false
 }
 
 // execCreate is POST /containers/ID/exec.

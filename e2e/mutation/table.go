@@ -771,6 +771,12 @@ var table = []Mutation{
 		Tests: []Step{e2e("^TestLiveswapdExecTTY$")}, Why: "each exec session open across a restart would leave a folder in exec-root",
 	},
 	{
+		ID: "liveswapd.exec-end", Verdict: "a daemon that stops or restarts ends its exec sessions' commands, not only their streams",
+		File: "runtime/exec.go", Original: "if pid, ok := execLeftover(filepath.Join(root, e.Name(), \"pid\")); ok && syscall.Kill(pid, syscall.SIGKILL) == nil {", Replacement: "if pid, ok := execLeftover(filepath.Join(root, e.Name(), \"pid\")); ok && pid < 0 {",
+		Tests: []Step{e2e("^TestLiveswapdUpgradeUnderLoad$")},
+		Why:   "a `docker exec C sleep 1d` cut by an upgrade would run on in the container, out of every client's reach",
+	},
+	{
 		ID: "liveswapd.unhealthy-after-retries", Verdict: "a container is unhealthy after retries failed checks in a row",
 		File: "runtime/health.go", Original: "if h.FailingStreak >= retries {", Replacement: "if h.FailingStreak >= retries+1000 {",
 		Tests: []Step{unitRun("./runtime", "^TestRecordHealth$"), e2e("^TestLiveswapdHealthchecks$")}, Why: "a failing service would show as starting forever",
