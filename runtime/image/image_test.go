@@ -159,7 +159,7 @@ func TestLoadRefusesBadArchives(t *testing.T) {
 		want    string
 	}{
 		{"climbs out", saveArchive(t, "x", nil, layerTar(t, entry{name: "../escape", body: "x"})), "climbs out"},
-		{"symlink then write through it", saveArchive(t, "x", nil, layerTar(t, entry{name: "etc", typ: tar.TypeSymlink, link: "/"}, entry{name: "etc/evil", body: "x"})), "escape"},
+		{"hard link named with ..", saveArchive(t, "x", nil, layerTar(t, entry{name: "h", typ: tar.TypeLink, link: "../../etc/passwd"})), "climbs out"},
 		{"not an image archive", tarOf(t, map[string][]byte{"rootfs/bin/sh": []byte("x")}), "neither manifest.json"},
 		{"zstd", append([]byte{0x28, 0xb5, 0x2f, 0xfd}, make([]byte, 32)...), "zstd"},
 		{"digest mismatch", corrupt, "digest"},

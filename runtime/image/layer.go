@@ -59,9 +59,10 @@ func cleanEntry(name string) (string, error) {
 // applyLayer unpacks one layer (plain or gzip tar) onto the root folder
 // dir, honouring whiteouts: ".wh.NAME" removes NAME from the layers below,
 // ".wh..wh..opq" empties its folder of what the layers below put there.
-// Every path is resolved inside dir (os.Root): an entry or a symlink of an
-// earlier layer that points outside the root fails the load instead of
-// writing on the host. It returns the sha256 of the uncompressed layer
+// Every path is resolved inside dir as a container sees it (resolveDir):
+// a symlink of an earlier layer, even one to an absolute path such as
+// var/run -> /run, leads to the same place in the image, never on the
+// host; an entry named with ".." fails the load. It returns the sha256 of the uncompressed layer
 // (its diff ID) and the bytes of file content written.
 func applyLayer(dir string, r io.Reader) (diffID string, size int64, err error) {
 	plain, err := decompress(r)
@@ -87,8 +88,8 @@ func digestOf(h hash.Hash) string { return "sha256:" + hex.EncodeToString(h.Sum(
 
 func unpack(root *os.Root, r io.Reader) (int64, error) {
 	tr := tar.NewReader(r)
-	// Paths this layer wrote: an opaque marker empties its folder of the
-	// lower layers' entries only.
+	// Paths this layer wrote (resolved): an opaque marker empties its
+	// folder of the lower layers' entries only.
 	mine := map[string]bool{}
 	var opaque []string
 	var size int64
@@ -104,41 +105,51 @@ func unpack(root *os.Root, r io.Reader) (int64, error) {
 		if err != nil {
 			return size, err
 		}
-		dir, base := path.Split(name)
-		dir = strings.TrimSuffix(dir, "/")
-		if dir == "" {
-			dir = "."
+		if name == "" {
+			continue // the root folder itself keeps its mode
 		}
+		dir, base := path.Split(name)
 		switch {
 		case base == opaqueMarker:
+			// Resolved once the layer is read: its folder may come later.
 			opaque = append(opaque, dir)
 			continue
 		case strings.HasPrefix(base, whiteoutPrefix):
-			target := path.Join(dir, strings.TrimPrefix(base, whiteoutPrefix))
-			if err := root.RemoveAll(target); err != nil {
+			rdir, err := resolveDir(root, dir, false)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // nothing below to hide
+			}
+			if err == nil {
+				err = root.RemoveAll(path.Join(rdir, strings.TrimPrefix(base, whiteoutPrefix)))
+			}
+			if err != nil {
 				return size, fmt.Errorf("whiteout %s: %w", hdr.Name, err)
 			}
 			continue
-		case name == "":
-			continue // the root folder itself keeps its mode
 		}
-		if err := root.MkdirAll(dir, 0o755); err != nil {
+		rdir, err := resolveDir(root, dir, true)
+		if err != nil {
 			return size, fmt.Errorf("layer entry %s: %w", hdr.Name, err)
 		}
-		mine[name] = true
-		n, err := writeEntry(root, name, hdr, tr)
+		target := path.Join(rdir, base)
+		mine[target] = true
+		n, err := writeEntry(root, target, hdr, tr)
 		size += n
 		if err != nil {
 			return size, fmt.Errorf("layer entry %s: %w", hdr.Name, err)
 		}
 	}
 	for _, dir := range opaque {
-		ents, err := fs.ReadDir(root.FS(), dir)
+		rdir, err := resolveDir(root, dir, false)
+		if err != nil {
+			continue // no folder: nothing below to hide
+		}
+		ents, err := fs.ReadDir(root.FS(), orDot(rdir))
 		if err != nil {
 			continue
 		}
 		for _, e := range ents {
-			p := path.Join(dir, e.Name())
+			p := path.Join(rdir, e.Name())
 			if !mine[p] {
 				if err := root.RemoveAll(p); err != nil {
 					return size, fmt.Errorf("opaque whiteout of %s: %w", dir, err)
@@ -147,6 +158,70 @@ func unpack(root *os.Root, r io.Reader) (int64, error) {
 		}
 	}
 	return size, nil
+}
+
+// maxSymlinks is how many symlinks one path may go through, as Linux's
+// MAXSYMLINKS.
+const maxSymlinks = 40
+
+// resolveDir returns the folder dir (relative to the root, "" for the
+// root itself) as a container sees it: every symlink on the way, absolute
+// or relative, is followed inside the root, an absolute target starting
+// again at the root and ".." stopping there (openat2's RESOLVE_IN_ROOT).
+// The answer holds no symlink, so os.Root acts on it without meeting one.
+// With create, missing folders are made (0755), as a layer's entries imply
+// their parents; without, a missing one is fs.ErrNotExist.
+func resolveDir(root *os.Root, dir string, create bool) (string, error) {
+	resolved := ""
+	todo := strings.Split(dir, "/")
+	links := 0
+	for len(todo) > 0 {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			// The root is its own parent.
+			i := strings.LastIndex(resolved, "/")
+			resolved = resolved[:max(i, 0)]
+			continue
+		}
+		next := path.Join(resolved, c)
+		fi, err := root.Lstat(next)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && create:
+			if err := root.Mkdir(next, 0o755); err != nil {
+				return "", err
+			}
+		case err != nil:
+			return "", err
+		case fi.Mode()&fs.ModeSymlink != 0:
+			if links++; links > maxSymlinks {
+				return "", fmt.Errorf("more than %d symlinks on the way to /%s (a loop? the last is /%s): %w", maxSymlinks, strings.TrimSuffix(dir, "/"), next, unix.ELOOP)
+			}
+			link, err := root.Readlink(next)
+			if err != nil {
+				return "", err
+			}
+			if strings.HasPrefix(link, "/") {
+				resolved = ""
+			}
+			todo = append(strings.Split(link, "/"), todo...)
+			continue
+		case !fi.IsDir():
+			return "", fmt.Errorf("/%s is not a folder: %w", next, unix.ENOTDIR)
+		}
+		resolved = next
+	}
+	return resolved, nil
+}
+
+func orDot(p string) string {
+	if p == "" {
+		return "."
+	}
+	return p
 }
 
 // writeEntry creates one entry, replacing what a lower layer had there
@@ -189,8 +264,15 @@ func writeEntry(root *os.Root, name string, hdr *tar.Header, r io.Reader) (int64
 		if err != nil {
 			return 0, err
 		}
-		// A hard link shares its target's inode, mode and owner.
-		return 0, root.Link(target, name)
+		// The target's folders are resolved inside the root too; its
+		// last name is not followed (link(2)). A hard link shares its
+		// target's inode, mode and owner.
+		tdir, tbase := path.Split(target)
+		rdir, err := resolveDir(root, tdir, false)
+		if err != nil {
+			return 0, fmt.Errorf("hard link target %s: %w", hdr.Linkname, err)
+		}
+		return 0, root.Link(path.Join(rdir, tbase), name)
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		if err := mknod(root, name, hdr); err != nil {
 			return 0, err
