@@ -22,7 +22,7 @@ const statsInterval = time.Second
 var cgroupRoot = "/sys/fs/cgroup"
 
 // stats serves GET /containers/{id}/stats from the container's own cgroup
-// (memory, CPU, pids), as docker stats and the SDKs read it: stream (the
+// (memory, CPU, pids, block I/O) and network namespace, as docker stats and the SDKs read it: stream (the
 // default) sends a sample every second; stream=false sends one with
 // precpu_stats a second before it, one-shot=true one without.
 func (d *Daemon) stats(w http.ResponseWriter, r *http.Request, c *Container) {
@@ -46,6 +46,9 @@ func (d *Daemon) stats(w http.ResponseWriter, r *http.Request, c *Container) {
 		s := empty
 		s.Read = time.Now().UTC()
 		readCgroup(cgroupRoot, cgroupPath(spec.ID), &s, hostMem)
+		if spec.HostConfig != nil {
+			s.Networks = networks(string(spec.HostConfig.NetworkMode), st.Pid)
+		}
 		s.CPUStats.SystemUsage, s.CPUStats.OnlineCPUs = systemCPU("/proc/stat")
 		s.PreCPUStats.OnlineCPUs = s.CPUStats.OnlineCPUs
 		return s
@@ -136,6 +139,122 @@ func readCgroup(root, path string, s *container.StatsResponse, hostMem uint64) {
 	}
 	s.PidsStats.Current = readUint(filepath.Join(dir("pids"), "pids.current"))
 	s.PidsStats.Limit = readUint(filepath.Join(dir("pids"), "pids.max"))
+	b := &s.BlkioStats
+	if v2 {
+		b.IoServiceBytesRecursive, b.IoServicedRecursive = ioStat(filepath.Join(dir("io"), "io.stat"))
+	} else {
+		// Some kernels (6.x) count here only for a device with a
+		// throttle limit set: these read "Total 0" then, as for dockerd.
+		b.IoServiceBytesRecursive = blkioEntries(filepath.Join(dir("blkio"), "blkio.throttle.io_service_bytes_recursive"))
+		b.IoServicedRecursive = blkioEntries(filepath.Join(dir("blkio"), "blkio.throttle.io_serviced_recursive"))
+	}
+}
+
+// blkioEntries reads a cgroup v1 blkio file of "MAJOR:MINOR Op value"
+// lines (the closing "Total N" line is no device's and is skipped).
+func blkioEntries(path string) []container.BlkioStatEntry {
+	var out []container.BlkioStatEntry
+	for _, line := range strings.Split(readString(path), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		major, minor, ok := device(f[0])
+		n, err := strconv.ParseUint(f[2], 10, 64)
+		if ok && err == nil {
+			out = append(out, container.BlkioStatEntry{Major: major, Minor: minor, Op: f[1], Value: n})
+		}
+	}
+	return out
+}
+
+// ioStat reads cgroup v2 io.stat ("MAJOR:MINOR rbytes=N wbytes=N rios=N
+// wios=N ...") into bytes and operations entries, "read" and "write", as
+// dockerd maps them.
+func ioStat(path string) (bytes, ios []container.BlkioStatEntry) {
+	for _, line := range strings.Split(readString(path), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		major, minor, ok := device(f[0])
+		if !ok {
+			continue
+		}
+		for _, kv := range f[1:] {
+			k, v, _ := strings.Cut(kv, "=")
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				continue
+			}
+			e := func(op string) container.BlkioStatEntry {
+				return container.BlkioStatEntry{Major: major, Minor: minor, Op: op, Value: n}
+			}
+			switch k {
+			case "rbytes":
+				bytes = append(bytes, e("read"))
+			case "wbytes":
+				bytes = append(bytes, e("write"))
+			case "rios":
+				ios = append(ios, e("read"))
+			case "wios":
+				ios = append(ios, e("write"))
+			}
+		}
+	}
+	return bytes, ios
+}
+
+func device(s string) (major, minor uint64, ok bool) {
+	a, b, found := strings.Cut(s, ":")
+	major, err1 := strconv.ParseUint(a, 10, 64)
+	minor, err2 := strconv.ParseUint(b, 10, 64)
+	return major, minor, found && err1 == nil && err2 == nil
+}
+
+// procRoot is where /proc is (a variable so the unit tests can read
+// fixtures).
+var procRoot = "/proc"
+
+// networks returns the interfaces of a --network none container: its own
+// namespace, read from /proc/PID/net/dev of its process (loopback only, so
+// only traffic inside the container shows). A host-network container gets
+// none, as from dockerd: the host's interfaces are not the container's. A
+// process found in the daemon's own namespace is not counted either.
+func networks(mode string, pid int) map[string]container.NetworkStats {
+	if mode != "none" || pid <= 0 {
+		return nil
+	}
+	proc := filepath.Join(procRoot, strconv.Itoa(pid))
+	own, err1 := os.Readlink(filepath.Join(proc, "ns", "net"))
+	self, err2 := os.Readlink(filepath.Join(procRoot, "self", "ns", "net"))
+	if err1 != nil || err2 != nil || own == self {
+		return nil
+	}
+	return netDev(filepath.Join(proc, "net", "dev"))
+}
+
+// netDev reads a /proc/net/dev table: after two header lines, "name:"
+// then 8 receive and 8 transmit counters.
+func netDev(path string) map[string]container.NetworkStats {
+	var out map[string]container.NetworkStats
+	for _, line := range strings.Split(readString(path), "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		f := strings.Fields(rest)
+		if !ok || len(f) < 16 {
+			continue
+		}
+		var n [16]uint64
+		for i := range n {
+			n[i], _ = strconv.ParseUint(f[i], 10, 64)
+		}
+		if out == nil {
+			out = map[string]container.NetworkStats{}
+		}
+		out[strings.TrimSpace(name)] = container.NetworkStats{RxBytes: n[0], RxPackets: n[1], RxErrors: n[2], RxDropped: n[3],
+			TxBytes: n[8], TxPackets: n[9], TxErrors: n[10], TxDropped: n[11]}
+	}
+	return out
 }
 
 // systemCPU returns the host's CPU time in nanoseconds (the cpu line of
