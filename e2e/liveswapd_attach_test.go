@@ -7,13 +7,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	units "github.com/docker/go-units"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/liveswap/liveswap/internal/testbed"
 )
@@ -55,7 +58,7 @@ func dockerSplit(t *testing.T, host string, args ...string) (stdout, stderr stri
 // driver none, a stopped container; exec -i and -t are
 // liveswapd_exec_tty_test.go's); and attach and exec again after a liveswapd restart.
 func TestLiveswapdAttachExec(t *testing.T) {
-	sd, l := liveswapdWithImage(t, "lsd-fg:1", dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Cmd: []string{"/bin/sleep", "600"}}})
+	sd, l := liveswapdWithImage(t, "lsd-fg:1", dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Cmd: []string{"/bin/sleep", "600"}}}, "/usr/bin/head", "/usr/bin/sync")
 	count := func() int { return len(strings.Fields(testbed.DockerCLI(t, l.Host, "ps", "-aq"))) }
 
 	// Foreground run: stdout and stderr reach the CLI's own, the exit code
@@ -136,6 +139,7 @@ func TestLiveswapdAttachExec(t *testing.T) {
 		t.Errorf("docker stats of the sleeper: row %q; want its memory, the host's as its limit, 1 pid", r)
 	}
 	testbed.DockerCLI(t, l.Host, "rm", "-f", spinner)
+	statsIO(t, l.Host, sleeper)
 
 	// Routes liveswapd does not serve answer 501 naming the route, never
 	// 404 (which clients read as "no such container"); top is real.
@@ -159,6 +163,106 @@ func TestLiveswapdAttachExec(t *testing.T) {
 	attachUntilEnd(t, l.Host, ticker2)
 	if ents, _ := os.ReadDir(filepath.Join(l.Dir, "exec", "execs")); len(ents) != 0 {
 		t.Errorf("exec sessions left %d folders", len(ents))
+	}
+}
+
+// statsIO checks docker stats' BLOCK I/O and NET I/O. A --network none
+// container writes 5 MB and syncs: its block I/O must say what the
+// kernel's blkio counters for its cgroup say (cgroup v1 charges only I/O
+// issued by the container itself, not the flusher's writeback: 12 to 41
+// kB in the runs here). Its own namespace's lo starts at zero and
+// grows by the datagrams the test sends over it (the image has no ping and
+// dash no /dev/tcp: the test joins the namespace). A host-network
+// container shows no networks: 0B / 0B.
+func statsIO(t *testing.T, host, hostNet string) {
+	t.Helper()
+	c := strings.TrimSpace(testbed.DockerCLI(t, host, "run", "-d", "--network", "none", "lsd-fg:1", "/bin/sh", "-c", "/usr/bin/head -c 5000000 /dev/zero > /tmp/f; /usr/bin/sync; echo synced; exec sleep 600"))
+	defer testbed.DockerCLI(t, host, "rm", "-f", c)
+	testbed.WaitUntil(t, "the writer to sync", 20*time.Second, func() bool { return strings.Contains(testbed.DockerCLI(t, host, "logs", c), "synced") })
+	rows := func() map[string][]string {
+		out := testbed.DockerCLI(t, host, "stats", "--no-stream", "--format", "{{.ID}}|{{.BlockIO}}|{{.NetIO}}", c, hostNet)
+		m := map[string][]string{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if f := strings.Split(line, "|"); len(f) == 3 {
+				m[f[0]] = f[1:]
+			}
+		}
+		return m
+	}
+	r := rows()
+	kernel := blkioWritten(t, "/sys/fs/cgroup/blkio/liveswapd/"+c+"/blkio.throttle.io_service_bytes_recursive")
+	t.Logf("5 MB written and synced: docker stats BLOCK I/O and NET I/O %q, the kernel's blkio counters %d bytes written; host network %q", r[c[:12]], kernel, r[hostNet[:12]])
+	if len(r[c[:12]]) != 2 || (kernel == 0) != strings.HasSuffix(r[c[:12]][0], "/ 0B") {
+		t.Errorf("docker stats block I/O %q, the kernel counted %d bytes written", r[c[:12]], kernel)
+	}
+	if len(r[c[:12]]) != 2 || r[c[:12]][1] != "0B / 0B" || len(r[hostNet[:12]]) != 2 || r[hostNet[:12]][1] != "0B / 0B" {
+		t.Errorf("net I/O before any traffic: %q, host network %q; want 0B / 0B both", r[c[:12]], r[hostNet[:12]])
+	}
+	const datagrams, payload = 100, 1000
+	loopbackDatagrams(t, testbed.DockerCLI(t, host, "inspect", "--format", "{{.State.Pid}}", c), datagrams, payload)
+	// Each datagram crosses lo once: sent and received, 28 bytes of
+	// headers over its payload (the port-unreachable answers add more).
+	var rx, tx int64
+	testbed.WaitUntil(t, "the datagrams in docker stats' NET I/O", 20*time.Second, func() bool {
+		if n := rows()[c[:12]]; len(n) == 2 {
+			in, out, _ := strings.Cut(n[1], " / ")
+			rx, _ = units.FromHumanSize(in)
+			tx, _ = units.FromHumanSize(out)
+		}
+		return rx >= datagrams*(payload+28) && tx >= datagrams*(payload+28)
+	})
+	t.Logf("after %d datagrams of %d bytes over the container's lo: NET I/O %d B received, %d B sent", datagrams, payload, rx, tx)
+}
+
+// blkioWritten sums the Write lines of a cgroup v1 blkio file.
+func blkioWritten(t *testing.T, path string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the container's blkio counters: %v", err)
+	}
+	var n int64
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[1] == "Write" {
+			v, _ := strconv.ParseInt(f[2], 10, 64)
+			n += v
+		}
+	}
+	return n
+}
+
+// loopbackDatagrams sends UDP datagrams to 127.0.0.1:9 from inside the
+// network namespace of process pid, on a thread of its own that ends
+// with it (never handed back to Go in another namespace).
+func loopbackDatagrams(t *testing.T, pid string, n, size int) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		done <- func() error {
+			ns, err := os.Open("/proc/" + strings.TrimSpace(pid) + "/ns/net")
+			if err != nil {
+				return err
+			}
+			defer ns.Close()
+			if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+				return err
+			}
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			to := &unix.SockaddrInet4{Port: 9, Addr: [4]byte{127, 0, 0, 1}}
+			for i := 0; i < n; i++ {
+				if err := unix.Sendto(fd, make([]byte, size), 0, to); err != nil {
+					return err
+				}
+			}
+			return nil
+		}()
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("sending over the container's loopback: %v", err)
 	}
 }
 

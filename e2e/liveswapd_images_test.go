@@ -69,7 +69,8 @@ func tarFolder(t *testing.T, dir string, w io.Writer) {
 
 // saveArchive writes a docker save archive of two layers: the folder
 // base, then a layer whose whiteout removes etc/doomed and which adds
-// etc/added. It is made here, from the host's binaries: no registry is
+// etc/added (and var/run/through-link when base has var/run -> /run). It
+// is made here, from the host's binaries: no registry is
 // reachable and no busybox is installed.
 func saveArchive(t *testing.T, path, tag, base string, cfg dockerspec.DockerOCIImageConfig) {
 	t.Helper()
@@ -79,7 +80,13 @@ func saveArchive(t *testing.T, path, tag, base string, cfg dockerspec.DockerOCII
 	layers = append(layers, []byte(b.String()))
 	var top strings.Builder
 	tw := tar.NewWriter(&top)
-	for _, e := range []struct{ name, body string }{{"etc/.wh.doomed", ""}, {"etc/added", "from the second layer\n"}} {
+	topEntries := []struct{ name, body string }{{"etc/.wh.doomed", ""}, {"etc/added", "from the second layer\n"}}
+	// A base with Debian's var/run -> /run gets a file written through it,
+	// as real images' upper layers do.
+	if fi, err := os.Lstat(filepath.Join(base, "var/run")); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		topEntries = append(topEntries, struct{ name, body string }{"var/run/through-link", "written through var/run\n"})
+	}
+	for _, e := range topEntries {
 		tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.body)), Typeflag: tar.TypeReg, ModTime: time.Now()})
 		tw.Write([]byte(e.body))
 	}
@@ -149,6 +156,7 @@ func TestLiveswapdImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(rootfs, "etc/doomed"), []byte("removed by the second layer\n"), 0o644)
+	os.Symlink("/run", filepath.Join(rootfs, "var/run"))
 	archive := filepath.Join(dir, "image.tar")
 	saveArchive(t, archive, "lsd-test:1", rootfs, dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Cmd: []string{"/bin/sleep", "600"}, Env: []string{"GREETING=from-image"}, WorkingDir: "/tmp"}})
 	cli := func(args ...string) string {
@@ -203,16 +211,17 @@ func TestLiveswapdImages(t *testing.T) {
 	witness := testbed.Watch(t, l.Host, web, kv)
 
 	// What the image gives a container: its env and working folder, the
-	// second layer's file, not the file its whiteout removed; a write
-	// stays in the container.
+	// second layer's files (one written through the first's absolute
+	// var/run -> /run), not the file its whiteout removed; a write stays
+	// in the container.
 	look := cli("run", "-d", "--name", "img-look", "lsd-test:1", "/bin/sh", "-c",
-		`echo "env=$GREETING pwd=$(pwd)"; cat /etc/doomed 2>/dev/null || echo doomed-gone; cat /etc/added; echo w >/written; echo ready; exec sleep 600`)
+		`echo "env=$GREETING pwd=$(pwd)"; cat /etc/doomed 2>/dev/null || echo doomed-gone; cat /etc/added; cat /run/through-link; echo w >/written; echo ready; exec sleep 600`)
 	var out string
 	testbed.WaitUntil(t, "the look container to report", 20*time.Second, func() bool {
 		out = cli("logs", look)
 		return strings.Contains(out, "ready")
 	})
-	for _, want := range []string{"env=from-image pwd=/tmp", "doomed-gone", "from the second layer"} {
+	for _, want := range []string{"env=from-image pwd=/tmp", "doomed-gone", "from the second layer", "written through var/run"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the container's output lacks %q:\n%s", want, out)
 		}

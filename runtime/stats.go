@@ -143,8 +143,8 @@ func readCgroup(root, path string, s *container.StatsResponse, hostMem uint64) {
 	if v2 {
 		b.IoServiceBytesRecursive, b.IoServicedRecursive = ioStat(filepath.Join(dir("io"), "io.stat"))
 	} else {
-		// Some kernels (6.x) count here only for a device with a
-		// throttle limit set: these read "Total 0" then, as for dockerd.
+		// v1 charges only the I/O the cgroup's own processes issue, not
+		// the flusher's later writeback of their buffered writes.
 		b.IoServiceBytesRecursive = blkioEntries(filepath.Join(dir("blkio"), "blkio.throttle.io_service_bytes_recursive"))
 		b.IoServicedRecursive = blkioEntries(filepath.Join(dir("blkio"), "blkio.throttle.io_serviced_recursive"))
 	}

@@ -34,7 +34,7 @@ func TestReadCgroup(t *testing.T) {
 			"cpu/liveswapd/c/cpu.stat":                     "nr_periods 10\nnr_throttled 4\nthrottled_time 900\n",
 			"pids/liveswapd/c/pids.current":                "2",
 			"pids/liveswapd/c/pids.max":                    "50",
-			// As this kernel writes them once a device has a throttle limit.
+			// As this machine's kernel writes them.
 			"blkio/liveswapd/c/blkio.throttle.io_service_bytes_recursive": "254:0 Read 4096\n254:0 Write 7413760\n254:0 Sync 7413760\n254:0 Async 0\n254:0 Discard 0\n254:0 Total 7417856\nTotal 7417856\n",
 			"blkio/liveswapd/c/blkio.throttle.io_serviced_recursive":      "254:0 Read 1\n254:0 Write 536\n254:0 Total 537\nTotal 537\n",
 		}, container.StatsResponse{
@@ -47,7 +47,7 @@ func TestReadCgroup(t *testing.T) {
 				IoServicedRecursive:     []container.BlkioStatEntry{vda("Read", 1), vda("Write", 536), vda("Total", 537)},
 			},
 		}},
-		{"v1 blkio without a throttle limit on this kernel reads Total 0: no entries", map[string]string{
+		{"v1 blkio of a cgroup that did no I/O reads Total 0: no entries", map[string]string{
 			"blkio/liveswapd/c/blkio.throttle.io_service_bytes_recursive": "Total 0\n",
 			"memory/liveswapd/c/memory.limit_in_bytes":                    "67108864",
 		}, container.StatsResponse{MemoryStats: container.MemoryStats{Limit: 64 << 20, Stats: map[string]uint64{}}}},
