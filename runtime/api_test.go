@@ -22,13 +22,14 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/liveswap/liveswap/internal/host/procfs"
+	"github.com/liveswap/liveswap/runtime/shim"
 )
 
 // TestMain lets the test binary act as the shim, as liveswapd's own binary
 // does: the daemon under test re-executes /proc/self/exe.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "shim" {
-		os.Exit(ShimMain(os.Args[2:]))
+		os.Exit(shim.Main(os.Args[2:]))
 	}
 	os.Exit(m.Run())
 }
@@ -343,7 +344,7 @@ func TestRestoreAdoptsShims(t *testing.T) {
 	}
 	// The shim writes exit.json last, just before it exits.
 	waitFor(t, "short's exit record", func() bool {
-		_, err := os.Stat(filepath.Join(sc.runDir, exitFile))
+		_, err := os.Stat(filepath.Join(sc.runDir, shim.ExitFile))
 		return err == nil
 	})
 

@@ -48,7 +48,7 @@
 // the folder); a folder is deleted by renaming it to a hidden name first,
 // and loaders skip hidden names. On start the daemon adopts every live
 // shim in parallel (same PID, StartedAt and RestartCount) and records the
-// exit of containers that ended while it was down; DecideShim decides,
+// exit of containers that ended while it was down; shim.Decide decides,
 // with the shim's /proc start time as the PID-reuse guard, and signals go
 // through pidfds checked against the recorded start times. A shim is on
 // disk (spawn.json) before it may start anything, so a daemon killed at

@@ -725,7 +725,7 @@ var table = []Mutation{
 	},
 	{
 		ID: "liveswapd.oom-killed", Verdict: "a container killed at its memory limit is reported OOMKilled",
-		File: "runtime/shim.go", Original: "s.oom = s.oomKilled()", Replacement: "s.oom = false",
+		File: "runtime/shim/main.go", Original: "s.oom = s.oomKilled()", Replacement: "s.oom = false",
 		Tests: []Step{e2e("^TestLiveswapdIsolation$")}, Why: "inspect would hide why the container died (exit 137)",
 	},
 	{
