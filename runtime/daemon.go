@@ -31,43 +31,12 @@ import (
 	"github.com/liveswap/liveswap/runtime/shim"
 )
 
-// ShimBinaryEnv names a program run in place of the daemon's own binary
-// to start shims (`PROGRAM shim RUNDIR`); it must end by executing
-// liveswapd's shim. Tests use it to hold a shim at a chosen point. It is
-// trusted as the daemon's own command line is: it must be a root-owned
-// executable file that neither group nor others can write.
-const ShimBinaryEnv = "LIVESWAPD_SHIM_BINARY"
-
-// trustedExecutable refuses a program that someone other than root could
-// have changed.
-func trustedExecutable(p string) error {
-	if !filepath.IsAbs(p) {
-		return fmt.Errorf("not an absolute path; name the program by its full path")
-	}
-	fi, err := os.Lstat(p)
-	if err != nil {
-		return err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("not a regular file (symlinks are refused); name the file itself")
-	case !ok || int(st.Uid) != os.Geteuid() && st.Uid != 0:
-		return fmt.Errorf("owned by uid %d; it must belong to root: chown root %s", st.Uid, p)
-	case fi.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("mode %v lets group or others write it: chmod go-w %s", fi.Mode().Perm(), p)
-	case fi.Mode().Perm()&0o100 == 0:
-		return fmt.Errorf("mode %v is not executable by its owner: chmod u+x %s", fi.Mode().Perm(), p)
-	}
-	return nil
-}
-
 // Options are what a Daemon needs besides its Config.
 type Options struct {
 	Version string
-	// ShimBinary is executed as `ShimBinary shim RUNDIR`; default
-	// $LIVESWAPD_SHIM_BINARY, else /proc/self/exe, the daemon's own binary
-	// even if it was replaced on disk since the daemon started.
+	// ShimBinary is executed as `ShimBinary RUNDIR` to start a container;
+	// default $LIVESWAPD_SHIM_BINARY, else liveswapd-shim beside the
+	// daemon's executable (see shimbin.go).
 	ShimBinary string
 	Log        *slog.Logger
 	Level      *slog.LevelVar
@@ -96,6 +65,9 @@ type Daemon struct {
 	closed   atomic.Bool
 	lockFile *os.File
 	started  time.Time
+	// shimBeside: ShimBinary was found beside the daemon's executable and
+	// is checked again before each start (an upgrade may replace it).
+	shimBeside bool
 }
 
 // restoreParallelism bounds concurrent shim adoption at start.
@@ -110,19 +82,21 @@ func NewDaemon(cfg Config, opts Options) (*Daemon, error) {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
+	shimBeside := false
 	if opts.ShimBinary == "" {
-		opts.ShimBinary = "/proc/self/exe"
-		if p := opts.Getenv(ShimBinaryEnv); p != "" {
-			if err := trustedExecutable(p); err != nil {
-				return nil, fmt.Errorf("%s=%s: %w", ShimBinaryEnv, p, err)
-			}
-			opts.ShimBinary = p
+		p, beside, err := defaultShim(opts.Getenv)
+		if err != nil {
+			return nil, err
 		}
+		opts.ShimBinary, shimBeside = p, beside
 	}
 	d := &Daemon{
 		opts: opts, log: opts.Log, cfg: cfg,
 		byID: map[string]*Container{}, byName: map[string]*Container{},
-		events: newEventBus(), started: time.Now(),
+		events: newEventBus(), started: time.Now(), shimBeside: shimBeside,
+	}
+	if _, err := d.shimBinary(); err != nil {
+		d.log.Warn("containers cannot start", "err", err)
 	}
 	for _, dir := range []string{cfg.DataRoot, d.containersDir(), cfg.ExecRoot, d.runsDir()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -644,6 +618,10 @@ func mergeEnv(base, extra []string) []string {
 // reports the container started (shim.json) or failed (exit.json).
 func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps shim.Process, oci *specs.Spec) (shim.Record, <-chan struct{}, error) {
 	id := ps.ID
+	shimBin, err := d.shimBinary()
+	if err != nil {
+		return shim.Record{}, nil, err
+	}
 	if err := runDirFree(c.runDir); err != nil {
 		return shim.Record{}, nil, err
 	}
@@ -687,13 +665,13 @@ func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps shim.Process, o
 		Files: []uintptr{devnull.Fd(), shimLog.Fd(), shimLog.Fd(), syncR.Fd()},
 		Sys:   &syscall.SysProcAttr{Setsid: true, PidFD: &shimFD},
 	}
-	pid, err := syscall.ForkExec(d.opts.ShimBinary, []string{"liveswapd", "shim", c.runDir}, attr)
+	pid, err := syscall.ForkExec(shimBin, []string{ShimName, c.runDir}, attr)
 	syncR.Close()
 	shimLog.Close()
 	devnull.Close()
 	if err != nil {
 		syncW.Close()
-		return shim.Record{}, nil, fmt.Errorf("starting shim %s: %w", d.opts.ShimBinary, err)
+		return shim.Record{}, nil, fmt.Errorf("starting shim %s: %w", shimBin, err)
 	}
 	// The pidfd must be non-blocking for Go's poller (CLONE_PIDFD gives a
 	// blocking one).

@@ -17,7 +17,10 @@ import (
 var version = "dev"
 
 func main() {
-	// Shim mode first: a shim must not parse daemon flags or config.
+	// `liveswapd shim RUNDIR` is the shim too, for a LIVESWAPD_SHIM_BINARY
+	// wrapper that has only liveswapd at hand; the daemon itself starts
+	// liveswapd-shim, a much smaller process. It must not parse daemon
+	// flags or config.
 	if len(os.Args) > 1 && os.Args[1] == "shim" {
 		os.Exit(shim.Main(os.Args[2:]))
 	}
