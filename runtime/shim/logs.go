@@ -115,7 +115,8 @@ func (w *logWriter) write(stream string, line []byte) {
 // copyFrom reads a container stream until EOF, one record per line.
 func (w *logWriter) copyFrom(r io.ReadCloser, stream string) {
 	defer r.Close()
-	buf := make([]byte, 32*1024)
+	// 8 KiB, as conmon reads: two per container, for its whole life.
+	buf := make([]byte, 8*1024)
 	var pending []byte
 	for {
 		n, err := r.Read(buf)
