@@ -28,6 +28,7 @@ import (
 	"github.com/liveswap/liveswap/internal/host/pidfd"
 	"github.com/liveswap/liveswap/internal/host/procfs"
 	"github.com/liveswap/liveswap/runtime/image"
+	"github.com/liveswap/liveswap/runtime/oci"
 	"github.com/liveswap/liveswap/runtime/shim"
 )
 
@@ -334,7 +335,7 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 			return nil, nil, err
 		}
 		draft := containerSpec{Root: root, Path: args[0], Args: args[1:], Config: cfg, HostConfig: hc}
-		if _, err := buildOCI(draft, ociInput{InitPath: initPath()}); err != nil {
+		if _, err := oci.Build(ociInput(draft)); err != nil {
 			return nil, nil, err
 		}
 	}

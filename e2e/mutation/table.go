@@ -715,12 +715,12 @@ var table = []Mutation{
 	},
 	{
 		ID: "liveswapd.pid-namespace", Verdict: "a root folder image runs in its own PID namespace",
-		File: "runtime/oci.go", Original: "ns := []specs.LinuxNamespace{{Type: specs.PIDNamespace}, ", Replacement: "ns := []specs.LinuxNamespace{",
+		File: "runtime/oci/spec.go", Original: "ns := []specs.LinuxNamespace{{Type: specs.PIDNamespace}, ", Replacement: "ns := []specs.LinuxNamespace{",
 		Tests: []Step{unitRun("./runtime", "^TestBuildOCI$"), e2e("^TestLiveswapdIsolation$")}, Why: "a container would see and signal the host's processes",
 	},
 	{
 		ID: "liveswapd.no-new-privileges", Verdict: "a root folder image runs with no-new-privileges",
-		File: "runtime/oci.go", Original: "NoNewPrivileges: true,", Replacement: "NoNewPrivileges: false,",
+		File: "runtime/oci/spec.go", Original: "NoNewPrivileges: true,", Replacement: "NoNewPrivileges: false,",
 		Tests: []Step{unitRun("./runtime", "^TestBuildOCI$"), e2e("^TestLiveswapdIsolation$")}, Why: "a setuid binary in the image would regain privileges",
 	},
 	{
