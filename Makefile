@@ -5,15 +5,25 @@ SHELL := /bin/bash
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO      ?= go
 LDFLAGS  = -X main.version=$(VERSION)
+# The shim runs once per container: no symbol tables, no build paths.
+SHIMFLAGS = -trimpath -ldflags "-s -w $(LDFLAGS)"
 BIN     ?= bin
+PREFIX  ?= /usr/local
 
-.PHONY: all build test unit e2e demo demo-liveswapd lint deps bench clean
+.PHONY: all build install test unit e2e demo demo-liveswapd lint deps bench clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/liveswap ./cmd/liveswap
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/liveswapd ./cmd/liveswapd
+	$(GO) build $(SHIMFLAGS) -o $(BIN)/liveswapd-shim ./cmd/liveswapd-shim
+
+# install puts liveswap, liveswapd and liveswapd-shim in $(PREFIX)/bin, where
+# runtime/liveswapd.service runs liveswapd; liveswapd starts containers with
+# the liveswapd-shim beside it, so the two go together.
+install: build
+	install -o root -m 0755 $(BIN)/liveswap $(BIN)/liveswapd $(BIN)/liveswapd-shim $(PREFIX)/bin/
 
 # deps installs the Debian packages the end-to-end tests and the demo use.
 deps:
@@ -45,6 +55,7 @@ demo: deps build
 demo-liveswapd: deps build
 	$(GO) build -ldflags "-X main.version=1.0.0" -o $(BIN)/demo/liveswapd-1.0.0 ./cmd/liveswapd
 	$(GO) build -ldflags "-X main.version=1.0.1" -o $(BIN)/demo/liveswapd-1.0.1 ./cmd/liveswapd
+	$(GO) build -trimpath -ldflags "-s -w -X main.version=1.0.0" -o $(BIN)/demo/liveswapd-shim ./cmd/liveswapd-shim
 	$(BIN)/liveswap demo --old $(BIN)/demo/liveswapd-1.0.0 --new $(BIN)/demo/liveswapd-1.0.1
 
 # bench runs the Go micro-benchmarks, then measures `liveswap apply` beside a

@@ -20,6 +20,7 @@ import (
 	"github.com/liveswap/liveswap/internal/host/probe"
 	"github.com/liveswap/liveswap/internal/host/procfs"
 	"github.com/liveswap/liveswap/internal/testbed"
+	"github.com/liveswap/liveswap/runtime"
 )
 
 // isoScript runs inside a container and reports what it can reach of the
@@ -147,7 +148,7 @@ func TestLiveswapdIsolation(t *testing.T) {
 	if capEff&(1<<21) != 0 || status["NoNewPrivs"] != "1" || status["Seccomp"] != "2" {
 		t.Errorf("isolated container pid %d: CapEff %s (CAP_SYS_ADMIN is bit 21), NoNewPrivs %s, Seccomp %s", isoPid, status["CapEff"], status["NoNewPrivs"], status["Seccomp"])
 	}
-	if st, _ := procfs.Stat(isoPid); !strings.Contains(strings.Join(procfs.Cmdline(st.PPID), " "), "liveswapd shim") {
+	if st, _ := procfs.Stat(isoPid); !strings.Contains(strings.Join(procfs.Cmdline(st.PPID), " "), runtime.ShimName+" ") {
 		t.Errorf("isolated container pid %d: parent %d is %q, not its shim", isoPid, st.PPID, procfs.Cmdline(st.PPID))
 	}
 	if openCap := procStatus(t, openPid)["CapEff"]; openCap == status["CapEff"] {

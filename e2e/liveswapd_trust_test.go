@@ -191,7 +191,7 @@ func pipeQueued(pid, fd int) int {
 // TestLiveswapdShimStartRace is the deterministic form of a daemon killed
 // while a shim starts: the shim is stopped right after it is executed
 // (a wrapper named by LIVESWAPD_SHIM_BINARY stops itself once, then
-// executes the real shim), the daemon gives it the go-ahead, and the test
+// executes the real liveswapd-shim), the daemon gives it the go-ahead, and the test
 // SIGKILLs the daemon, starts it again, asks it to start the container
 // again, and only then lets the first shim go on. The container must run
 // exactly once, as /proc sees it, and the daemon must report that one
@@ -201,7 +201,8 @@ func TestLiveswapdShimStartRace(t *testing.T) {
 	hold := testbed.ShortDir(t, "lsh-")
 	bin := testbed.Build(t, "liveswapd", testbed.LiveswapdVersion)
 	wrapper := filepath.Join(hold, "shim-wrapper")
-	script := fmt.Sprintf("#!/bin/sh\nif [ ! -e %[1]s/stopped ]; then : > %[1]s/stopped; kill -STOP $$; fi\nexec %[2]s \"$@\"\n", hold, bin)
+	shimBin := filepath.Join(filepath.Dir(bin), runtime.ShimName)
+	script := fmt.Sprintf("#!/bin/sh\nif [ ! -e %[1]s/stopped ]; then : > %[1]s/stopped; kill -STOP $$; fi\nexec %[2]s \"$@\"\n", hold, shimBin)
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

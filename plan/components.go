@@ -14,6 +14,9 @@ const (
 	Runc       = "runc"
 	// LiveswapdComponent is liveswapd as a component of its own stack.
 	LiveswapdComponent = "liveswapd"
+	// LiveswapdShim is the per-container process liveswapd runs from the
+	// file beside its own (runtime/shim).
+	LiveswapdShim = "liveswapd-shim"
 )
 
 // ComponentSpec is one program of a daemon's stack: how to ask a binary
@@ -35,6 +38,9 @@ type ComponentSpec struct {
 	// Order is its place in a restart: lower first (containerd before the
 	// dockerd that connects to it).
 	Order int
+	// BesideDaemon: its file is the one of that base name in the daemon
+	// binary's folder (liveswapd runs the liveswapd-shim beside it).
+	BesideDaemon bool
 	// Versions is its project's documented upgrade path.
 	Versions VersionRules
 	// says reports whether the first line of a version probe is this
@@ -79,6 +85,12 @@ var components = map[string]*ComponentSpec{
 	LiveswapdComponent: {Name: LiveswapdComponent, Binary: "/usr/local/bin/liveswapd", BaseNames: []string{"liveswapd"}, VersionArgs: []string{"--version"},
 		Unit: "liveswapd.service", Order: 20, Versions: kinds[Liveswapd].Versions,
 		says: firstWord("liveswapd")},
+	// Swapped beside liveswapd, no restart of its own: running shims keep
+	// the file they started from, containers started afterwards get the
+	// new one.
+	LiveswapdShim: {Name: LiveswapdShim, Binary: "/usr/local/bin/liveswapd-shim", BaseNames: []string{"liveswapd-shim"}, VersionArgs: []string{"--version"},
+		Order: 5, BesideDaemon: true, Versions: kinds[Liveswapd].Versions,
+		says: firstWord("liveswapd-shim")},
 }
 
 // ComponentOf returns the spec of a component name, nil when unknown.

@@ -19,6 +19,7 @@ func TestComponentSaying(t *testing.T) {
 		{[]string{"-v"}, "containerd-shim-runc-v2: Version: 1.7.24~ds1 Revision: 1.7.24~ds1-6+deb13u1", Shim}, // as RunVersionArgs joins it
 		{[]string{"--version"}, "runc version 1.1.5+ds1\ncommit: 1.1.5+ds1-1+deb12u1", Runc},
 		{[]string{"--version"}, "liveswapd version 1.0.2", LiveswapdComponent},
+		{[]string{"--version"}, "liveswapd-shim version 1.0.2", LiveswapdShim},
 		{[]string{"--version"}, "flag provided but not defined: -version", ""},
 		{[]string{"-v"}, "containerd github.com/containerd/containerd 1.7.24", ""}, // not containerd's own arguments
 	}
@@ -32,6 +33,9 @@ func TestComponentSaying(t *testing.T) {
 	}
 	if ComponentOf(Runc).Unit != "" || ComponentOf(Shim).VersionArgs[0] != "-v" {
 		t.Error("runc has no unit; the shim answers -v")
+	}
+	if c := ComponentOf(LiveswapdShim); c.Unit != "" || !c.BesideDaemon || c.Order >= ComponentOf(LiveswapdComponent).Order {
+		t.Errorf("liveswapd-shim: no unit, beside liveswapd, swapped before it: %+v", c)
 	}
 }
 

@@ -22,13 +22,14 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/liveswap/liveswap/internal/host/procfs"
+	"github.com/liveswap/liveswap/runtime/shim"
 )
 
-// TestMain lets the test binary act as the shim, as liveswapd's own binary
-// does: the daemon under test re-executes /proc/self/exe.
+// TestMain lets the test binary act as liveswapd-shim: the daemon under
+// test re-executes /proc/self/exe, which it names liveswapd-shim.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "shim" {
-		os.Exit(ShimMain(os.Args[2:]))
+	if filepath.Base(os.Args[0]) == ShimName {
+		os.Exit(shim.Main(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
@@ -52,7 +53,7 @@ func startTestDaemon(t *testing.T, dir string, liveRestore bool) *testDaemon {
 	cfg.AllowHostImage = true // the tests run the host's binaries
 	sock := filepath.Join(dir, "api.sock")
 	cfg.Hosts = []string{"unix://" + sock}
-	d, err := NewDaemon(cfg, Options{Version: "9.9.9-test", Getenv: func(string) string { return "" }})
+	d, err := NewDaemon(cfg, Options{Version: "9.9.9-test", ShimBinary: "/proc/self/exe", Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +344,7 @@ func TestRestoreAdoptsShims(t *testing.T) {
 	}
 	// The shim writes exit.json last, just before it exits.
 	waitFor(t, "short's exit record", func() bool {
-		_, err := os.Stat(filepath.Join(sc.runDir, exitFile))
+		_, err := os.Stat(filepath.Join(sc.runDir, shim.ExitFile))
 		return err == nil
 	})
 

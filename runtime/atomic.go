@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,18 +10,6 @@ import (
 
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
 )
-
-// readJSON decodes the file at path into v.
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("decoding %s: %w", path, err)
-	}
-	return nil
-}
 
 // removeDirAtomic deletes a folder by first renaming it to a hidden name, so
 // a crash half-way leaves nothing a loader would pick up (loaders skip

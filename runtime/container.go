@@ -13,15 +13,16 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
+	"github.com/liveswap/liveswap/runtime/oci"
 )
 
 // Error categories, mapped to HTTP status codes by the API.
 var (
 	ErrNotFound    = errors.New("not found")
 	ErrConflict    = errors.New("conflict")
-	ErrInvalid     = errors.New("invalid parameter")
+	ErrInvalid     = oci.ErrInvalid // the OCI bundle's refusals are the same values
 	ErrNotModified = errors.New("not modified")
-	ErrUnsupported = errors.New("not supported by liveswapd")
+	ErrUnsupported = oci.ErrUnsupported
 	// ErrNotImplemented: the container's configuration cannot do this
 	// (logs of a container whose log driver is none).
 	ErrNotImplemented = errors.New("not implemented")

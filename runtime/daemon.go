@@ -25,47 +25,19 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
+	"github.com/liveswap/liveswap/internal/host/pidfd"
 	"github.com/liveswap/liveswap/internal/host/procfs"
 	"github.com/liveswap/liveswap/runtime/image"
+	"github.com/liveswap/liveswap/runtime/oci"
+	"github.com/liveswap/liveswap/runtime/shim"
 )
-
-// ShimBinaryEnv names a program run in place of the daemon's own binary
-// to start shims (`PROGRAM shim RUNDIR`); it must end by executing
-// liveswapd's shim. Tests use it to hold a shim at a chosen point. It is
-// trusted as the daemon's own command line is: it must be a root-owned
-// executable file that neither group nor others can write.
-const ShimBinaryEnv = "LIVESWAPD_SHIM_BINARY"
-
-// trustedExecutable refuses a program that someone other than root could
-// have changed.
-func trustedExecutable(p string) error {
-	if !filepath.IsAbs(p) {
-		return fmt.Errorf("not an absolute path; name the program by its full path")
-	}
-	fi, err := os.Lstat(p)
-	if err != nil {
-		return err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("not a regular file (symlinks are refused); name the file itself")
-	case !ok || int(st.Uid) != os.Geteuid() && st.Uid != 0:
-		return fmt.Errorf("owned by uid %d; it must belong to root: chown root %s", st.Uid, p)
-	case fi.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("mode %v lets group or others write it: chmod go-w %s", fi.Mode().Perm(), p)
-	case fi.Mode().Perm()&0o100 == 0:
-		return fmt.Errorf("mode %v is not executable by its owner: chmod u+x %s", fi.Mode().Perm(), p)
-	}
-	return nil
-}
 
 // Options are what a Daemon needs besides its Config.
 type Options struct {
 	Version string
-	// ShimBinary is executed as `ShimBinary shim RUNDIR`; default
-	// $LIVESWAPD_SHIM_BINARY, else /proc/self/exe, the daemon's own binary
-	// even if it was replaced on disk since the daemon started.
+	// ShimBinary is executed as `ShimBinary RUNDIR` to start a container;
+	// default $LIVESWAPD_SHIM_BINARY, else liveswapd-shim beside the
+	// daemon's executable (see shimbin.go).
 	ShimBinary string
 	Log        *slog.Logger
 	Level      *slog.LevelVar
@@ -94,6 +66,9 @@ type Daemon struct {
 	closed   atomic.Bool
 	lockFile *os.File
 	started  time.Time
+	// shimBeside: ShimBinary was found beside the daemon's executable and
+	// is checked again before each start (an upgrade may replace it).
+	shimBeside bool
 }
 
 // restoreParallelism bounds concurrent shim adoption at start.
@@ -108,19 +83,21 @@ func NewDaemon(cfg Config, opts Options) (*Daemon, error) {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
+	shimBeside := false
 	if opts.ShimBinary == "" {
-		opts.ShimBinary = "/proc/self/exe"
-		if p := opts.Getenv(ShimBinaryEnv); p != "" {
-			if err := trustedExecutable(p); err != nil {
-				return nil, fmt.Errorf("%s=%s: %w", ShimBinaryEnv, p, err)
-			}
-			opts.ShimBinary = p
+		p, beside, err := defaultShim(opts.Getenv)
+		if err != nil {
+			return nil, err
 		}
+		opts.ShimBinary, shimBeside = p, beside
 	}
 	d := &Daemon{
 		opts: opts, log: opts.Log, cfg: cfg,
 		byID: map[string]*Container{}, byName: map[string]*Container{},
-		events: newEventBus(), started: time.Now(),
+		events: newEventBus(), started: time.Now(), shimBeside: shimBeside,
+	}
+	if _, err := d.shimBinary(); err != nil {
+		d.log.Warn("containers cannot start", "err", err)
 	}
 	for _, dir := range []string{cfg.DataRoot, d.containersDir(), cfg.ExecRoot, d.runsDir()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -359,7 +336,7 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 			return nil, nil, err
 		}
 		draft := containerSpec{Root: root, Path: args[0], Args: args[1:], Config: cfg, HostConfig: hc}
-		if _, err := buildOCI(draft, ociInput{InitPath: initPath()}); err != nil {
+		if _, err := oci.Build(ociInput(draft)); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -383,7 +360,7 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 		return nil, nil, fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name: %w", name, other.spec.ID, ErrConflict)
 	}
 	spec := containerSpec{
-		Version: ProtoVersion, ID: id, Name: name, Created: time.Now().UTC(), Image: cfg.Image, Root: root,
+		Version: shim.ProtoVersion, ID: id, Name: name, Created: time.Now().UTC(), Image: cfg.Image, Root: root,
 		Path: args[0], Args: args[1:], Config: cfg, HostConfig: hc,
 	}
 	if ref.img != nil {
@@ -572,10 +549,10 @@ func (d *Daemon) startLocked(ctx context.Context, c *Container, byPolicy bool) e
 
 // processSpec builds what the shim runs, and for a root folder image the
 // OCI runtime spec runc runs it with.
-func (d *Daemon) processSpec(c *Container, spec containerSpec) (ProcessSpec, *specs.Spec, error) {
+func (d *Daemon) processSpec(c *Container, spec containerSpec) (shim.Process, *specs.Spec, error) {
 	uid, gid, err := resolveUser(spec.Root, spec.Config.User)
 	if err != nil {
-		return ProcessSpec{}, nil, err
+		return shim.Process{}, nil, err
 	}
 	host, _ := os.Hostname()
 	if spec.Root != "" && spec.HostConfig.NetworkMode.IsNone() {
@@ -588,10 +565,10 @@ func (d *Daemon) processSpec(c *Container, spec containerSpec) (ProcessSpec, *sp
 	env = mergeEnv(env, spec.Config.Env)
 	lc, err := ParseLogConfig(spec.HostConfig.LogConfig.Type, spec.HostConfig.LogConfig.Config)
 	if err != nil {
-		return ProcessSpec{}, nil, err
+		return shim.Process{}, nil, err
 	}
-	ps := ProcessSpec{
-		Version: ProtoVersion, ID: spec.ID,
+	ps := shim.Process{
+		Version: shim.ProtoVersion, ID: spec.ID,
 		Args: append([]string{spec.Path}, spec.Args...), Env: env,
 		Cwd: spec.Config.WorkingDir, Root: spec.Root, UID: uid, GID: gid,
 		LogPath: c.logPath(), LogMaxSize: lc.MaxSize, LogMaxFiles: lc.MaxFiles,
@@ -605,18 +582,18 @@ func (d *Daemon) processSpec(c *Container, spec containerSpec) (ProcessSpec, *sp
 	if spec.ImageID != "" {
 		// After a reboot the overlay is gone; mount it again.
 		if err := d.images.Mount(spec.ImageID, c.dataDir); err != nil {
-			return ProcessSpec{}, nil, err
+			return shim.Process{}, nil, err
 		}
 	}
 	runc, err := d.runcPath()
 	if err != nil {
-		return ProcessSpec{}, nil, err
+		return shim.Process{}, nil, err
 	}
 	oci, err := d.bundle(c, spec, uid, gid, env, host)
 	if err != nil {
-		return ProcessSpec{}, nil, err
+		return shim.Process{}, nil, err
 	}
-	ps.Runc = &RuncSpec{Binary: runc, Root: filepath.Join(d.Config().ExecRoot, "runc")}
+	ps.Runc = &shim.Runc{Binary: runc, Root: filepath.Join(d.Config().ExecRoot, "runc")}
 	return ps, oci, nil
 }
 
@@ -641,42 +618,46 @@ func mergeEnv(base, extra []string) []string {
 
 // spawnShim starts a shim for a fresh run folder and waits until it
 // reports the container started (shim.json) or failed (exit.json).
-func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps ProcessSpec, oci *specs.Spec) (ShimRecord, <-chan struct{}, error) {
+func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps shim.Process, oci *specs.Spec) (shim.Record, <-chan struct{}, error) {
 	id := ps.ID
+	shimBin, err := d.shimBinary()
+	if err != nil {
+		return shim.Record{}, nil, err
+	}
 	if err := runDirFree(c.runDir); err != nil {
-		return ShimRecord{}, nil, err
+		return shim.Record{}, nil, err
 	}
 	if err := removeDirAtomic(c.runDir); err != nil {
-		return ShimRecord{}, nil, err
+		return shim.Record{}, nil, err
 	}
 	if err := os.MkdirAll(c.runDir, 0o700); err != nil {
-		return ShimRecord{}, nil, fmt.Errorf("creating run folder: %w", err)
+		return shim.Record{}, nil, fmt.Errorf("creating run folder: %w", err)
 	}
-	if err := atomicfile.WriteJSON(filepath.Join(c.runDir, processFile), ps, 0o600); err != nil {
-		return ShimRecord{}, nil, err
+	if err := atomicfile.WriteJSON(filepath.Join(c.runDir, shim.ProcessFile), ps, 0o600); err != nil {
+		return shim.Record{}, nil, err
 	}
 	if oci != nil {
 		// The run folder is the OCI bundle runc is given.
-		if err := atomicfile.WriteJSON(filepath.Join(c.runDir, bundleFile), oci, 0o600); err != nil {
-			return ShimRecord{}, nil, err
+		if err := atomicfile.WriteJSON(filepath.Join(c.runDir, shim.BundleFile), oci, 0o600); err != nil {
+			return shim.Record{}, nil, err
 		}
 	}
-	shimLog, err := os.OpenFile(filepath.Join(c.runDir, shimLogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	shimLog, err := os.OpenFile(filepath.Join(c.runDir, shim.LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return ShimRecord{}, nil, fmt.Errorf("creating shim log: %w", err)
+		return shim.Record{}, nil, fmt.Errorf("creating shim log: %w", err)
 	}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		shimLog.Close()
-		return ShimRecord{}, nil, err
+		return shim.Record{}, nil, err
 	}
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
 		shimLog.Close()
 		devnull.Close()
-		return ShimRecord{}, nil, err
+		return shim.Record{}, nil, err
 	}
-	pidfd := -1
+	shimFD := -1
 	attr := &syscall.ProcAttr{
 		// The run folder, which the shim names its files relative to.
 		Dir: c.runDir,
@@ -684,29 +665,29 @@ func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps ProcessSpec, oc
 		// NOTIFY_SOCKET and the like. GOMAXPROCS/GOGC keep its footprint low.
 		Env:   []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "GOMAXPROCS=1", "GOGC=25"},
 		Files: []uintptr{devnull.Fd(), shimLog.Fd(), shimLog.Fd(), syncR.Fd()},
-		Sys:   &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd},
+		Sys:   &syscall.SysProcAttr{Setsid: true, PidFD: &shimFD},
 	}
-	pid, err := syscall.ForkExec(d.opts.ShimBinary, []string{"liveswapd", "shim", c.runDir}, attr)
+	pid, err := syscall.ForkExec(shimBin, []string{ShimName, c.runDir}, attr)
 	syncR.Close()
 	shimLog.Close()
 	devnull.Close()
 	if err != nil {
 		syncW.Close()
-		return ShimRecord{}, nil, fmt.Errorf("starting shim %s: %w", d.opts.ShimBinary, err)
+		return shim.Record{}, nil, fmt.Errorf("starting shim %s: %w", shimBin, err)
 	}
 	// The pidfd must be non-blocking for Go's poller (CLONE_PIDFD gives a
 	// blocking one).
-	unix.SetNonblock(pidfd, true)
-	exited := waitPidfd(pidfd)
+	unix.SetNonblock(shimFD, true)
+	exited := pidfd.Wait(shimFD)
 	// Record the shim before it may start anything: a daemon restarted
 	// from here on finds it and adopts it instead of starting another.
 	// Without the record the shim gets no go-ahead and starts nothing.
 	shimProc, _ := procfs.Stat(pid)
-	if err := atomicfile.WriteJSON(filepath.Join(c.runDir, spawnFile), SpawnRecord{Version: ProtoVersion, ShimPid: pid, ShimStart: shimProc.Start, SpawnedAt: time.Now().UTC()}, 0o600); err != nil || !shimProc.Exists {
+	if err := atomicfile.WriteJSON(filepath.Join(c.runDir, shim.SpawnFile), shim.Spawn{Version: shim.ProtoVersion, ShimPid: pid, ShimStart: shimProc.Start, SpawnedAt: time.Now().UTC()}, 0o600); err != nil || !shimProc.Exists {
 		syncW.Close()
 		<-exited
 		reap(pid)
-		return ShimRecord{}, nil, fmt.Errorf("recording shim %d in %s (nothing was started): %v", pid, c.runDir, errors.Join(err, errors.New("shim not found in /proc")))
+		return shim.Record{}, nil, fmt.Errorf("recording shim %d in %s (nothing was started): %v", pid, c.runDir, errors.Join(err, errors.New("shim not found in /proc")))
 	}
 	if d.scopes != nil {
 		if unit, err := d.scopes.move(ctx, id, pid); err != nil {
@@ -723,13 +704,13 @@ func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps ProcessSpec, oc
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		var rec ShimRecord
-		if err := readJSON(filepath.Join(c.runDir, shimFile), &rec); err == nil {
+		var rec shim.Record
+		if err := atomicfile.ReadJSON(filepath.Join(c.runDir, shim.RecordFile), &rec); err == nil {
 			go func() { <-exited; reap(pid) }()
 			return rec, exited, nil
 		}
-		var ex ExitRecord
-		if err := readJSON(filepath.Join(c.runDir, exitFile), &ex); err == nil {
+		var ex shim.Exit
+		if err := atomicfile.ReadJSON(filepath.Join(c.runDir, shim.ExitFile), &ex); err == nil {
 			go func() { <-exited; reap(pid) }()
 			msg := ex.Error
 			if msg == "" {
@@ -738,21 +719,21 @@ func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps ProcessSpec, oc
 			c.mu.Lock()
 			c.st.ExitCode = ex.ExitCode
 			c.mu.Unlock()
-			return ShimRecord{}, nil, fmt.Errorf("failed to create task for container: %s: %w", msg, errStartFailed)
+			return shim.Record{}, nil, fmt.Errorf("failed to create task for container: %s: %w", msg, errStartFailed)
 		}
 		select {
 		case <-exited:
 			// Check the files once more: the shim may have written them
 			// just before exiting.
-			if fileExists(filepath.Join(c.runDir, shimFile)) || fileExists(filepath.Join(c.runDir, exitFile)) {
+			if fileExists(filepath.Join(c.runDir, shim.RecordFile)) || fileExists(filepath.Join(c.runDir, shim.ExitFile)) {
 				continue
 			}
 			reap(pid)
-			b, _ := os.ReadFile(filepath.Join(c.runDir, shimLogFile))
-			return ShimRecord{}, nil, fmt.Errorf("shim exited before starting the container: %s", strings.TrimSpace(string(b)))
+			b, _ := os.ReadFile(filepath.Join(c.runDir, shim.LogFile))
+			return shim.Record{}, nil, fmt.Errorf("shim exited before starting the container: %s", strings.TrimSpace(string(b)))
 		case <-deadline.C:
 			syscall.Kill(pid, syscall.SIGKILL)
-			return ShimRecord{}, nil, fmt.Errorf("shim did not start the container within 30s (see %s)", filepath.Join(c.runDir, shimLogFile))
+			return shim.Record{}, nil, fmt.Errorf("shim did not start the container within 30s (see %s)", filepath.Join(c.runDir, shim.LogFile))
 		case <-tick.C:
 		}
 	}
@@ -764,9 +745,9 @@ var errStartFailed = errors.New("start failed")
 // removing it would let a second shim run the same container.
 func runDirFree(runDir string) error {
 	obs := observeShim(runDir)
-	switch DecideShim(obs) {
-	case ShimAlive, ShimStarting:
-		pid, _, _ := obs.shim()
+	switch shim.Decide(obs) {
+	case shim.Alive, shim.Starting:
+		pid, _, _ := obs.Shim()
 		return fmt.Errorf("the previous shim of this container (pid %d, run folder %s) still runs; stop or remove the container first, or wait for that shim to end: %w", pid, runDir, ErrConflict)
 	}
 	return nil
@@ -801,9 +782,9 @@ func (d *Daemon) handleExit(c *Container, gen int) {
 		c.mu.Unlock()
 		return
 	}
-	var ex ExitRecord
-	if err := readJSON(filepath.Join(c.runDir, exitFile), &ex); err != nil {
-		ex = ExitRecord{ExitCode: 255, Error: "the shim exited without recording the container's exit status", FinishedAt: time.Now().UTC()}
+	var ex shim.Exit
+	if err := atomicfile.ReadJSON(filepath.Join(c.runDir, shim.ExitFile), &ex); err != nil {
+		ex = shim.Exit{ExitCode: 255, Error: "the shim exited without recording the container's exit status", FinishedAt: time.Now().UTC()}
 	}
 	d.recordExitLocked(c, ex)
 	exitCode := c.st.ExitCode
@@ -813,7 +794,7 @@ func (d *Daemon) handleExit(c *Container, gen int) {
 }
 
 // recordExitLocked sets the state of an ended run; c.mu must be held.
-func (d *Daemon) recordExitLocked(c *Container, ex ExitRecord) {
+func (d *Daemon) recordExitLocked(c *Container, ex shim.Exit) {
 	c.st.Status = StatusExited
 	c.st.ExitCode = ex.ExitCode
 	c.st.Error = ex.Error
@@ -1197,9 +1178,9 @@ func (d *Daemon) restore() error {
 			adopted++
 			left = append(left, r.c)
 			if r.starting {
-				go d.awaitStart(r.c, r.c.gen, waitPidfd(r.adoptedFD))
+				go d.awaitStart(r.c, r.c.gen, pidfd.Wait(r.adoptedFD))
 			} else {
-				go d.watch(r.c, r.c.gen, waitPidfd(r.adoptedFD))
+				go d.watch(r.c, r.c.gen, pidfd.Wait(r.adoptedFD))
 			}
 			continue
 		}
@@ -1242,23 +1223,23 @@ func (d *Daemon) restoreOne(id string) (restored, error) {
 	none := restored{adoptedFD: -1}
 	dataDir := filepath.Join(d.containersDir(), id)
 	var spec containerSpec
-	if err := readJSON(filepath.Join(dataDir, "config.json"), &spec); err != nil {
+	if err := atomicfile.ReadJSON(filepath.Join(dataDir, "config.json"), &spec); err != nil {
 		return none, err
 	}
 	if spec.ID != id || spec.Config == nil || spec.HostConfig == nil {
 		return none, fmt.Errorf("%s/config.json: incomplete container config", dataDir)
 	}
 	var st containerState
-	if err := readJSON(filepath.Join(dataDir, "state.json"), &st); err != nil {
+	if err := atomicfile.ReadJSON(filepath.Join(dataDir, "state.json"), &st); err != nil {
 		st = containerState{Status: StatusCreated}
 	}
 	c := newContainer(spec, st, dataDir, filepath.Join(d.runsDir(), id))
 	none.c = c
 	obs := observeShim(c.runDir)
-	verdict := DecideShim(obs)
+	verdict := shim.Decide(obs)
 	wasRunning := st.Status == StatusRunning || st.Status == StatusRestarting
-	if verdict == ShimAlive || verdict == ShimStarting {
-		shimPid, shimStart, _ := obs.shim()
+	if verdict == shim.Alive || verdict == shim.Starting {
+		shimPid, shimStart, _ := obs.Shim()
 		fd, err := openGuarded(shimPid, shimStart)
 		if err == nil {
 			// Adopt: the run folder is the truth (the daemon may have
@@ -1283,22 +1264,22 @@ func (d *Daemon) restoreOne(id string) (restored, error) {
 		}
 		// It died between the two looks: fall through to re-observe.
 		obs = observeShim(c.runDir)
-		if DecideShim(obs) == ShimExited {
-			verdict = ShimExited
+		if shim.Decide(obs) == shim.Exited {
+			verdict = shim.Exited
 		} else {
-			verdict = ShimLost
+			verdict = shim.Lost
 		}
 	}
 	switch verdict {
-	case ShimExited:
+	case shim.Exited:
 		// Record the exit unless it is an old run already recorded.
 		if wasRunning || obs.Exit.FinishedAt.After(st.FinishedAt) {
 			c.recordRestoredExit(*obs.Exit)
 			none.died = true
 		}
-	case ShimLost, ShimNone:
+	case shim.Lost, shim.None:
 		if wasRunning {
-			c.recordRestoredExit(ExitRecord{ExitCode: 255, Error: "the shim is gone without recording the container's exit status", FinishedAt: time.Now().UTC()})
+			c.recordRestoredExit(shim.Exit{ExitCode: 255, Error: "the shim is gone without recording the container's exit status", FinishedAt: time.Now().UTC()})
 			none.died = true
 		}
 	}
@@ -1312,8 +1293,8 @@ func (d *Daemon) awaitStart(c *Container, gen int, shimExited <-chan struct{}) {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		var rec ShimRecord
-		if readJSON(filepath.Join(c.runDir, shimFile), &rec) == nil {
+		var rec shim.Record
+		if atomicfile.ReadJSON(filepath.Join(c.runDir, shim.RecordFile), &rec) == nil {
 			c.mu.Lock()
 			current := gen == c.gen && c.st.Status == StatusRunning
 			if current {
@@ -1331,7 +1312,7 @@ func (d *Daemon) awaitStart(c *Container, gen int, shimExited <-chan struct{}) {
 		select {
 		case <-shimExited:
 			// shim.json may have been written just before the exit.
-			if fileExists(filepath.Join(c.runDir, shimFile)) {
+			if fileExists(filepath.Join(c.runDir, shim.RecordFile)) {
 				continue
 			}
 			d.handleExit(c, gen)
@@ -1341,7 +1322,7 @@ func (d *Daemon) awaitStart(c *Container, gen int, shimExited <-chan struct{}) {
 	}
 }
 
-func (c *Container) recordRestoredExit(ex ExitRecord) {
+func (c *Container) recordRestoredExit(ex shim.Exit) {
 	c.st.Status = StatusExited
 	c.st.ExitCode = ex.ExitCode
 	c.st.Error = ex.Error
@@ -1352,21 +1333,21 @@ func (c *Container) recordRestoredExit(ex ExitRecord) {
 }
 
 // observeShim reads a run folder and the process at the recorded shim pid.
-func observeShim(runDir string) ShimObservation {
-	var o ShimObservation
-	var sp SpawnRecord
-	if err := readJSON(filepath.Join(runDir, spawnFile), &sp); err == nil {
+func observeShim(runDir string) shim.Observation {
+	var o shim.Observation
+	var sp shim.Spawn
+	if err := atomicfile.ReadJSON(filepath.Join(runDir, shim.SpawnFile), &sp); err == nil {
 		o.Spawn = &sp
 	}
-	var rec ShimRecord
-	if err := readJSON(filepath.Join(runDir, shimFile), &rec); err == nil {
+	var rec shim.Record
+	if err := atomicfile.ReadJSON(filepath.Join(runDir, shim.RecordFile), &rec); err == nil {
 		o.Record = &rec
 	}
-	if pid, _, ok := o.shim(); ok {
+	if pid, _, ok := o.Shim(); ok {
 		o.Proc, _ = procfs.Stat(pid)
 	}
-	var ex ExitRecord
-	if err := readJSON(filepath.Join(runDir, exitFile), &ex); err == nil {
+	var ex shim.Exit
+	if err := atomicfile.ReadJSON(filepath.Join(runDir, shim.ExitFile), &ex); err == nil {
 		o.Exit = &ex
 	}
 	return o

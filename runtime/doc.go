@@ -8,7 +8,7 @@
 // A container's image is the absolute path of a root filesystem folder
 // (the SDK can send one; the docker CLI refuses it as an image reference)
 // or "host". A root folder image runs through runc, isolated: an OCI
-// bundle per run (oci.go: its own PID, mount, IPC, UTS and cgroup
+// bundle per run (package runtime/oci: its own PID, mount, IPC, UTS and cgroup
 // namespaces, the host's network or none, Docker's capabilities, seccomp
 // profile and masked paths, no-new-privileges, cgroup limits, binds and
 // tmpfs). Image "host" runs unisolated on the host and only with the
@@ -21,9 +21,9 @@
 //
 // # Shims
 //
-// Every container runs under its own shim, the daemon's binary
-// re-executed as `liveswapd shim RUNDIR` (see shimproto.go for the
-// protocol): a session leader and child subreaper that holds the container
+// Every container runs under its own shim, `liveswapd-shim RUNDIR`, the
+// small binary beside the daemon's (package runtime/shim, whose proto.go
+// is the protocol; shimbin.go finds it): a session leader and child subreaper that holds the container
 // process (started by `runc run --detach`, which exits at once, for a root
 // folder image), writes its stdout and stderr to a json-file log itself (so a
 // stopped daemon can never block a container on a full pipe) and records
@@ -48,7 +48,7 @@
 // the folder); a folder is deleted by renaming it to a hidden name first,
 // and loaders skip hidden names. On start the daemon adopts every live
 // shim in parallel (same PID, StartedAt and RestartCount) and records the
-// exit of containers that ended while it was down; DecideShim decides,
+// exit of containers that ended while it was down; shim.Decide decides,
 // with the shim's /proc start time as the PID-reuse guard, and signals go
 // through pidfds checked against the recorded start times. A shim is on
 // disk (spawn.json) before it may start anything, so a daemon killed at

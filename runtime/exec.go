@@ -23,6 +23,7 @@ import (
 
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
 	"github.com/liveswap/liveswap/internal/host/procfs"
+	"github.com/liveswap/liveswap/runtime/shim"
 )
 
 // An exec session runs one command in a running container: through `runc
@@ -359,7 +360,7 @@ func (d *Daemon) execExit(s *execSession, err error, cleanup func() string) int 
 		return 126
 	}
 	if runcErr != "" {
-		return runcExitCode(runcErr) // 127 not found, 126 not executable, 128 else
+		return shim.RuncExitCode(runcErr) // 127 not found, 126 not executable, 128 else
 	}
 	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return 128 + int(ws.Signal())
@@ -384,7 +385,7 @@ func (d *Daemon) execCommand(c *Container, o container.ExecOptions, id string) (
 		if err != nil {
 			return nil, nil, err
 		}
-		argv0, err := lookPath("", o.Cmd[0], mergeEnv(ps.Env, o.Env))
+		argv0, err := shim.LookPath("", o.Cmd[0], mergeEnv(ps.Env, o.Env))
 		if err != nil {
 			return nil, nil, fmt.Errorf("OCI runtime exec failed: %v: %w", err, ErrInvalid)
 		}
@@ -397,11 +398,11 @@ func (d *Daemon) execCommand(c *Container, o container.ExecOptions, id string) (
 		return cmd, func() string { return "" }, nil
 	}
 	var bundle specs.Spec
-	if err := readJSON(filepath.Join(c.runDir, bundleFile), &bundle); err != nil || bundle.Process == nil {
+	if err := atomicfile.ReadJSON(filepath.Join(c.runDir, shim.BundleFile), &bundle); err != nil || bundle.Process == nil {
 		return nil, nil, fmt.Errorf("reading the container's bundle: %v", err)
 	}
-	var ps ProcessSpec
-	if err := readJSON(filepath.Join(c.runDir, processFile), &ps); err != nil || ps.Runc == nil {
+	var ps shim.Process
+	if err := atomicfile.ReadJSON(filepath.Join(c.runDir, shim.ProcessFile), &ps); err != nil || ps.Runc == nil {
 		return nil, nil, fmt.Errorf("reading the container's process spec: %v", err)
 	}
 	// The container's own process settings (capabilities, rlimits,
@@ -433,7 +434,7 @@ func (d *Daemon) execCommand(c *Container, o container.ExecOptions, id string) (
 		"exec", "--process", filepath.Join(dir, "process.json"), "--pid-file", filepath.Join(dir, "pid"), spec.ID)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cleanup := func() string {
-		msg := lastRuncError(log)
+		msg := shim.LastRuncError(log)
 		os.RemoveAll(dir)
 		return msg
 	}

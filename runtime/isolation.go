@@ -6,12 +6,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/docker/docker/api/types/container"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
+	"github.com/liveswap/liveswap/runtime/oci"
 )
 
 // HostImageOption is how docker info names the opt-in that lets image
@@ -101,34 +101,27 @@ func (d *Daemon) bundle(c *Container, spec containerSpec, uid, gid uint32, env [
 	if err != nil {
 		return nil, err
 	}
-	in := ociInput{UID: uid, GID: gid, Groups: groups, Env: env, Hostname: hostname, InitPath: initPath()}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	resolv := ""
-	if spec.HostConfig.NetworkMode.IsHost() || spec.HostConfig.NetworkMode.IsDefault() {
-		if b, err := os.ReadFile("/etc/hosts"); err == nil {
-			hosts = string(b)
-		}
-		if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-			resolv = string(b)
-		}
+	in := ociInput(spec)
+	in.UID, in.GID, in.Groups, in.Env, in.Hostname = uid, gid, groups, env, hostname
+	files, err := oci.EtcFiles(spec.HostConfig, hostname, os.ReadFile)
+	if err != nil {
+		return nil, err
 	}
-	for _, h := range spec.HostConfig.ExtraHosts {
-		name, ip, ok := strings.Cut(h, ":")
-		if !ok {
-			return nil, fmt.Errorf("--add-host %q: use name:ip: %w", h, ErrInvalid)
-		}
-		hosts += ip + "\t" + name + "\n"
-	}
-	files := []struct {
-		name, body string
-		dst        *string
-	}{{"hosts", hosts, &in.Hosts}, {"resolv.conf", resolv, &in.Resolv}, {"hostname", hostname + "\n", &in.HostnameFile}}
+	dst := map[string]*string{"hosts": &in.Hosts, "resolv.conf": &in.Resolv, "hostname": &in.HostnameFile}
 	for _, f := range files {
-		p := filepath.Join(c.dataDir, f.name)
-		if err := atomicfile.WriteFile(p, []byte(f.body), 0o644); err != nil {
+		p := filepath.Join(c.dataDir, f.Name)
+		if err := atomicfile.WriteFile(p, []byte(f.Body), 0o644); err != nil {
 			return nil, err
 		}
-		*f.dst = p
+		*dst[f.Name] = p
 	}
-	return buildOCI(spec, in)
+	return oci.Build(in)
+}
+
+// ociInput is the part of a bundle's input the create request gives.
+func ociInput(spec containerSpec) oci.Input {
+	return oci.Input{
+		ID: spec.ID, Root: spec.Root, Args: append([]string{spec.Path}, spec.Args...),
+		Config: spec.Config, HostConfig: spec.HostConfig, InitPath: initPath(),
+	}
 }

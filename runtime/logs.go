@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/liveswap/liveswap/runtime/shim"
 )
 
 // LogOptions selects what Logs returns (the /containers/ID/logs query).
@@ -49,8 +51,8 @@ func (d *Daemon) Logs(ctx context.Context, c *Container, o LogOptions, stdout, s
 		return err
 	}
 	// selected decodes a record and picks its writer; nil = filtered out.
-	selected := func(line []byte) (logRecord, io.Writer) {
-		var r logRecord
+	selected := func(line []byte) (shim.LogRecord, io.Writer) {
+		var r shim.LogRecord
 		if json.Unmarshal(line, &r) != nil {
 			return r, nil
 		}

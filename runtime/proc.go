@@ -3,7 +3,6 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,30 +59,6 @@ func signalGuarded(pid int, start uint64, sig syscall.Signal) error {
 		return fmt.Errorf("signalling pid %d with %v: %w", pid, sig, err)
 	}
 	return nil
-}
-
-// waitPidfd returns a channel closed when the process behind pidfd exits.
-// It uses Go's netpoller (a pidfd polls readable on exit), so thousands of
-// watched shims cost no thread each. It takes ownership of pidfd.
-func waitPidfd(pidfd int) <-chan struct{} {
-	done := make(chan struct{})
-	f := os.NewFile(uintptr(pidfd), "pidfd")
-	go func() {
-		defer close(done)
-		defer f.Close()
-		rc, err := f.SyscallConn()
-		if err != nil {
-			return
-		}
-		// Returning false parks the goroutine in the poller until the fd is
-		// readable; polling with a zero timeout filters spurious wake-ups.
-		_ = rc.Read(func(fd uintptr) bool {
-			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			n, err := unix.Poll(fds, 0)
-			return err == nil && n > 0
-		})
-	}()
-	return done
 }
 
 // killSession SIGKILLs a shim, if it is still the process started at

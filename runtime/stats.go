@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/liveswap/liveswap/runtime/oci"
 )
 
 // statsInterval is how far apart two samples are: the precpu_stats of a
@@ -45,7 +46,7 @@ func (d *Daemon) stats(w http.ResponseWriter, r *http.Request, c *Container) {
 	sample := func() container.StatsResponse {
 		s := empty
 		s.Read = time.Now().UTC()
-		readCgroup(cgroupRoot, cgroupPath(spec.ID), &s, hostMem)
+		readCgroup(cgroupRoot, oci.CgroupPath(spec.ID), &s, hostMem)
 		if spec.HostConfig != nil {
 			s.Networks = networks(string(spec.HostConfig.NetworkMode), st.Pid)
 		}

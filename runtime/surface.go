@@ -14,7 +14,7 @@ import (
 // Fields the docker CLI always sends with their zero value pass (see set).
 
 // isolatedFields are honoured for containers of a root folder image, which
-// run through runc (oci.go).
+// run through runc (package runtime/oci).
 var isolatedFields = fieldSet(
 	// Config
 	"Hostname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce",

@@ -106,6 +106,13 @@ func demoRun(ctx context.Context, o *demoOptions) (err error) {
 		Binaries:  []plan.Binary{{Path: d.Bin, NewFile: o.New, SHA256: sha, ExpectedVersion: newV}},
 		Workloads: ws,
 	}
+	// The new build's shim goes beside the daemon with it (running shims
+	// keep their file; new containers get the new one).
+	if newShim := filepath.Join(filepath.Dir(o.New), plan.LiveswapdShim); newShim != filepath.Join(filepath.Dir(o.Old), plan.LiveswapdShim) {
+		if shimSHA, err := checks.FileSHA256(newShim); err == nil {
+			p.Binaries = append(p.Binaries, plan.Binary{Path: filepath.Join(filepath.Dir(d.Bin), plan.LiveswapdShim), NewFile: newShim, SHA256: shimSHA, Component: plan.LiveswapdShim})
+		}
+	}
 	p.Default()
 	if b, err := p.Marshal(); err == nil {
 		say("the plan (liveswap plan would discover the same)")

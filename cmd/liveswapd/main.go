@@ -10,15 +10,19 @@ import (
 	"os"
 
 	"github.com/liveswap/liveswap/runtime"
+	"github.com/liveswap/liveswap/runtime/shim"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	// Shim mode first: a shim must not parse daemon flags or config.
+	// `liveswapd shim RUNDIR` is the shim too, for a LIVESWAPD_SHIM_BINARY
+	// wrapper that has only liveswapd at hand; the daemon itself starts
+	// liveswapd-shim, a much smaller process. It must not parse daemon
+	// flags or config.
 	if len(os.Args) > 1 && os.Args[1] == "shim" {
-		os.Exit(runtime.ShimMain(os.Args[2:]))
+		os.Exit(shim.Main(os.Args[2:]))
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

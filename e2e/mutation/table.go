@@ -727,17 +727,22 @@ var table = []Mutation{
 	},
 	{
 		ID: "liveswapd.pid-namespace", Verdict: "a root folder image runs in its own PID namespace",
-		File: "runtime/oci.go", Original: "ns := []specs.LinuxNamespace{{Type: specs.PIDNamespace}, ", Replacement: "ns := []specs.LinuxNamespace{",
-		Tests: []Step{unitRun("./runtime", "^TestBuildOCI$"), e2e("^TestLiveswapdIsolation$")}, Why: "a container would see and signal the host's processes",
+		File: "runtime/oci/spec.go", Original: "ns := []specs.LinuxNamespace{{Type: specs.PIDNamespace}, ", Replacement: "ns := []specs.LinuxNamespace{",
+		Tests: []Step{unitRun("./runtime/oci", "^TestBuild$"), e2e("^TestLiveswapdIsolation$")}, Why: "a container would see and signal the host's processes",
 	},
 	{
 		ID: "liveswapd.no-new-privileges", Verdict: "a root folder image runs with no-new-privileges",
-		File: "runtime/oci.go", Original: "NoNewPrivileges: true,", Replacement: "NoNewPrivileges: false,",
-		Tests: []Step{unitRun("./runtime", "^TestBuildOCI$"), e2e("^TestLiveswapdIsolation$")}, Why: "a setuid binary in the image would regain privileges",
+		File: "runtime/oci/spec.go", Original: "NoNewPrivileges: true,", Replacement: "NoNewPrivileges: false,",
+		Tests: []Step{unitRun("./runtime/oci", "^TestBuild$"), e2e("^TestLiveswapdIsolation$")}, Why: "a setuid binary in the image would regain privileges",
+	},
+	{
+		ID: "liveswapd.shim-trusted", Verdict: "liveswapd starts a container only with a root-owned liveswapd-shim beside it, else refuses naming the file and the remedy",
+		File: "runtime/shimbin.go", Original: "if !d.shimBeside {", Replacement: "if true {",
+		Tests: []Step{unitRun("./runtime", "^TestShimBinary$")}, Why: "a missing shim would fail with a bare ENOENT, and one others can write would run their code as root beside every new container",
 	},
 	{
 		ID: "liveswapd.oom-killed", Verdict: "a container killed at its memory limit is reported OOMKilled",
-		File: "runtime/shim.go", Original: "s.oom = s.oomKilled()", Replacement: "s.oom = false",
+		File: "runtime/shim/main.go", Original: "s.oom = s.oomKilled()", Replacement: "s.oom = false",
 		Tests: []Step{e2e("^TestLiveswapdIsolation$")}, Why: "inspect would hide why the container died (exit 137)",
 	},
 	{

@@ -21,7 +21,8 @@ var rules = []struct {
 	{"plan", []string{"internal/host/"}, "the plan is the document: it names probe kinds, it reads no host"},
 	{"plan/discover", []string{"plan", "internal/host/"}, "discovery reads the host through the adapters"},
 	{"runtime", []string{"runtime/", "internal/host/"}, "liveswapd is a product of its own"},
-	{"runtime/", []string{"internal/host/"}, "liveswapd's parts (the image store) are leaves below its daemon"},
+	{"runtime/", []string{"internal/host/"}, "liveswapd's parts (image store, OCI bundle, shim) are leaves below its daemon"},
+	{"cmd/liveswapd-shim", []string{"runtime/shim", "internal/host/"}, "the per-container process links the shim alone"},
 	{"checks", []string{"checks/", "plan", "internal/host/"}, "checks ask binaries, never import runtime"},
 	{"checks/", []string{"checks/", "plan", "internal/host/"}, "checks ask binaries, never import runtime"},
 	{"upgrade", []string{"upgrade/", "checks", "checks/", "plan", "internal/host/"}, "the orchestrator runs the pre-flight it is handed"},
@@ -77,6 +78,25 @@ func TestLayers(t *testing.T) {
 	}
 	if checked < 10 {
 		t.Fatalf("only %d packages checked: is go list working?", checked)
+	}
+}
+
+// TestShimIsLean: liveswapd-shim runs once per container for the
+// container's whole life, so the shim links neither the Docker SDK nor an
+// HTTP stack, nor package net (which links libc into the binary).
+func TestShimIsLean(t *testing.T) {
+	for _, p := range []string{"./runtime/shim", "./cmd/liveswapd-shim"} {
+		deps := strings.Fields(run(t, "go", "list", "-deps", p))
+		if len(deps) < 10 {
+			t.Fatalf("go list -deps %s: only %v", p, deps)
+		}
+		for _, d := range deps {
+			for _, heavy := range []string{"github.com/docker/", "github.com/moby/", "github.com/opencontainers/", "net/http", "net", "os/user", "runtime/cgo"} {
+				if d == heavy || strings.HasSuffix(heavy, "/") && strings.HasPrefix(d, heavy) {
+					t.Errorf("%s depends on %s: the shim must stay lean (see docs/architecture.md)", p, d)
+				}
+			}
+		}
 	}
 }
 

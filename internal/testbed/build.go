@@ -27,10 +27,18 @@ func moduleRoot() (string, error) {
 
 // Build compiles one of liveswap's commands ("liveswap", "liveswapd") with
 // version stamped in, once per test process, and returns a fresh copy the
-// caller may move or replace. The copy lives in the test's temp folder.
+// caller may move or replace. The copy lives in the test's temp folder;
+// liveswapd gets liveswapd-shim beside it, where it looks for its shim.
 func Build(t T, command, version string) string {
 	t.Helper()
-	return BuildPackage(t, "./cmd/"+command, command, "-X main.version="+version)
+	bin := BuildPackage(t, "./cmd/"+command, command, "-X main.version="+version)
+	if command == "liveswapd" {
+		shim := BuildPackage(t, "./cmd/liveswapd-shim", "liveswapd-shim", "-s -w -X main.version="+version)
+		if err := os.Rename(shim, filepath.Join(filepath.Dir(bin), "liveswapd-shim")); err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
+	return bin
 }
 
 // BuildPackage compiles the main package pkg (relative to the module root)

@@ -41,8 +41,9 @@ type Demo struct {
 	ids []string
 }
 
-// Start copies the liveswapd binary old into a new folder and starts it as
-// DemoUnit with live restore on; it returns once the daemon answers.
+// Start copies the liveswapd binary old, and the liveswapd-shim beside it,
+// into a new folder and starts it as DemoUnit with live restore on; it
+// returns once the daemon answers.
 func (d *Demo) Start(ctx context.Context, old string) error {
 	var err error
 	if d.Dir, err = os.MkdirTemp("/tmp", "liveswap-demo-"); err != nil {
@@ -54,6 +55,10 @@ func (d *Demo) Start(ctx context.Context, old string) error {
 	d.Socket = filepath.Join(d.Dir, "liveswapd.sock")
 	if err := copyFile(old, d.Bin); err != nil {
 		return err
+	}
+	shim := filepath.Join(filepath.Dir(old), "liveswapd-shim")
+	if err := copyFile(shim, filepath.Join(d.Dir, "bin", "liveswapd-shim")); err != nil {
+		return fmt.Errorf("liveswapd starts containers with the liveswapd-shim beside it: %w (build it: make build, or go build -o %s ./cmd/liveswapd-shim)", err, shim)
 	}
 	if err := d.writeConfig(true); err != nil {
 		return err

@@ -8,13 +8,16 @@ import (
 	"testing"
 )
 
-// Liveswapd builds cmd/liveswapd into a folder of the test and returns
-// its path; the Go build cache makes repeated builds cheap.
+// Liveswapd builds cmd/liveswapd into a folder of the test, with
+// liveswapd-shim beside it where the daemon looks for its shim, and
+// returns liveswapd's path; the Go build cache makes repeated builds cheap.
 func Liveswapd(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "liveswapd")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/liveswap/liveswap/cmd/liveswapd").CombinedOutput(); err != nil {
-		t.Fatalf("go build cmd/liveswapd: %v\n%s", err, out)
+	dir := t.TempDir()
+	for _, cmd := range []string{"liveswapd", "liveswapd-shim"} {
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, cmd), "github.com/liveswap/liveswap/cmd/"+cmd).CombinedOutput(); err != nil {
+			t.Fatalf("go build cmd/%s: %v\n%s", cmd, err, out)
+		}
 	}
-	return bin
+	return filepath.Join(dir, "liveswapd")
 }

@@ -118,6 +118,9 @@ func FromFlags(ctx context.Context, f Flags, units UnitReader) (*plan.Plan, erro
 		if comp != "" && comp != p.DaemonComponent() {
 			b.Component = comp
 			b.Path, b.Unit = componentPlace(ctx, plan.ComponentOf(comp), units)
+			if plan.ComponentOf(comp).BesideDaemon {
+				b.Path = filepath.Join(filepath.Dir(binary), filepath.Base(b.Path))
+			}
 		} else if comp != "" {
 			b.Component = comp
 		}

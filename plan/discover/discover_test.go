@@ -184,4 +184,14 @@ func TestFromFlagsStack(t *testing.T) {
 	if _, err := FromFlags(context.Background(), Flags{NewBinary: []string{"/n/a", "/n/b"}, SHA256: []string{sha}}, units); err == nil || !strings.Contains(err.Error(), "in pairs") {
 		t.Errorf("unpaired: err %v", err)
 	}
+	// liveswapd's shim is the file beside the liveswapd its unit runs.
+	units["liveswapd.service"] = unit("liveswapd.service", "/opt/ls/liveswapd", "-H", "fd://")
+	p, err = FromFlags(context.Background(), Flags{Target: "liveswapd", NewBinary: []string{"/n/liveswapd", "/n/liveswapd-shim"}, SHA256: []string{sha, sha},
+		Components: []string{"liveswapd", "liveswapd-shim"}}, units)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := p.Binaries[1]; b.Path != "/opt/ls/liveswapd-shim" || p.UnitOf(b) != "" || p.Daemon().Path != "/opt/ls/liveswapd" {
+		t.Errorf("liveswapd-shim: %+v unit %q", b, p.UnitOf(b))
+	}
 }

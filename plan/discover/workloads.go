@@ -3,6 +3,7 @@ package discover
 import (
 	"context"
 	"net"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,7 +53,7 @@ func Workloads(ctx context.Context, c engine.Engine) ([]plan.Workload, error) {
 
 // listener is a listening TCP socket and the process that holds it.
 type listener struct {
-	ip   net.IP
+	ip   netip.Addr
 	port int
 	comm string
 }
@@ -61,7 +62,7 @@ func proposeProbe(container string, l listener) plan.Workload {
 	host := l.ip.String()
 	if l.ip.IsUnspecified() {
 		host = "127.0.0.1"
-		if l.ip.To4() == nil {
+		if !l.ip.Is4() {
 			host = "::1"
 		}
 	}

@@ -1,6 +1,7 @@
 package discover
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/liveswap/liveswap/internal/host/probe"
@@ -12,9 +13,9 @@ func TestProposeProbe(t *testing.T) {
 		kind    probe.Kind
 		address string
 	}{
-		{listener{ip: []byte{127, 0, 0, 1}, port: 8080, comm: "nginx"}, probe.HTTP, "http://127.0.0.1:8080/"},
-		{listener{ip: []byte{0, 0, 0, 0}, port: 6379, comm: "redis-server"}, probe.Redis, "127.0.0.1:6379"},
-		{listener{ip: []byte{10, 0, 0, 5}, port: 5432, comm: "postgres"}, probe.TCP, "10.0.0.5:5432"},
+		{listener{ip: netip.AddrFrom4([4]byte{127, 0, 0, 1}), port: 8080, comm: "nginx"}, probe.HTTP, "http://127.0.0.1:8080/"},
+		{listener{ip: netip.AddrFrom4([4]byte{0, 0, 0, 0}), port: 6379, comm: "redis-server"}, probe.Redis, "127.0.0.1:6379"},
+		{listener{ip: netip.AddrFrom4([4]byte{10, 0, 0, 5}), port: 5432, comm: "postgres"}, probe.TCP, "10.0.0.5:5432"},
 	}
 	for _, tt := range tests {
 		w := proposeProbe("c", tt.l)

@@ -69,7 +69,7 @@ func run() int {
 	dns := flag.String("dockerd-n", "10,100", "dockerd container counts (empty: skip dockerd)")
 	restarts := flag.Int("restarts", 3, "restarts per count (the median is reported)")
 	exited := flag.Int("exited", 0, "liveswapd: also create this many containers that exit at once (restored too, from their exit records)")
-	bin := flag.String("liveswapd", "", "liveswapd binary (default: build ./cmd/liveswapd)")
+	bin := flag.String("liveswapd", "", "liveswapd binary, with liveswapd-shim beside it (default: build both)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "bench: needs root (dockerd; shims run containers as root); run with sudo")
@@ -83,10 +83,16 @@ func run() int {
 		}
 		defer os.RemoveAll(dir)
 		*bin = filepath.Join(dir, "liveswapd")
-		out, err := exec.Command("go", "build", "-ldflags", "-X main.version=bench", "-o", *bin, "./cmd/liveswapd").CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "bench: building liveswapd: %v\n%s", err, out)
-			return 1
+		// liveswapd runs the liveswapd-shim beside it, built as make builds it.
+		for _, b := range [][]string{
+			{"-ldflags", "-X main.version=bench", "-o", *bin, "./cmd/liveswapd"},
+			{"-trimpath", "-ldflags", "-s -w -X main.version=bench", "-o", filepath.Join(dir, "liveswapd-shim"), "./cmd/liveswapd-shim"},
+		} {
+			out, err := exec.Command("go", append([]string{"build"}, b...)...).CombinedOutput()
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "bench: building %s: %v\n%s", b[len(b)-1], err, out)
+				return 1
+			}
 		}
 	}
 	var fps []footprint

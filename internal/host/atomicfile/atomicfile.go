@@ -80,3 +80,15 @@ func SyncDir(dir string) error {
 	}
 	return nil
 }
+
+// ReadJSON decodes the file at path into v.
+func ReadJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decoding %s: %w", path, err)
+	}
+	return nil
+}

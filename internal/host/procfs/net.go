@@ -5,16 +5,18 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 )
 
-// Socket is a TCP socket from /proc/PID/net/tcp{,6}.
+// Socket is a TCP socket from /proc/PID/net/tcp{,6}. Its address is a
+// netip.Addr, not a net.IP: package net would link libc into every program
+// that reads /proc, the per-container shim included.
 type Socket struct {
-	IP    net.IP
+	IP    netip.Addr
 	Port  int
 	Inode string // the n of the socket:[n] links in /proc/PID/fd
 }
@@ -89,13 +91,14 @@ func ParseListening(r io.Reader) []Socket {
 
 // hexIP decodes the kernel's hex address: 32-bit words in host (little
 // endian) order.
-func hexIP(h string) (net.IP, error) {
+func hexIP(h string) (netip.Addr, error) {
 	b, err := hex.DecodeString(h)
 	if err != nil || (len(b) != 4 && len(b) != 16) {
-		return nil, fmt.Errorf("bad address %q", h)
+		return netip.Addr{}, fmt.Errorf("bad address %q", h)
 	}
 	for i := 0; i < len(b); i += 4 {
 		b[i], b[i+1], b[i+2], b[i+3] = b[i+3], b[i+2], b[i+1], b[i]
 	}
-	return net.IP(b), nil
+	ip, _ := netip.AddrFromSlice(b)
+	return ip.Unmap(), nil // ::ffff:a.b.c.d is a.b.c.d, as net.IP prints it
 }

@@ -8,43 +8,9 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
+	"github.com/liveswap/liveswap/internal/host/pidfd"
 	"github.com/liveswap/liveswap/internal/host/procfs"
 )
-
-func TestDecideShim(t *testing.T) {
-	rec := &ShimRecord{ShimPid: 100, ShimStart: 5000, Pid: 101, PidStart: 5001}
-	ex := &ExitRecord{ExitCode: 3}
-	spawn := &SpawnRecord{ShimPid: 100, ShimStart: 5000}
-	live := ProcInfo{Exists: true, Start: 5000, State: 'S'}
-	tests := []struct {
-		name string
-		obs  ShimObservation
-		want ShimVerdict
-	}{
-		{"running shim", ShimObservation{Record: rec, Proc: ProcInfo{Exists: true, Start: 5000, State: 'S'}}, ShimAlive},
-		{"no files", ShimObservation{}, ShimNone},
-		{"exit recorded, shim gone", ShimObservation{Record: rec, Exit: ex}, ShimExited},
-		{"exit recorded, shim still exiting", ShimObservation{Record: rec, Exit: ex, Proc: ProcInfo{Exists: true, Start: 5000, State: 'S'}}, ShimExited},
-		{"start failed before shim.json", ShimObservation{Exit: ex}, ShimExited},
-		{"shim gone without exit", ShimObservation{Record: rec}, ShimLost},
-		{"pid reused", ShimObservation{Record: rec, Proc: ProcInfo{Exists: true, Start: 9999, State: 'S'}}, ShimLost},
-		{"zombie shim", ShimObservation{Record: rec, Proc: ProcInfo{Exists: true, Start: 5000, State: 'Z'}}, ShimLost},
-		{"dead shim", ShimObservation{Record: rec, Proc: ProcInfo{Exists: true, Start: 5000, State: 'X'}}, ShimLost},
-		{"forked, waiting for the go-ahead", ShimObservation{Spawn: spawn, Proc: live}, ShimStarting},
-		{"forked and stopped", ShimObservation{Spawn: spawn, Proc: ProcInfo{Exists: true, Start: 5000, State: 'T'}}, ShimStarting},
-		{"forked, then started the container", ShimObservation{Spawn: spawn, Record: rec, Proc: live}, ShimAlive},
-		{"forked, gave up", ShimObservation{Spawn: spawn, Exit: ex}, ShimExited},
-		{"forked, died before recording", ShimObservation{Spawn: spawn}, ShimLost},
-		{"forked, pid reused", ShimObservation{Spawn: spawn, Proc: ProcInfo{Exists: true, Start: 7, State: 'S'}}, ShimLost},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := DecideShim(tt.obs); got != tt.want {
-				t.Errorf("DecideShim = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
 
 func TestRestartPolicy(t *testing.T) {
 	p := func(name container.RestartPolicyMode, n int) container.RestartPolicy {
@@ -90,8 +56,8 @@ func TestAtomicFilesAndHiddenRemoval(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got map[string]int
-	if err := readJSON(p, &got); err != nil || got["a"] != 2 {
-		t.Fatalf("readJSON = %v, %v", got, err)
+	if err := atomicfile.ReadJSON(p, &got); err != nil || got["a"] != 2 {
+		t.Fatalf("atomicfile.ReadJSON = %v, %v", got, err)
 	}
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 {
@@ -128,7 +94,7 @@ func TestWaitPidfdSeesExit(t *testing.T) {
 		t.Error("openGuarded accepted a wrong start time")
 	}
 	select {
-	case <-waitPidfd(fd):
+	case <-pidfd.Wait(fd):
 	case <-time.After(5 * time.Second):
 		t.Fatal("pidfd did not report the exit")
 	}

@@ -1,4 +1,4 @@
-package runtime
+package shim
 
 import (
 	"bufio"
@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/liveswap/liveswap/internal/host/atomicfile"
 )
 
 // startError is a container runc could not start, with the exit code
@@ -23,7 +25,7 @@ func (e *startError) Error() string { return e.msg }
 // the run folder (the shim's working directory).
 func (s *shim) runcCmd(args ...string) *exec.Cmd {
 	r := s.spec.Runc
-	cmd := exec.Command(r.Binary, append([]string{"--root", r.Root, "--log", runcLogFile, "--log-format", "json"}, args...)...)
+	cmd := exec.Command(r.Binary, append([]string{"--root", r.Root, "--log", RuncLogFile, "--log-format", "json"}, args...)...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	return cmd
 }
@@ -38,17 +40,17 @@ func (s *shim) startRunc(stdin, stdout, stderr *os.File) (int, error) {
 	// runc's state of an earlier run of this container may remain (its
 	// shim was killed before it could delete it).
 	s.runcCmd("delete", "--force", id).Run()
-	cmd := s.runcCmd("run", "--detach", "--pid-file", runcPidFile, "--bundle", ".", id)
+	cmd := s.runcCmd("run", "--detach", "--pid-file", RuncPidFile, "--bundle", ".", id)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	if err := cmd.Run(); err != nil {
-		msg := lastRuncError(runcLogFile)
+		msg := LastRuncError(RuncLogFile)
 		if msg == "" {
 			msg = err.Error()
 		}
 		s.runcCmd("delete", "--force", id).Run()
-		return 0, &startError{code: runcExitCode(msg), msg: "runc run: " + msg}
+		return 0, &startError{code: RuncExitCode(msg), msg: "runc run: " + msg}
 	}
-	b, err := os.ReadFile(runcPidFile)
+	b, err := os.ReadFile(RuncPidFile)
 	if err != nil {
 		s.runcCmd("delete", "--force", id).Run()
 		return 0, &startError{code: 128, msg: fmt.Sprintf("runc started the container but wrote no pid file: %v", err)}
@@ -69,8 +71,8 @@ func (s *shim) deleteRunc() {
 	}
 }
 
-// runcExitCode maps runc's start error to dockerd's exit codes.
-func runcExitCode(msg string) int {
+// RuncExitCode maps runc's start error to dockerd's exit codes.
+func RuncExitCode(msg string) int {
 	switch {
 	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
 		return 127
@@ -80,8 +82,8 @@ func runcExitCode(msg string) int {
 	return 128
 }
 
-// lastRuncError is the last error runc logged (its --log-format json).
-func lastRuncError(path string) string {
+// LastRuncError is the last error runc logged (its --log-format json).
+func LastRuncError(path string) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return ""
@@ -104,12 +106,20 @@ func lastRuncError(path string) string {
 
 // oomKilled reads, before runc deletes the cgroup, whether the kernel
 // OOM-killed a process of the container (memory.oom_control on cgroup v1,
-// memory.events on v2).
+// memory.events on v2). The cgroup is the bundle's: the daemon chose it.
 func (s *shim) oomKilled() bool {
 	if s.spec.Runc == nil {
 		return false
 	}
-	cg := cgroupPath(s.spec.ID)
+	var bundle struct {
+		Linux struct {
+			CgroupsPath string `json:"cgroupsPath"`
+		} `json:"linux"`
+	}
+	if atomicfile.ReadJSON(BundleFile, &bundle) != nil || bundle.Linux.CgroupsPath == "" {
+		return false
+	}
+	cg := bundle.Linux.CgroupsPath
 	for _, p := range []string{"/sys/fs/cgroup/memory" + cg + "/memory.oom_control", "/sys/fs/cgroup" + cg + "/memory.events"} {
 		b, err := os.ReadFile(p)
 		if err != nil {

@@ -1,15 +1,10 @@
-package runtime
+package shim
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -17,20 +12,20 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
+	"github.com/liveswap/liveswap/internal/host/pidfd"
 	"github.com/liveswap/liveswap/internal/host/procfs"
 )
 
-// ShimMain runs `liveswapd shim RUNDIR` and returns the process exit code.
-// It must stay small: it runs once per container for the container's whole
-// life, so it touches no HTTP, D-Bus or API code.
-func ShimMain(args []string) int {
+// Main runs `liveswapd-shim RUNDIR` (args are those after the program
+// name) and returns the process exit code.
+func Main(args []string) int {
 	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: liveswapd shim RUNDIR (started by liveswapd, not by hand)")
+		fmt.Fprintln(os.Stderr, "usage: liveswapd-shim RUNDIR (started by liveswapd, not by hand)")
 		return 2
 	}
 	s := &shim{dir: args[0]}
 	if err := s.run(); err != nil {
-		fmt.Fprintf(os.Stderr, "liveswapd shim %s: %v\n", s.dir, err)
+		fmt.Fprintf(os.Stderr, "liveswapd-shim %s: %v\n", s.dir, err)
 		return 1
 	}
 	return 0
@@ -38,7 +33,7 @@ func ShimMain(args []string) int {
 
 type shim struct {
 	dir  string
-	spec ProcessSpec
+	spec Process
 	oom  bool // the container's cgroup OOM-killed a process
 }
 
@@ -48,7 +43,7 @@ type shim struct {
 func (s *shim) path(name string) string { return name }
 
 func (s *shim) writeExit(code, sig int, msg string) error {
-	return atomicfile.WriteJSON(s.path(exitFile), ExitRecord{Version: ProtoVersion, ExitCode: code, Signal: sig, Error: msg, OOMKilled: s.oom, FinishedAt: time.Now().UTC()}, 0o600)
+	return atomicfile.WriteJSON(s.path(ExitFile), Exit{Version: ProtoVersion, ExitCode: code, Signal: sig, Error: msg, OOMKilled: s.oom, FinishedAt: time.Now().UTC()}, 0o600)
 }
 
 func (s *shim) run() error {
@@ -60,7 +55,7 @@ func (s *shim) run() error {
 	if err1 != nil || err2 != nil || !os.SameFile(here, there) {
 		return s.writeExit(255, 0, "the run folder was replaced before the shim started; not starting the container")
 	}
-	if err := readJSON(s.path(processFile), &s.spec); err != nil {
+	if err := atomicfile.ReadJSON(s.path(ProcessFile), &s.spec); err != nil {
 		return fmt.Errorf("reading the process spec: %w", err)
 	}
 	// A new session (the daemon already asked for one; harmless if so) and
@@ -128,8 +123,8 @@ func (s *shim) run() error {
 	}
 	self, _ := procfs.Stat(os.Getpid())
 	child, _ := procfs.Stat(pid)
-	rec := ShimRecord{Version: ProtoVersion, ShimPid: os.Getpid(), ShimStart: self.Start, Pid: pid, PidStart: child.Start, StartedAt: time.Now().UTC()}
-	if err := atomicfile.WriteJSON(s.path(shimFile), rec, 0o600); err != nil {
+	rec := Record{Version: ProtoVersion, ShimPid: os.Getpid(), ShimStart: self.Start, Pid: pid, PidStart: child.Start, StartedAt: time.Now().UTC()}
+	if err := atomicfile.WriteJSON(s.path(RecordFile), rec, 0o600); err != nil {
 		syscall.Kill(-pid, syscall.SIGKILL)
 		return err
 	}
@@ -177,7 +172,7 @@ func (s *shim) waitMain(pid int) syscall.WaitStatus {
 	var exited <-chan struct{}
 	// Our unreaped child: the pid cannot be reused while we hold it.
 	if fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err == nil {
-		exited = waitPidfd(fd)
+		exited = pidfd.Wait(fd)
 	}
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
@@ -233,184 +228,11 @@ func (s *shim) killRest(pid int) {
 	}
 }
 
-// lookPath resolves name the way execvp would, inside root.
-func lookPath(root, name string, env []string) (string, error) {
-	if root == "" {
-		root = "/"
-	}
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path = v
-		}
-	}
-	denied := false
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		fi, err := os.Stat(filepath.Join(root, p))
-		if err != nil || fi.IsDir() {
-			continue
-		}
-		if fi.Mode()&0o111 == 0 {
-			denied = true
-			continue
-		}
-		return p, nil
-	}
-	if denied {
-		return "", fmt.Errorf("exec: %q: %w", name, os.ErrPermission)
-	}
-	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
-}
-
-// maxLogLine is where a line without a newline is cut, as dockerd does.
-const maxLogLine = 16 * 1024
-
-// logWriter appends dockerd json-file records to the container's log,
-// rotating it as json-file's max-size and max-file say; with no path (log
-// driver none) records are dropped.
-type logWriter struct {
-	mu       sync.Mutex
-	path     string
-	f        *os.File
-	size     int64 // bytes in the current file
-	maxSize  int64 // 0: never rotate
-	maxFiles int
-	buf      []byte
-}
-
-func openLog(path string, maxSize int64, maxFiles int) (*logWriter, error) {
-	w := &logWriter{path: path, maxSize: maxSize, maxFiles: max(maxFiles, 1)}
-	if path == "" {
-		return w, nil
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return nil, err
-	}
-	if fi, err := f.Stat(); err == nil {
-		w.size = fi.Size()
-	}
-	w.f = f
-	return w, nil
-}
-
-// rotate shifts LOG.N-2 .. LOG.1 and LOG up by one (the oldest falls off)
-// and starts an empty LOG; with max-file 1 it empties LOG. Readers detect
-// it by LOG naming another file than the one they hold.
-func (w *logWriter) rotate() {
-	w.f.Close()
-	w.f = nil
-	if w.maxFiles > 1 {
-		for i := w.maxFiles - 1; i > 1; i-- {
-			os.Rename(fmt.Sprintf("%s.%d", w.path, i-1), fmt.Sprintf("%s.%d", w.path, i))
-		}
-		os.Rename(w.path, w.path+".1")
-	}
-	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return // write opens it again
-	}
-	w.f, w.size = f, 0
-}
-
-func (w *logWriter) sync() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.f != nil {
-		w.f.Sync()
-	}
-}
-
-func (w *logWriter) close() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.f != nil {
-		w.f.Close()
-		w.f = nil
-	}
-}
-
-type logRecord struct {
-	Log    string    `json:"log"`
-	Stream string    `json:"stream"`
-	Time   time.Time `json:"time"`
-}
-
-func (w *logWriter) write(stream string, line []byte) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.path == "" {
-		return
-	}
-	b, err := json.Marshal(logRecord{Log: string(line), Stream: stream, Time: time.Now().UTC()})
-	if err != nil {
-		return
-	}
-	w.buf = append(append(w.buf[:0], b...), '\n')
-	if w.f != nil && w.maxSize > 0 && w.size > 0 && w.size+int64(len(w.buf)) > w.maxSize {
-		w.rotate()
-	}
-	if w.f == nil {
-		// A failed rotation left no file: open it again, shifting nothing.
-		nw, err := openLog(w.path, w.maxSize, w.maxFiles)
-		if err != nil {
-			return
-		}
-		w.f, w.size = nw.f, nw.size
-	}
-	// A write error (disk full) must not stop the container: drop the line.
-	n, _ := w.f.Write(w.buf)
-	w.size += int64(n)
-}
-
-// copyFrom reads a container stream until EOF, one record per line.
-func (w *logWriter) copyFrom(r io.ReadCloser, stream string) {
-	defer r.Close()
-	buf := make([]byte, 32*1024)
-	var pending []byte
-	for {
-		n, err := r.Read(buf)
-		data := buf[:n]
-		for len(data) > 0 {
-			i := bytes.IndexByte(data, '\n')
-			if i < 0 {
-				pending = append(pending, data...)
-				break
-			}
-			if len(pending) > 0 {
-				pending = append(pending, data[:i+1]...)
-				w.write(stream, pending)
-				pending = pending[:0]
-			} else {
-				w.write(stream, data[:i+1])
-			}
-			data = data[i+1:]
-		}
-		for len(pending) >= maxLogLine {
-			w.write(stream, pending[:maxLogLine])
-			pending = append(pending[:0], pending[maxLogLine:]...)
-		}
-		if err != nil {
-			if len(pending) > 0 {
-				w.write(stream, pending)
-			}
-			return
-		}
-	}
-}
-
 // startDirect starts the container process itself (image host: no
 // isolation). A start failure is recorded in exit.json and returned as
 // *recorded.
 func (s *shim) startDirect(devnull, outW, errW *os.File, lw *logWriter) (int, error) {
-	argv0, err := lookPath(s.spec.Root, s.spec.Args[0], s.spec.Env)
+	argv0, err := LookPath(s.spec.Root, s.spec.Args[0], s.spec.Env)
 	if err != nil {
 		code := 127
 		if errors.Is(err, os.ErrPermission) {
