@@ -81,6 +81,12 @@ var table = []Mutation{
 		Tests: []Step{unitTests("./internal/host/probe"), e2e("^TestApply$")},
 		Why:   "every probe would report 0 failed, so the probe verdict could never fire",
 	},
+	{
+		ID: "probe.in-flight", Verdict: "an attempt in flight when probing stops is counted (a workload that stopped answering just before verify fails its probe)",
+		File: "internal/host/probe/probe.go", Original: "actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.spec.Timeout)", Replacement: "actx, cancel := context.WithTimeout(ctx, p.spec.Timeout)",
+		Tests: []Step{unitTests("./internal/host/probe")},
+		Why:   "a hung attempt cut by the stop left no failure: live restore off once showed 7 probes, 0 failed, where the witness saw 28 fail",
+	},
 
 	// --- Compare: each rule that names a container as interrupted.
 	{

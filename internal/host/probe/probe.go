@@ -129,6 +129,9 @@ func (p *Prober) loop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		p.attempt(ctx)
+		if ctx.Err() != nil {
+			return // a stop during the attempt: no other
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -137,15 +140,16 @@ func (p *Prober) loop(ctx context.Context) {
 	}
 }
 
+// attempt probes once and counts the outcome. Stopping the prober does not
+// cut an attempt short: a workload that stopped answering just before the
+// end would otherwise leave only a dropped attempt, never a failure. The
+// attempt's own timeout bounds the wait.
 func (p *Prober) attempt(ctx context.Context) {
-	actx, cancel := context.WithTimeout(ctx, p.spec.Timeout)
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.spec.Timeout)
 	begin := time.Now()
 	err := p.check(actx)
 	cancel()
 	end := time.Now()
-	if err != nil && ctx.Err() != nil {
-		return // stopped mid-attempt: not the workload's fault
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stats.Sent++

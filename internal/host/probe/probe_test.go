@@ -135,6 +135,41 @@ func TestGapCoversOutage(t *testing.T) {
 	}
 }
 
+// TestStopCountsTheAttemptInFlight: a server that accepts and never
+// answers, and a stop while the attempt waits: the attempt ends at its
+// timeout and counts as failed, not dropped.
+func TestStopCountsTheAttemptInFlight(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	p, err := Start(context.Background(), Spec{Name: "r", Kind: Redis, Target: ln.Addr().String(), Interval: 5 * time.Millisecond, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	s := p.Stop()
+	if s.Sent != 1 || s.Failed != 1 {
+		t.Fatalf("sent %d, failed %d; want the hung attempt counted as 1 failed", s.Sent, s.Failed)
+	}
+}
+
 func TestSpecValidate(t *testing.T) {
 	tests := []struct {
 		spec Spec
