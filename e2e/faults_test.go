@@ -302,17 +302,20 @@ func TestApplyRefusesBeforeTouching(t *testing.T) {
 		// The target binary lives on a tmpfs with room for itself only;
 		// mounted before the manager starts so its namespace sees it too.
 		bin := testbed.Build(t, "liveswapd", testbed.LiveswapdVersion)
+		shim := filepath.Join(filepath.Dir(bin), "liveswapd-shim")
 		st, _ := os.Stat(bin)
+		shimSt, _ := os.Stat(shim)
 		full, err := os.MkdirTemp("/tmp", "lsfull-")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", st.Size()+256<<10), "tmpfs", full).CombinedOutput(); err != nil {
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", st.Size()+shimSt.Size()+256<<10), "tmpfs", full).CombinedOutput(); err != nil {
 			t.Fatalf("mount tmpfs: %v %s", err, out)
 		}
 		t.Cleanup(func() { exec.Command("umount", "-l", full).Run(); os.RemoveAll(full) })
 		current := filepath.Join(full, "liveswapd")
-		if out, err := exec.Command("cp", bin, current).CombinedOutput(); err != nil {
+		// The daemon starts its containers with the shim beside it.
+		if out, err := exec.Command("cp", bin, shim, full).CombinedOutput(); err != nil {
 			t.Fatalf("cp: %v %s", err, out)
 		}
 		sd := testbed.StartSystemd(t)
@@ -343,8 +346,8 @@ func TestApplyRefusesBeforeTouching(t *testing.T) {
 			}
 			requireIntact(t, dp, old, r, w, false)
 		}
-		if ents, _ := os.ReadDir(full); len(ents) != 1 {
-			t.Errorf("the tmpfs holds %d files, want only the target binary", len(ents))
+		if ents, _ := os.ReadDir(full); len(ents) != 2 {
+			t.Errorf("the tmpfs holds %d files, want only the target binary and its shim", len(ents))
 		}
 	})
 }
