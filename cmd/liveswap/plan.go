@@ -196,6 +196,7 @@ func planRun(ctx context.Context, o *planOptions) error {
 	if err := p.Validate(); err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	shimNote(o.Err, p)
 	b, err := p.Marshal()
 	if err != nil {
 		return err
@@ -207,6 +208,31 @@ func planRun(ctx context.Context, o *planOptions) error {
 	}
 	writePlanSummary(o.Err, p, rep, o.OutFile, canaryWhy)
 	return nil
+}
+
+// shimNote says when a liveswapd upgrade leaves out the liveswapd-shim
+// that lies beside the new liveswapd: containers started after the upgrade
+// would still run the installed shim. It is not added silently: the plan
+// swaps only files whose checksum the operator gave.
+func shimNote(w io.Writer, p *plan.Plan) {
+	var daemon *plan.Binary
+	for i, b := range p.Binaries {
+		switch p.ComponentOf(b).Name {
+		case plan.LiveswapdShim:
+			return
+		case plan.Liveswapd:
+			daemon = &p.Binaries[i]
+		}
+	}
+	if daemon == nil {
+		return
+	}
+	shim := filepath.Join(filepath.Dir(daemon.NewFile), plan.LiveswapdShim)
+	if fi, err := os.Stat(shim); err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	fmt.Fprintf(w, "note: %s, beside the new liveswapd, is not in the plan: containers started after the upgrade would run %s as installed; add --new-binary %s --sha256 HEX to swap it with liveswapd\n",
+		shim, filepath.Join(filepath.Dir(daemon.Path), plan.LiveswapdShim), shim)
 }
 
 // planCanary fills the plan's canary when its kind has none: the image
