@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/liveswap/liveswap/internal/host/procfs"
+	"github.com/liveswap/liveswap/runtime/image"
 )
 
 // API versions: liveswapd speaks the Engine API of dockerd 20.10, which is
@@ -112,6 +113,18 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
+}
+
+// errMessage is an error's text without the category suffixes the API
+// strips too.
+func errMessage(err error) string {
+	msg := err.Error()
+	for _, cat := range []error{ErrNotFound, ErrConflict, ErrInvalid, ErrUnsupported, errStartFailed, ErrNotImplemented, ErrTooLarge, ErrTimeout, image.ErrNotFound, image.ErrConflict, image.ErrInvalid} {
+		for errors.Is(err, cat) && len(msg) > len(cat.Error())+2 && msg[len(msg)-len(cat.Error())-2:] == ": "+cat.Error() {
+			msg = msg[:len(msg)-len(cat.Error())-2]
+		}
+	}
+	return msg
 }
 
 // writeError maps error categories to status codes, with dockerd's JSON

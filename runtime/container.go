@@ -13,24 +13,21 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
-	"github.com/liveswap/liveswap/runtime/oci"
+	"github.com/liveswap/liveswap/runtime/errdefs"
 )
 
-// Error categories, mapped to HTTP status codes by the API.
+// Error categories, mapped to HTTP status codes by the API: runtime/errdefs'
+// values (the OCI bundle's refusals wrap the same ones).
 var (
-	ErrNotFound    = errors.New("not found")
-	ErrConflict    = errors.New("conflict")
-	ErrInvalid     = oci.ErrInvalid // the OCI bundle's refusals are the same values
-	ErrNotModified = errors.New("not modified")
-	ErrUnsupported = oci.ErrUnsupported
-	// ErrNotImplemented: the container's configuration cannot do this
-	// (logs of a container whose log driver is none).
-	ErrNotImplemented = errors.New("not implemented")
-	// ErrTooLarge and ErrTimeout: a request body over its limit, or not
-	// sent within the read timeout.
-	ErrTooLarge     = errors.New("request body too large")
-	ErrTimeout      = errors.New("request timeout")
-	errShuttingDown = errors.New("liveswapd is shutting down")
+	ErrNotFound       = errdefs.ErrNotFound
+	ErrConflict       = errdefs.ErrConflict
+	ErrInvalid        = errdefs.ErrInvalid
+	ErrNotModified    = errdefs.ErrNotModified
+	ErrUnsupported    = errdefs.ErrUnsupported
+	ErrNotImplemented = errdefs.ErrNotImplemented
+	ErrTooLarge       = errdefs.ErrTooLarge
+	ErrTimeout        = errdefs.ErrTimeout
+	errShuttingDown   = errors.New("liveswapd is shutting down")
 )
 
 // Container statuses, as the Engine API names them.

@@ -27,6 +27,7 @@ import (
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
 	"github.com/liveswap/liveswap/internal/host/pidfd"
 	"github.com/liveswap/liveswap/internal/host/procfs"
+	"github.com/liveswap/liveswap/runtime/config"
 	"github.com/liveswap/liveswap/runtime/image"
 	"github.com/liveswap/liveswap/runtime/oci"
 	"github.com/liveswap/liveswap/runtime/shim"
@@ -51,7 +52,7 @@ type Daemon struct {
 	log  *slog.Logger
 
 	cfgMu sync.RWMutex
-	cfg   Config
+	cfg   config.Config
 
 	mu     sync.RWMutex
 	byID   map[string]*Container
@@ -76,7 +77,7 @@ const restoreParallelism = 32
 
 // NewDaemon prepares the folders, takes the data-root lock and restores
 // containers from disk, adopting live shims. It does not listen yet.
-func NewDaemon(cfg Config, opts Options) (*Daemon, error) {
+func NewDaemon(cfg config.Config, opts Options) (*Daemon, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -135,7 +136,7 @@ func (d *Daemon) containersDir() string { return filepath.Join(d.cfg.DataRoot, "
 func (d *Daemon) runsDir() string       { return filepath.Join(d.cfg.ExecRoot, "containers") }
 
 // Config returns the current configuration.
-func (d *Daemon) Config() Config {
+func (d *Daemon) Config() config.Config {
 	d.cfgMu.RLock()
 	defer d.cfgMu.RUnlock()
 	return d.cfg
@@ -143,7 +144,7 @@ func (d *Daemon) Config() Config {
 
 // Reload applies a new configuration read on SIGHUP: live-restore and the
 // log level change at once; other keys need a restart and are reported.
-func (d *Daemon) Reload(n Config) {
+func (d *Daemon) Reload(n config.Config) {
 	d.cfgMu.Lock()
 	old := d.cfg
 	d.cfg.LiveRestore = n.LiveRestore
@@ -319,7 +320,7 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 	if cfg.Tty || cfg.OpenStdin {
 		return nil, nil, fmt.Errorf("a terminal and standard input (-t, -i) are not supported by liveswapd: a container's output goes to its log, which docker run, attach and logs stream; run it without -t and -i: %w", ErrUnsupported)
 	}
-	if (cfg.AttachStdout || cfg.AttachStderr) && hc.LogConfig.Type == LogDriverNone {
+	if (cfg.AttachStdout || cfg.AttachStderr) && hc.LogConfig.Type == config.LogDriverNone {
 		return nil, nil, fmt.Errorf("a foreground run streams the container's log, and log driver none keeps none: run it detached (-d) or with --log-driver json-file: %w", ErrUnsupported)
 	}
 	args := append(append([]string(nil), cfg.Entrypoint...), cfg.Cmd...)
@@ -429,7 +430,7 @@ func (d *Daemon) resolveLogConfig(hc *container.HostConfig) error {
 	if lc.Config == nil {
 		lc.Config = map[string]string{}
 	}
-	_, err := ParseLogConfig(lc.Type, lc.Config)
+	_, err := config.ParseLogConfig(lc.Type, lc.Config)
 	return err
 }
 
@@ -563,7 +564,7 @@ func (d *Daemon) processSpec(c *Container, spec containerSpec) (shim.Process, *s
 	}
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + host}
 	env = mergeEnv(env, spec.Config.Env)
-	lc, err := ParseLogConfig(spec.HostConfig.LogConfig.Type, spec.HostConfig.LogConfig.Config)
+	lc, err := config.ParseLogConfig(spec.HostConfig.LogConfig.Type, spec.HostConfig.LogConfig.Config)
 	if err != nil {
 		return shim.Process{}, nil, err
 	}
@@ -573,7 +574,7 @@ func (d *Daemon) processSpec(c *Container, spec containerSpec) (shim.Process, *s
 		Cwd: spec.Config.WorkingDir, Root: spec.Root, UID: uid, GID: gid,
 		LogPath: c.logPath(), LogMaxSize: lc.MaxSize, LogMaxFiles: lc.MaxFiles,
 	}
-	if lc.Driver == LogDriverNone {
+	if lc.Driver == config.LogDriverNone {
 		ps.LogPath = ""
 	}
 	if spec.Root == "" {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/liveswap/liveswap/runtime/config"
 	"github.com/liveswap/liveswap/runtime/shim"
 )
 
@@ -25,7 +26,7 @@ type LogOptions struct {
 // as dockerd does (501).
 func (d *Daemon) LogsReadable(c *Container) error {
 	spec, _ := c.snapshot()
-	if spec.HostConfig.LogConfig.Type == LogDriverNone {
+	if spec.HostConfig.LogConfig.Type == config.LogDriverNone {
 		return fmt.Errorf("configured logging driver does not support reading: %w", ErrNotImplemented)
 	}
 	return nil

@@ -19,12 +19,13 @@ import (
 	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
 	"github.com/liveswap/liveswap/internal/host/procfs"
+	"github.com/liveswap/liveswap/runtime/config"
 )
 
 // Run is the daemon: it takes the pidfile, restores containers, serves the
 // API on the configured sockets and handles SIGHUP (reload) and
 // SIGTERM/SIGINT (shutdown). It returns the process exit code.
-func Run(cfg Config, flags *Flags, version string) int {
+func Run(cfg config.Config, flags *config.Flags, version string) int {
 	level := new(slog.LevelVar)
 	level.Set(cfg.Level())
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
@@ -35,7 +36,7 @@ func Run(cfg Config, flags *Flags, version string) int {
 	return 0
 }
 
-func run(cfg Config, flags *Flags, version string, log *slog.Logger, level *slog.LevelVar) error {
+func run(cfg config.Config, flags *config.Flags, version string, log *slog.Logger, level *slog.LevelVar) error {
 	// Signals first, so a SIGTERM during restore is not lost. SIGPIPE is
 	// not ignored: shims (and so containers) would inherit SIG_IGN, and Go
 	// already turns SIGPIPE on sockets into EPIPE errors.

@@ -1,4 +1,9 @@
-package runtime
+// Package config is liveswapd's configuration: daemon.json (dockerd's keys
+// liveswapd implements, refused with file, line and key otherwise), the
+// flags that override it (Flags, Load), the log driver rules shared with
+// container create (ParseLogConfig) and `liveswapd --validate` (Validate).
+// It reads files only; the daemon applies what it returns.
+package config
 
 import (
 	"bytes"
