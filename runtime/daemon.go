@@ -28,6 +28,7 @@ import (
 	"github.com/liveswap/liveswap/internal/host/pidfd"
 	"github.com/liveswap/liveswap/internal/host/procfs"
 	"github.com/liveswap/liveswap/runtime/config"
+	"github.com/liveswap/liveswap/runtime/health"
 	"github.com/liveswap/liveswap/runtime/image"
 	"github.com/liveswap/liveswap/runtime/oci"
 	"github.com/liveswap/liveswap/runtime/shim"
@@ -275,7 +276,7 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 	if ref.img != nil {
 		warnings = append(warnings, withImageDefaults(cfg, ref.img.Config.Config)...)
 	}
-	if err := checkHealthConfig(cfg.Healthcheck); err != nil {
+	if err := health.Check(cfg.Healthcheck); err != nil {
 		return nil, nil, err
 	}
 	if err := d.checkIsolation(root, cfg, hc); err != nil {
@@ -534,7 +535,7 @@ func (d *Daemon) startLocked(ctx context.Context, c *Container, byPolicy bool) e
 	c.st.StartedAt = rec.StartedAt
 	c.st.ExitCode, c.st.Error, c.st.OOMKilled = 0, "", false
 	c.st.Health = nil
-	if args, _ := healthTest(spec.Config.Healthcheck); args != nil {
+	if args, _ := health.Test(spec.Config.Healthcheck); args != nil {
 		c.st.Health = &container.Health{Status: container.Starting, Log: []*container.HealthcheckResult{}}
 	}
 	c.exited = make(chan struct{})

@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/storage"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
+	"github.com/liveswap/liveswap/runtime/health"
 	"github.com/liveswap/liveswap/runtime/image"
 )
 
@@ -112,7 +113,7 @@ func withImageDefaults(cfg *container.Config, ic dockerspec.DockerOCIImageConfig
 			hc := *h
 			cfg.Healthcheck = &hc
 		} else {
-			imageHealthDefaults(cfg.Healthcheck, h)
+			health.ImageDefaults(cfg.Healthcheck, h)
 		}
 	}
 	for v := range ic.Volumes {

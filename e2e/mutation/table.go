@@ -783,8 +783,8 @@ var table = []Mutation{
 	},
 	{
 		ID: "liveswapd.unhealthy-after-retries", Verdict: "a container is unhealthy after retries failed checks in a row",
-		File: "runtime/health.go", Original: "if h.FailingStreak >= retries {", Replacement: "if h.FailingStreak >= retries+1000 {",
-		Tests: []Step{unitRun("./runtime", "^TestRecordHealth$"), e2e("^TestLiveswapdHealthchecks$")}, Why: "a failing service would show as starting forever",
+		File: "runtime/health/health.go", Original: "if h.FailingStreak >= retries {", Replacement: "if h.FailingStreak >= retries+1000 {",
+		Tests: []Step{unitRun("./runtime/health", "^TestApply$"), e2e("^TestLiveswapdHealthchecks$")}, Why: "a failing service would show as starting forever",
 	},
 	{
 		ID: "liveswapd.unserved-route-501", Verdict: "a route liveswapd does not serve answers 501 naming it",
