@@ -125,49 +125,6 @@ func (c *Container) logPath() string {
 	return filepath.Join(c.dataDir, c.spec.ID+"-json.log")
 }
 
-// RestartPolicy decides whether a container that just ended is started
-// again. It is a pure function of the policy, the exit code and what
-// happened before, so it is table-tested.
-func RestartPolicy(p container.RestartPolicy, exitCode, restartCount int, manuallyStopped, daemonStart bool) bool {
-	// "always" brings a stopped container back when the daemon starts;
-	// "unless-stopped" does not.
-	if p.Name == container.RestartPolicyAlways && daemonStart {
-		return true
-	}
-	if manuallyStopped {
-		return false
-	}
-	switch p.Name {
-	case container.RestartPolicyAlways:
-		return true
-	case container.RestartPolicyUnlessStopped:
-		return true
-	case container.RestartPolicyOnFailure:
-		if exitCode == 0 {
-			return false
-		}
-		return p.MaximumRetryCount == 0 || restartCount < p.MaximumRetryCount
-	}
-	return false
-}
-
-// validPolicy checks a restart policy as dockerd does.
-func validPolicy(p container.RestartPolicy) error {
-	switch p.Name {
-	case "", container.RestartPolicyDisabled, container.RestartPolicyAlways, container.RestartPolicyUnlessStopped:
-		if p.MaximumRetryCount != 0 {
-			return fmt.Errorf("invalid restart policy: maximum retry count can only be used with 'on-failure': %w", ErrInvalid)
-		}
-	case container.RestartPolicyOnFailure:
-		if p.MaximumRetryCount < 0 {
-			return fmt.Errorf("invalid restart policy: maximum retry count cannot be negative: %w", ErrInvalid)
-		}
-	default:
-		return fmt.Errorf("invalid restart policy %q: use no, always, unless-stopped or on-failure[:N]: %w", p.Name, ErrInvalid)
-	}
-	return nil
-}
-
 // resolveUser turns Config.User ("uid[:gid]" or names) into ids, reading
 // passwd and group files inside the container's root.
 func resolveUser(root, user string) (uid, gid uint32, err error) {
