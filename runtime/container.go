@@ -27,7 +27,8 @@ var (
 	ErrNotImplemented = errdefs.ErrNotImplemented
 	ErrTooLarge       = errdefs.ErrTooLarge
 	ErrTimeout        = errdefs.ErrTimeout
-	errShuttingDown   = errors.New("liveswapd is shutting down")
+	// ErrShuttingDown: the daemon is stopping and starts nothing new (503).
+	ErrShuttingDown = errors.New("liveswapd is shutting down")
 )
 
 // Container statuses, as the Engine API names them.
@@ -39,9 +40,9 @@ const (
 	StatusRemoving   = "removing"
 )
 
-// containerSpec is data-root/containers/ID/config.json: what the client
+// ContainerSpec is data-root/containers/ID/config.json: what the client
 // asked for at create time. It does not change afterwards.
-type containerSpec struct {
+type ContainerSpec struct {
 	Version    int                   `json:"version"`
 	ID         string                `json:"id"`
 	Name       string                `json:"name"` // without the leading slash
@@ -55,10 +56,10 @@ type containerSpec struct {
 	HostConfig *container.HostConfig `json:"hostConfig"`
 }
 
-// containerState is data-root/containers/ID/state.json: the daemon's view
+// ContainerState is data-root/containers/ID/state.json: the daemon's view
 // of the last run. On restore the run folder (written by the shim) is the
 // truth and this file is corrected from it.
-type containerState struct {
+type ContainerState struct {
 	Status          string    `json:"status"`
 	Pid             int       `json:"pid,omitempty"`
 	PidStart        uint64    `json:"pidStart,omitempty"`
@@ -81,8 +82,8 @@ type Container struct {
 	op sync.Mutex
 
 	mu      sync.Mutex
-	spec    containerSpec
-	st      containerState
+	spec    ContainerSpec
+	st      ContainerState
 	dataDir string
 	runDir  string
 	gen     int           // incremented per shim start; stale exit watchers compare it
@@ -93,15 +94,23 @@ type Container struct {
 	timer   *time.Timer // pending policy restart
 }
 
-func newContainer(spec containerSpec, st containerState, dataDir, runDir string) *Container {
+func newContainer(spec ContainerSpec, st ContainerState, dataDir, runDir string) *Container {
 	return &Container{spec: spec, st: st, dataDir: dataDir, runDir: runDir, changed: make(chan struct{})}
 }
 
 // ID returns the container's full ID.
 func (c *Container) ID() string { return c.spec.ID }
 
-// snapshot returns copies of spec and state.
-func (c *Container) snapshot() (containerSpec, containerState) {
+// Gen is the number of the container's current run: it grows with each
+// start of a shim.
+func (c *Container) Gen() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// Snapshot returns copies of spec and state.
+func (c *Container) Snapshot() (ContainerSpec, ContainerState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.spec, c.st
@@ -121,7 +130,8 @@ func (c *Container) saveLocked() error {
 	return atomicfile.WriteJSON(filepath.Join(c.dataDir, "state.json"), c.st, 0o600)
 }
 
-func (c *Container) logPath() string {
+// LogPath is the container's json-file log.
+func (c *Container) LogPath() string {
 	return filepath.Join(c.dataDir, c.spec.ID+"-json.log")
 }
 

@@ -25,7 +25,7 @@ var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 // Create registers a new container. Warnings are returned to the client.
 func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostConfig) (*Container, []string, error) {
 	if d.shutting.Load() {
-		return nil, nil, errShuttingDown
+		return nil, nil, ErrShuttingDown
 	}
 	if cfg == nil {
 		return nil, nil, fmt.Errorf("config cannot be empty in order to create a container: %w", ErrInvalid)
@@ -103,7 +103,7 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 		if _, err := resolveGroups(root, hc.GroupAdd); err != nil {
 			return nil, nil, err
 		}
-		draft := containerSpec{Root: root, Path: args[0], Args: args[1:], Config: cfg, HostConfig: hc}
+		draft := ContainerSpec{Root: root, Path: args[0], Args: args[1:], Config: cfg, HostConfig: hc}
 		if _, err := oci.Build(ociInput(draft)); err != nil {
 			return nil, nil, err
 		}
@@ -127,14 +127,14 @@ func (d *Daemon) Create(name string, cfg *container.Config, hc *container.HostCo
 		d.mu.Unlock()
 		return nil, nil, fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name: %w", name, other.spec.ID, ErrConflict)
 	}
-	spec := containerSpec{
+	spec := ContainerSpec{
 		Version: shim.ProtoVersion, ID: id, Name: name, Created: time.Now().UTC(), Image: cfg.Image, Root: root,
 		Path: args[0], Args: args[1:], Config: cfg, HostConfig: hc,
 	}
 	if ref.img != nil {
 		spec.ImageID = ref.img.ID
 	}
-	c := newContainer(spec, containerState{Status: StatusCreated}, filepath.Join(d.containersDir(), id), filepath.Join(d.runsDir(), id))
+	c := newContainer(spec, ContainerState{Status: StatusCreated}, filepath.Join(d.containersDir(), id), filepath.Join(d.runsDir(), id))
 	// Reserve the name before the disk writes so a concurrent create of the
 	// same name gets a conflict.
 	d.byName[name] = c

@@ -124,6 +124,21 @@ func (d *Daemon) containersDir() string { return filepath.Join(d.cfg.DataRoot, "
 
 func (d *Daemon) runsDir() string { return filepath.Join(d.cfg.ExecRoot, "containers") }
 
+// Version is the daemon's version, as the API reports it.
+func (d *Daemon) Version() string { return d.opts.Version }
+
+// Log is the daemon's logger.
+func (d *Daemon) Log() *slog.Logger { return d.log }
+
+// EngineID is the daemon's ID, kept in its data root.
+func (d *Daemon) EngineID() string { return d.id }
+
+// StartedAt is when the daemon started.
+func (d *Daemon) StartedAt() time.Time { return d.started }
+
+// Images is the daemon's image store.
+func (d *Daemon) Images() *image.Store { return d.images }
+
 // Config returns the current configuration.
 func (d *Daemon) Config() config.Config {
 	d.cfgMu.RLock()
@@ -284,7 +299,7 @@ func (d *Daemon) Shutdown(ctx context.Context) {
 // Counts returns the numbers for /info.
 func (d *Daemon) Counts() (total, running, paused, stopped int) {
 	for _, c := range d.List() {
-		_, st := c.snapshot()
+		_, st := c.Snapshot()
 		total++
 		if st.Status == StatusRunning || st.Status == StatusRestarting {
 			running++

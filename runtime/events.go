@@ -65,8 +65,8 @@ func (b *eventBus) unsubscribe(ch chan events.Message) {
 	delete(b.subs, ch)
 }
 
-// imageEvent publishes an image event (load, import, tag, delete).
-func (d *Daemon) imageEvent(id string, action events.Action) {
+// ImageEvent publishes an image event (load, import, tag, delete).
+func (d *Daemon) ImageEvent(id string, action events.Action) {
 	d.events.publish(events.Message{
 		Status: string(action), ID: id, Type: events.ImageEventType, Action: action,
 		Actor: events.Actor{ID: id, Attributes: map[string]string{"name": id}},
@@ -74,7 +74,7 @@ func (d *Daemon) imageEvent(id string, action events.Action) {
 }
 
 func (d *Daemon) event(c *Container, action events.Action, extra map[string]string) {
-	spec, _ := c.snapshot()
+	spec, _ := c.Snapshot()
 	attrs := map[string]string{"name": spec.Name, "image": spec.Image}
 	for k, v := range spec.Config.Labels {
 		attrs[k] = v
@@ -88,3 +88,12 @@ func (d *Daemon) event(c *Container, action events.Action, extra map[string]stri
 		Actor: events.Actor{ID: spec.ID, Attributes: attrs},
 	})
 }
+
+// Subscribe returns the recent events since since and a channel of the
+// next ones; Unsubscribe ends it.
+func (d *Daemon) Subscribe(since time.Time) ([]events.Message, chan events.Message) {
+	return d.events.subscribe(since)
+}
+
+// Unsubscribe ends a subscription of Subscribe.
+func (d *Daemon) Unsubscribe(ch chan events.Message) { d.events.unsubscribe(ch) }

@@ -27,7 +27,7 @@ type healthRun struct {
 // monitorHealth runs a container's healthcheck on its schedule for the run
 // gen, until the run ends.
 func (d *Daemon) monitorHealth(c *Container, gen int) {
-	spec, _ := c.snapshot()
+	spec, _ := c.Snapshot()
 	health.Monitor(spec.Config.Healthcheck, healthRun{d, c, gen})
 }
 
@@ -88,7 +88,7 @@ func (d *Daemon) probeHealth(c *Container, args []string, timeout time.Duration)
 		// container (runc exec's pid file), then runc exec, which waits.
 		if b, err := os.ReadFile(filepath.Join(d.Config().ExecRoot, "execs", id, "pid")); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-				for _, p := range descendants(pid) {
+				for _, p := range Descendants(pid) {
 					syscall.Kill(p, syscall.SIGKILL)
 				}
 			}

@@ -13,7 +13,7 @@ import (
 func TestRecordHealth(t *testing.T) {
 	d := &Daemon{events: newEventBus()}
 	_, ch := d.events.subscribe(time.Time{})
-	c := newContainer(containerSpec{ID: strings.Repeat("a", 64), Config: &container.Config{}}, containerState{Status: StatusRunning, StartedAt: time.Now(),
+	c := newContainer(ContainerSpec{ID: strings.Repeat("a", 64), Config: &container.Config{}}, ContainerState{Status: StatusRunning, StartedAt: time.Now(),
 		Health: &container.Health{Status: container.Starting}}, t.TempDir(), "")
 	c.removed = true // no state.json
 	fail := &container.HealthcheckResult{Start: time.Now(), End: time.Now(), ExitCode: 1}

@@ -119,16 +119,16 @@ type restored struct {
 func (d *Daemon) restoreOne(id string) (restored, error) {
 	none := restored{adoptedFD: -1}
 	dataDir := filepath.Join(d.containersDir(), id)
-	var spec containerSpec
+	var spec ContainerSpec
 	if err := atomicfile.ReadJSON(filepath.Join(dataDir, "config.json"), &spec); err != nil {
 		return none, err
 	}
 	if spec.ID != id || spec.Config == nil || spec.HostConfig == nil {
 		return none, fmt.Errorf("%s/config.json: incomplete container config", dataDir)
 	}
-	var st containerState
+	var st ContainerState
 	if err := atomicfile.ReadJSON(filepath.Join(dataDir, "state.json"), &st); err != nil {
-		st = containerState{Status: StatusCreated}
+		st = ContainerState{Status: StatusCreated}
 	}
 	c := newContainer(spec, st, dataDir, filepath.Join(d.runsDir(), id))
 	none.c = c

@@ -34,7 +34,7 @@ func (d *Daemon) Start(ctx context.Context, c *Container) error {
 // done by the restart policy, which count in RestartCount.
 func (d *Daemon) startLocked(ctx context.Context, c *Container, byPolicy bool) error {
 	if d.shutting.Load() {
-		return errShuttingDown
+		return ErrShuttingDown
 	}
 	c.mu.Lock()
 	if c.removed {
@@ -100,7 +100,7 @@ func (d *Daemon) startLocked(ctx context.Context, c *Container, byPolicy bool) e
 
 // processSpec builds what the shim runs, and for a root folder image the
 // OCI runtime spec runc runs it with.
-func (d *Daemon) processSpec(c *Container, spec containerSpec) (shim.Process, *specs.Spec, error) {
+func (d *Daemon) processSpec(c *Container, spec ContainerSpec) (shim.Process, *specs.Spec, error) {
 	uid, gid, err := resolveUser(spec.Root, spec.Config.User)
 	if err != nil {
 		return shim.Process{}, nil, err
@@ -122,7 +122,7 @@ func (d *Daemon) processSpec(c *Container, spec containerSpec) (shim.Process, *s
 		Version: shim.ProtoVersion, ID: spec.ID,
 		Args: append([]string{spec.Path}, spec.Args...), Env: env,
 		Cwd: spec.Config.WorkingDir, Root: spec.Root, UID: uid, GID: gid,
-		LogPath: c.logPath(), LogMaxSize: lc.MaxSize, LogMaxFiles: lc.MaxFiles,
+		LogPath: c.LogPath(), LogMaxSize: lc.MaxSize, LogMaxFiles: lc.MaxFiles,
 	}
 	if lc.Driver == config.LogDriverNone {
 		ps.LogPath = ""
@@ -136,7 +136,7 @@ func (d *Daemon) processSpec(c *Container, spec containerSpec) (shim.Process, *s
 			return shim.Process{}, nil, err
 		}
 	}
-	runc, err := d.runcPath()
+	runc, err := d.RuncPath()
 	if err != nil {
 		return shim.Process{}, nil, err
 	}
@@ -270,7 +270,7 @@ func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps shim.Process, o
 			c.mu.Lock()
 			c.st.ExitCode = ex.ExitCode
 			c.mu.Unlock()
-			return shim.Record{}, nil, fmt.Errorf("failed to create task for container: %s: %w", msg, errStartFailed)
+			return shim.Record{}, nil, fmt.Errorf("failed to create task for container: %s: %w", msg, ErrStartFailed)
 		}
 		select {
 		case <-exited:
@@ -290,7 +290,9 @@ func (d *Daemon) spawnShim(ctx context.Context, c *Container, ps shim.Process, o
 	}
 }
 
-var errStartFailed = errors.New("start failed")
+// ErrStartFailed: the container's process could not start (runc's error
+// is in the message); the API answers 500, as dockerd does.
+var ErrStartFailed = errors.New("start failed")
 
 // runDirFree refuses to replace a run folder whose shim still lives:
 // removing it would let a second shim run the same container.

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/liveswap/liveswap/runtime"
 	"github.com/liveswap/liveswap/runtime/config"
 	"github.com/liveswap/liveswap/runtime/shim"
 )
@@ -64,5 +63,5 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "liveswapd: %v\n", err)
 		return 1
 	}
-	return runtime.Run(cfg, flags, version)
+	return serve(cfg, flags, version)
 }

@@ -1,4 +1,4 @@
-package runtime
+package api
 
 import (
 	"encoding/json"
@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/liveswap/liveswap/internal/host/procfs"
+	"github.com/liveswap/liveswap/runtime"
 	"github.com/liveswap/liveswap/runtime/image"
 )
 
@@ -38,8 +39,14 @@ const (
 	MinAPIVersion = "1.24"
 )
 
-// Handler returns the Engine API subset as an http.Handler.
-func (d *Daemon) Handler() http.Handler {
+// server is the API over the container store: handlers reach the daemon
+// through its exported methods only.
+type server struct{ *runtime.Daemon }
+
+// Handler returns the Engine API subset over the daemon's containers as an
+// http.Handler.
+func Handler(daemon *runtime.Daemon) http.Handler {
+	d := server{daemon}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_ping", d.ping)
 	mux.HandleFunc("HEAD /_ping", d.ping)
@@ -73,13 +80,13 @@ func (d *Daemon) Handler() http.Handler {
 
 // versioned strips a /vX.Y prefix (refusing versions we cannot serve) and
 // sets the headers dockerd sets on every response.
-func (d *Daemon) versioned(next http.Handler) http.Handler {
+func (d server) versioned(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Api-Version", APIVersion)
 		h.Set("Docker-Experimental", "false")
 		h.Set("Ostype", "linux")
-		h.Set("Server", "liveswapd/"+d.opts.Version+" (linux)")
+		h.Set("Server", "liveswapd/"+d.Version()+" (linux)")
 		p := r.URL.Path
 		if strings.HasPrefix(p, "/v") {
 			rest := p[2:]
@@ -119,7 +126,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // strips too.
 func errMessage(err error) string {
 	msg := err.Error()
-	for _, cat := range []error{ErrNotFound, ErrConflict, ErrInvalid, ErrUnsupported, errStartFailed, ErrNotImplemented, ErrTooLarge, ErrTimeout, image.ErrNotFound, image.ErrConflict, image.ErrInvalid} {
+	for _, cat := range []error{runtime.ErrNotFound, runtime.ErrConflict, runtime.ErrInvalid, runtime.ErrUnsupported, runtime.ErrStartFailed, runtime.ErrNotImplemented, runtime.ErrTooLarge, runtime.ErrTimeout, image.ErrNotFound, image.ErrConflict, image.ErrInvalid} {
 		for errors.Is(err, cat) && len(msg) > len(cat.Error())+2 && msg[len(msg)-len(cat.Error())-2:] == ": "+cat.Error() {
 			msg = msg[:len(msg)-len(cat.Error())-2]
 		}
@@ -132,28 +139,28 @@ func errMessage(err error) string {
 func writeError(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, ErrNotModified):
+	case errors.Is(err, runtime.ErrNotModified):
 		w.WriteHeader(http.StatusNotModified)
 		return
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, runtime.ErrNotFound):
 		code = http.StatusNotFound
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, runtime.ErrConflict):
 		code = http.StatusConflict
-	case errors.Is(err, ErrInvalid), errors.Is(err, ErrUnsupported):
+	case errors.Is(err, runtime.ErrInvalid), errors.Is(err, runtime.ErrUnsupported):
 		code = http.StatusBadRequest
-	case errors.Is(err, errShuttingDown):
+	case errors.Is(err, runtime.ErrShuttingDown):
 		code = http.StatusServiceUnavailable
-	case errors.Is(err, ErrNotImplemented):
+	case errors.Is(err, runtime.ErrNotImplemented):
 		code = http.StatusNotImplemented
-	case errors.Is(err, ErrTooLarge):
+	case errors.Is(err, runtime.ErrTooLarge):
 		code = http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrTimeout):
+	case errors.Is(err, runtime.ErrTimeout):
 		code = http.StatusRequestTimeout
 	}
 	writeJSON(w, code, map[string]string{"message": errMessage(err)})
 }
 
-func (d *Daemon) withContainer(h func(http.ResponseWriter, *http.Request, *Container)) http.HandlerFunc {
+func (d server) withContainer(h func(http.ResponseWriter, *http.Request, *runtime.Container)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := d.Get(r.PathValue("id"))
 		if err != nil {
@@ -164,7 +171,7 @@ func (d *Daemon) withContainer(h func(http.ResponseWriter, *http.Request, *Conta
 	}
 }
 
-func (d *Daemon) ping(w http.ResponseWriter, r *http.Request) {
+func (d server) ping(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache, no-store, must-revalidate")
 	h.Set("Pragma", "no-cache")
@@ -187,15 +194,15 @@ func kernelVersion() string {
 	return unix.ByteSliceToString(u.Release[:])
 }
 
-func (d *Daemon) version(w http.ResponseWriter, r *http.Request) {
+func (d server) version(w http.ResponseWriter, r *http.Request) {
 	v := types.Version{
-		Version: d.opts.Version, APIVersion: APIVersion, MinAPIVersion: MinAPIVersion,
+		Version: d.Version(), APIVersion: APIVersion, MinAPIVersion: MinAPIVersion,
 		GoVersion: goruntime.Version(), Os: goruntime.GOOS, Arch: goruntime.GOARCH,
 		KernelVersion: kernelVersion(), GitCommit: "liveswapd",
 	}
 	v.Platform.Name = "liveswapd"
 	v.Components = []types.ComponentVersion{{
-		Name: "Engine", Version: d.opts.Version,
+		Name: "Engine", Version: d.Version(),
 		Details: map[string]string{
 			"ApiVersion": APIVersion, "MinAPIVersion": MinAPIVersion, "GitCommit": v.GitCommit,
 			"GoVersion": v.GoVersion, "Os": v.Os, "Arch": v.Arch, "KernelVersion": v.KernelVersion,
@@ -218,7 +225,7 @@ func osRelease() string {
 	return "Linux"
 }
 
-func (d *Daemon) info(w http.ResponseWriter, r *http.Request) {
+func (d server) info(w http.ResponseWriter, r *http.Request) {
 	cfg := d.Config()
 	total, running, paused, stopped := d.Counts()
 	host, _ := os.Hostname()
@@ -233,23 +240,23 @@ func (d *Daemon) info(w http.ResponseWriter, r *http.Request) {
 	secopts := []string{"name=seccomp,profile=builtin", "name=no-new-privileges"}
 	var warnings []string
 	if cfg.AllowHostImage {
-		secopts = append(secopts, HostImageOption)
+		secopts = append(secopts, runtime.HostImageOption)
 		warnings = append(warnings, `WARNING: allow-host-image: containers of image "host" run unisolated (the host's namespaces and files, every capability, no cgroup limits); inspect shows them as HostConfig.Privileged`)
 	}
-	drv, drvWhy := d.images.Driver()
-	runc, runcErr := d.runcPath()
+	drv, drvWhy := d.Images().Driver()
+	runc, runcErr := d.RuncPath()
 	if runcErr != nil {
 		warnings = append(warnings, "WARNING: "+errMessage(runcErr)+": containers of root folder images cannot start")
 	}
 	info := system.Info{
-		ID: d.id, Containers: total, ContainersRunning: running, ContainersPaused: paused, ContainersStopped: stopped,
+		ID: d.EngineID(), Containers: total, ContainersRunning: running, ContainersPaused: paused, ContainersStopped: stopped,
 		Driver: string(drv), DriverStatus: [][2]string{{"Images", drvWhy}, {"Root folder images", "used in place (no copy, no overlay); --read-only keeps them unchanged"}, {"Registry", "none: images enter by docker load and docker import"}},
 		Debug: cfg.Debug, NFd: countFDs(), NGoroutines: goruntime.NumGoroutine(),
 		SystemTime: time.Now().Format(time.RFC3339Nano), LoggingDriver: cfg.LogDriver,
 		CgroupDriver: "cgroupfs", CgroupVersion: cgv, NEventsListener: 0,
 		KernelVersion: kernelVersion(), OperatingSystem: osRelease(), OSType: "linux", Architecture: archName(),
 		RegistryConfig: &registry.ServiceConfig{}, NCPU: goruntime.NumCPU(), MemTotal: int64(si.Totalram) * int64(si.Unit),
-		DockerRootDir: cfg.DataRoot, Name: host, ServerVersion: d.opts.Version,
+		DockerRootDir: cfg.DataRoot, Name: host, ServerVersion: d.Version(),
 		Runtimes:       map[string]system.RuntimeWithStatus{"runc": {Runtime: system.Runtime{Path: runc}}},
 		DefaultRuntime: "runc", Swarm: swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},
 		LiveRestoreEnabled: cfg.LiveRestore, Isolation: "", SecurityOptions: secopts, Warnings: warnings,
@@ -273,7 +280,7 @@ func countFDs() int {
 
 // --- containers ---
 
-func (d *Daemon) create(w http.ResponseWriter, r *http.Request) {
+func (d server) create(w http.ResponseWriter, r *http.Request) {
 	var req container.CreateRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		writeError(w, bodyError("decoding the create request", err))
@@ -290,7 +297,7 @@ func (d *Daemon) create(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, container.CreateResponse{ID: c.ID(), Warnings: warnings})
 }
 
-func (d *Daemon) start(w http.ResponseWriter, r *http.Request, c *Container) {
+func (d server) start(w http.ResponseWriter, r *http.Request, c *runtime.Container) {
 	if err := d.Start(r.Context(), c); err != nil {
 		writeError(w, err)
 		return
@@ -308,12 +315,12 @@ func timeoutParam(r *http.Request) (*int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return nil, fmt.Errorf("invalid value for t: %q: %w", s, ErrInvalid)
+		return nil, fmt.Errorf("invalid value for t: %q: %w", s, runtime.ErrInvalid)
 	}
 	return &n, nil
 }
 
-func (d *Daemon) stop(w http.ResponseWriter, r *http.Request, c *Container) {
+func (d server) stop(w http.ResponseWriter, r *http.Request, c *runtime.Container) {
 	t, err := timeoutParam(r)
 	if err == nil {
 		err = d.Stop(r.Context(), c, t)
@@ -325,7 +332,7 @@ func (d *Daemon) stop(w http.ResponseWriter, r *http.Request, c *Container) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (d *Daemon) restart(w http.ResponseWriter, r *http.Request, c *Container) {
+func (d server) restart(w http.ResponseWriter, r *http.Request, c *runtime.Container) {
 	t, err := timeoutParam(r)
 	if err == nil {
 		err = d.Restart(r.Context(), c, t)
@@ -337,11 +344,11 @@ func (d *Daemon) restart(w http.ResponseWriter, r *http.Request, c *Container) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (d *Daemon) kill(w http.ResponseWriter, r *http.Request, c *Container) {
+func (d server) kill(w http.ResponseWriter, r *http.Request, c *runtime.Container) {
 	sig := syscall.SIGKILL
 	if s := r.URL.Query().Get("signal"); s != "" {
 		var err error
-		if sig, err = ParseSignal(s); err != nil {
+		if sig, err = runtime.ParseSignal(s); err != nil {
 			writeError(w, err)
 			return
 		}
@@ -353,7 +360,7 @@ func (d *Daemon) kill(w http.ResponseWriter, r *http.Request, c *Container) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (d *Daemon) remove(w http.ResponseWriter, r *http.Request, c *Container) {
+func (d server) remove(w http.ResponseWriter, r *http.Request, c *runtime.Container) {
 	force, _ := strconv.ParseBool(r.URL.Query().Get("force"))
 	if err := d.Remove(r.Context(), c, force); err != nil {
 		writeError(w, err)
@@ -362,12 +369,12 @@ func (d *Daemon) remove(w http.ResponseWriter, r *http.Request, c *Container) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (d *Daemon) wait(w http.ResponseWriter, r *http.Request, c *Container) {
+func (d server) wait(w http.ResponseWriter, r *http.Request, c *runtime.Container) {
 	cond := container.WaitCondition(r.URL.Query().Get("condition"))
 	switch cond {
 	case "", container.WaitConditionNotRunning, container.WaitConditionNextExit, container.WaitConditionRemoved:
 	default:
-		writeError(w, fmt.Errorf("invalid condition: %q: %w", cond, ErrInvalid))
+		writeError(w, fmt.Errorf("invalid condition: %q: %w", cond, runtime.ErrInvalid))
 		return
 	}
 	// Headers first, as dockerd does, so the client knows the wait began.
@@ -384,18 +391,18 @@ func (d *Daemon) wait(w http.ResponseWriter, r *http.Request, c *Container) {
 	json.NewEncoder(w).Encode(resp)
 }
 
-func (d *Daemon) logs(w http.ResponseWriter, r *http.Request, c *Container) {
+func (d server) logs(w http.ResponseWriter, r *http.Request, c *runtime.Container) {
 	q := r.URL.Query()
 	b := func(k string) bool { v, _ := strconv.ParseBool(q.Get(k)); return v }
-	o := LogOptions{Stdout: b("stdout"), Stderr: b("stderr"), Follow: b("follow"), Timestamps: b("timestamps"), Tail: -1}
+	o := runtime.LogOptions{Stdout: b("stdout"), Stderr: b("stderr"), Follow: b("follow"), Timestamps: b("timestamps"), Tail: -1}
 	if !o.Stdout && !o.Stderr {
-		writeError(w, fmt.Errorf("Bad parameters: you must choose at least one stream: %w", ErrInvalid))
+		writeError(w, fmt.Errorf("Bad parameters: you must choose at least one stream: %w", runtime.ErrInvalid))
 		return
 	}
 	if t := q.Get("tail"); t != "" && t != "all" {
 		n, err := strconv.Atoi(t)
 		if err != nil {
-			writeError(w, fmt.Errorf("invalid tail %q: %w", t, ErrInvalid))
+			writeError(w, fmt.Errorf("invalid tail %q: %w", t, runtime.ErrInvalid))
 			return
 		}
 		o.Tail = n
@@ -426,7 +433,7 @@ func (d *Daemon) logs(w http.ResponseWriter, r *http.Request, c *Container) {
 	stdout := stdcopy.NewStdWriter(w, stdcopy.Stdout)
 	stderr := stdcopy.NewStdWriter(w, stdcopy.Stderr)
 	if err := d.Logs(r.Context(), c, o, stdout, stderr, flush); err != nil {
-		d.log.Debug("logs stream ended", "container", c.ID()[:12], "err", err)
+		d.Log().Debug("logs stream ended", "container", c.ID()[:12], "err", err)
 	}
 }
 
@@ -442,17 +449,17 @@ func parseTime(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
-	return time.Time{}, fmt.Errorf("invalid time %q: use unix seconds or RFC 3339: %w", s, ErrInvalid)
+	return time.Time{}, fmt.Errorf("invalid time %q: use unix seconds or RFC 3339: %w", s, runtime.ErrInvalid)
 }
 
-func (d *Daemon) top(w http.ResponseWriter, r *http.Request, c *Container) {
-	_, st := c.snapshot()
-	if st.Status != StatusRunning {
-		writeError(w, fmt.Errorf("container %s is not running: %w", c.ID(), ErrConflict))
+func (d server) top(w http.ResponseWriter, r *http.Request, c *runtime.Container) {
+	_, st := c.Snapshot()
+	if st.Status != runtime.StatusRunning {
+		writeError(w, fmt.Errorf("container %s is not running: %w", c.ID(), runtime.ErrConflict))
 		return
 	}
 	resp := container.TopResponse{Titles: []string{"UID", "PID", "PPID", "STAT", "CMD"}}
-	for _, pid := range descendants(st.Pid) {
+	for _, pid := range runtime.Descendants(st.Pid) {
 		info, err := procfs.Stat(pid)
 		if err != nil || !info.Exists {
 			continue
@@ -470,16 +477,7 @@ func (d *Daemon) top(w http.ResponseWriter, r *http.Request, c *Container) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// descendants returns pid and all its descendants.
-func descendants(pid int) []int {
-	out := []int{pid}
-	for i := 0; i < len(out) && i < 4096; i++ {
-		out = append(out, procfs.Children(out[i])...)
-	}
-	return out
-}
-
-func (d *Daemon) inspectHandler(w http.ResponseWriter, r *http.Request, c *Container) {
+func (d server) inspectHandler(w http.ResponseWriter, r *http.Request, c *runtime.Container) {
 	writeJSON(w, http.StatusOK, d.Inspect(c))
 }
 
@@ -510,22 +508,22 @@ func mountsOf(hc *container.HostConfig) []container.MountPoint {
 }
 
 // Inspect builds the GET /containers/ID/json answer.
-func (d *Daemon) Inspect(c *Container) container.InspectResponse {
-	spec, st := c.snapshot()
-	running := st.Status == StatusRunning || st.Status == StatusRestarting
+func (d server) Inspect(c *runtime.Container) container.InspectResponse {
+	spec, st := c.Snapshot()
+	running := st.Status == runtime.StatusRunning || st.Status == runtime.StatusRestarting
 	status := st.Status
-	if status == StatusRemoving {
-		status = StatusExited
+	if status == runtime.StatusRemoving {
+		status = runtime.StatusExited
 	}
 	return container.InspectResponse{
 		ContainerJSONBase: &container.ContainerJSONBase{
 			ID: spec.ID, Created: fmtTime(spec.Created), Path: spec.Path, Args: nonNil(spec.Args),
 			State: &container.State{
-				Status: container.ContainerState(status), Running: running, Restarting: st.Status == StatusRestarting,
+				Status: container.ContainerState(status), Running: running, Restarting: st.Status == runtime.StatusRestarting,
 				Pid: st.Pid, ExitCode: st.ExitCode, Error: st.Error, OOMKilled: st.OOMKilled,
 				StartedAt: fmtTime(st.StartedAt), FinishedAt: fmtTime(st.FinishedAt), Health: st.Health,
 			},
-			Image: imageIDOf(spec), LogPath: c.logPath(), Name: "/" + spec.Name, RestartCount: st.RestartCount,
+			Image: imageIDOf(spec), LogPath: c.LogPath(), Name: "/" + spec.Name, RestartCount: st.RestartCount,
 			Driver: driverOf(spec), Platform: "linux", HostConfig: spec.HostConfig,
 		},
 		Mounts: mountsOf(spec.HostConfig),
@@ -538,14 +536,14 @@ func (d *Daemon) Inspect(c *Container) container.InspectResponse {
 
 // imageIDOf is what inspect and ps show as a container's image ID: a
 // stored image's, else the name (host, a root folder path).
-func imageIDOf(spec containerSpec) string {
+func imageIDOf(spec runtime.ContainerSpec) string {
 	if spec.ImageID != "" {
 		return spec.ImageID
 	}
 	return spec.Image
 }
 
-func driverOf(spec containerSpec) string {
+func driverOf(spec runtime.ContainerSpec) string {
 	if spec.ImageID != "" {
 		if fileExists(filepath.Join(filepath.Dir(spec.Root), "upper")) {
 			return "overlay"
@@ -556,9 +554,9 @@ func driverOf(spec containerSpec) string {
 }
 
 // ancestorTag matches an ancestor filter naming a tag of the image.
-func (d *Daemon) ancestorTag(f filters.Args, id string) bool {
+func (d server) ancestorTag(f filters.Args, id string) bool {
 	for _, v := range f.Get("ancestor") {
-		if rid, err := d.images.Resolve(v); err == nil && rid == id {
+		if rid, err := d.Images().Resolve(v); err == nil && rid == id {
 			return true
 		}
 	}
@@ -572,9 +570,9 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func statusText(st containerState) string {
+func statusText(st runtime.ContainerState) string {
 	switch st.Status {
-	case StatusRunning:
+	case runtime.StatusRunning:
 		up := "Up " + units.HumanDuration(time.Since(st.StartedAt))
 		if h := st.Health; h != nil {
 			if h.Status == container.Starting {
@@ -583,22 +581,22 @@ func statusText(st containerState) string {
 			return up + " (" + h.Status + ")"
 		}
 		return up
-	case StatusRestarting:
+	case runtime.StatusRestarting:
 		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
-	case StatusExited:
+	case runtime.StatusExited:
 		if st.FinishedAt.IsZero() {
 			return fmt.Sprintf("Exited (%d)", st.ExitCode)
 		}
 		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
-	case StatusRemoving:
+	case runtime.StatusRemoving:
 		return "Removal In Progress"
 	}
 	return "Created"
 }
 
 // Summary builds one GET /containers/json entry.
-func (d *Daemon) Summary(c *Container) container.Summary {
-	spec, st := c.snapshot()
+func (d server) Summary(c *runtime.Container) container.Summary {
+	spec, st := c.Snapshot()
 	cmd := strings.Join(append([]string{spec.Path}, spec.Args...), " ")
 	s := container.Summary{
 		ID: spec.ID, Names: []string{"/" + spec.Name}, Image: spec.Image, ImageID: imageIDOf(spec),
@@ -616,16 +614,16 @@ func (d *Daemon) Summary(c *Container) container.Summary {
 
 var psFilters = map[string]bool{"name": true, "id": true, "status": true, "label": true, "exited": true, "ancestor": true}
 
-func (d *Daemon) list(w http.ResponseWriter, r *http.Request) {
+func (d server) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	all, _ := strconv.ParseBool(q.Get("all"))
 	f, err := filters.FromJSON(q.Get("filters"))
 	if err != nil {
-		writeError(w, fmt.Errorf("invalid filters: %v: %w", err, ErrInvalid))
+		writeError(w, fmt.Errorf("invalid filters: %v: %w", err, runtime.ErrInvalid))
 		return
 	}
 	if err := f.Validate(psFilters); err != nil {
-		writeError(w, fmt.Errorf("%v: %w", err, ErrInvalid))
+		writeError(w, fmt.Errorf("%v: %w", err, runtime.ErrInvalid))
 		return
 	}
 	limit := -1
@@ -634,8 +632,8 @@ func (d *Daemon) list(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []container.Summary{}
 	for _, c := range d.List() {
-		spec, st := c.snapshot()
-		if !all && !f.Contains("status") && st.Status != StatusRunning && st.Status != StatusRestarting {
+		spec, st := c.Snapshot()
+		if !all && !f.Contains("status") && st.Status != runtime.StatusRunning && st.Status != runtime.StatusRestarting {
 			continue
 		}
 		if f.Contains("name") && !f.Match("name", spec.Name) && !f.Match("name", "/"+spec.Name) {
@@ -653,7 +651,7 @@ func (d *Daemon) list(w http.ResponseWriter, r *http.Request) {
 		if f.Contains("ancestor") && !f.ExactMatch("ancestor", spec.Image) && (spec.ImageID == "" || !f.ExactMatch("ancestor", spec.ImageID) && !d.ancestorTag(f, spec.ImageID)) {
 			continue
 		}
-		if f.Contains("exited") && (st.Status != StatusExited || !f.ExactMatch("exited", strconv.Itoa(st.ExitCode))) {
+		if f.Contains("exited") && (st.Status != runtime.StatusExited || !f.ExactMatch("exited", strconv.Itoa(st.ExitCode))) {
 			continue
 		}
 		out = append(out, d.Summary(c))
@@ -666,7 +664,7 @@ func (d *Daemon) list(w http.ResponseWriter, r *http.Request) {
 
 var eventFilters = map[string]bool{"type": true, "container": true, "event": true, "label": true}
 
-func (d *Daemon) eventsHandler(w http.ResponseWriter, r *http.Request) {
+func (d server) eventsHandler(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	since, err := parseTime(q.Get("since"))
 	if err != nil {
@@ -683,7 +681,7 @@ func (d *Daemon) eventsHandler(w http.ResponseWriter, r *http.Request) {
 		err = f.Validate(eventFilters)
 	}
 	if err != nil {
-		writeError(w, fmt.Errorf("invalid filters: %v: %w", err, ErrInvalid))
+		writeError(w, fmt.Errorf("invalid filters: %v: %w", err, runtime.ErrInvalid))
 		return
 	}
 	match := func(m events.Message) bool {
@@ -702,8 +700,8 @@ func (d *Daemon) eventsHandler(w http.ResponseWriter, r *http.Request) {
 		}
 		return true
 	}
-	past, ch := d.events.subscribe(since)
-	defer d.events.unsubscribe(ch)
+	past, ch := d.Subscribe(since)
+	defer d.Unsubscribe(ch)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)

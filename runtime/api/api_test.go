@@ -1,4 +1,4 @@
-package runtime
+package api
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/liveswap/liveswap/internal/host/procfs"
+	"github.com/liveswap/liveswap/runtime"
 	"github.com/liveswap/liveswap/runtime/config"
 	"github.com/liveswap/liveswap/runtime/shim"
 )
@@ -29,21 +30,21 @@ import (
 // TestMain lets the test binary act as liveswapd-shim: the daemon under
 // test re-executes /proc/self/exe, which it names liveswapd-shim.
 func TestMain(m *testing.M) {
-	if filepath.Base(os.Args[0]) == ShimName {
+	if filepath.Base(os.Args[0]) == runtime.ShimName {
 		os.Exit(shim.Main(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
 
 type testDaemon struct {
-	d    *Daemon
+	d    *runtime.Daemon
 	cli  *client.Client
 	srv  *http.Server
 	sock string
 	cfg  config.Config
 }
 
-// startTestDaemon runs a Daemon in-process on a unix socket in dir.
+// startTestDaemon runs a runtime.Daemon in-process on a unix socket in dir.
 func startTestDaemon(t *testing.T, dir string, liveRestore bool) *testDaemon {
 	t.Helper()
 	cfg := config.DefaultConfig()
@@ -54,15 +55,15 @@ func startTestDaemon(t *testing.T, dir string, liveRestore bool) *testDaemon {
 	cfg.AllowHostImage = true // the tests run the host's binaries
 	sock := filepath.Join(dir, "api.sock")
 	cfg.Hosts = []string{"unix://" + sock}
-	d, err := NewDaemon(cfg, Options{Version: "9.9.9-test", ShimBinary: "/proc/self/exe", Getenv: func(string) string { return "" }})
+	d, err := runtime.NewDaemon(cfg, runtime.Options{Version: "9.9.9-test", ShimBinary: "/proc/self/exe", Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := listenUnix(sock)
+	l, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: d.Handler()}
+	srv := &http.Server{Handler: Handler(d)}
 	go srv.Serve(l)
 	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
 	if err != nil {
@@ -292,34 +293,6 @@ func TestAPIRefusals(t *testing.T) {
 	}
 }
 
-func TestRestartPolicyOnFailureCounts(t *testing.T) {
-	td := startTestDaemon(t, testDir(t), true)
-	killAll(t, td)
-	ctx := context.Background()
-	id := runHost(t, td, "flaky", &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: "on-failure", MaximumRetryCount: 2}}, "sh", "-c", "exit 3")
-	waitFor(t, "two policy restarts then exited", func() bool {
-		ins, err := td.cli.ContainerInspect(ctx, id)
-		return err == nil && ins.RestartCount == 2 && ins.State.Status == "exited" && ins.State.ExitCode == 3
-	})
-	// The exit handler asks the policy right after recording the exit; ask
-	// it again here, synchronously, rather than sleep and hope a wrong
-	// restart would have shown by then. Both see the same state.
-	c, err := td.d.Get(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	td.d.maybeRestart(c, false)
-	c.mu.Lock()
-	status, pending, count := c.st.Status, c.timer != nil, c.st.RestartCount
-	c.mu.Unlock()
-	if status != StatusExited || pending || count != 2 {
-		t.Errorf("after the limit: status %s, restart pending %v, RestartCount %d; want exited, none pending, 2", status, pending, count)
-	}
-	if ins, _ := td.cli.ContainerInspect(ctx, id); ins.RestartCount != 2 || ins.State.Status != "exited" {
-		t.Errorf("RestartCount %d (%s) after the limit, want 2 (exited)", ins.RestartCount, ins.State.Status)
-	}
-}
-
 // TestRestoreAdoptsShims restarts the daemon (in-process) with containers
 // running: the next daemon adopts them unchanged and records the exit of
 // the one that ended meanwhile.
@@ -332,10 +305,7 @@ func TestRestoreAdoptsShims(t *testing.T) {
 	trigger := filepath.Join(dir, "exit-now")
 	short := runHost(t, a, "short", nil, "sh", "-c", "while [ ! -e "+trigger+" ]; do sleep 0.02; done; exit 9")
 	before, _ := a.cli.ContainerInspect(ctx, long)
-	sc, err := a.d.Get(short)
-	if err != nil {
-		t.Fatal(err)
-	}
+	shortRun := filepath.Join(a.cfg.ExecRoot, "containers", short)
 	a.stop()
 	if !procfs.Alive(before.State.Pid) {
 		t.Fatal("live-restore on: the container died with the daemon")
@@ -345,7 +315,7 @@ func TestRestoreAdoptsShims(t *testing.T) {
 	}
 	// The shim writes exit.json last, just before it exits.
 	waitFor(t, "short's exit record", func() bool {
-		_, err := os.Stat(filepath.Join(sc.runDir, shim.ExitFile))
+		_, err := os.Stat(filepath.Join(shortRun, shim.ExitFile))
 		return err == nil
 	})
 
@@ -476,7 +446,7 @@ func TestLogsFollowAcrossRotation(t *testing.T) {
 		t.Errorf("followed across rotations:\n%s\nwant every line 1..%d once, in order", out.String(), n)
 	}
 	c, _ := td.d.Get(id)
-	files, _ := filepath.Glob(c.logPath() + "*")
+	files, _ := filepath.Glob(c.LogPath() + "*")
 	if len(files) != 2 {
 		t.Errorf("log files %v, want the log and one rotated file", files)
 	}
