@@ -12,6 +12,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/docker/docker/api/types/container"
 
+	"github.com/liveswap/liveswap/internal/testbed"
 	"github.com/liveswap/liveswap/runtime/config"
 	"github.com/liveswap/liveswap/runtime/shim"
 )
@@ -54,17 +55,6 @@ func startTestStore(t *testing.T) *Daemon {
 	return d
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestRestartPolicyOnFailureCounts(t *testing.T) {
 	d := startTestStore(t)
 	ctx := context.Background()
@@ -76,7 +66,7 @@ func TestRestartPolicyOnFailureCounts(t *testing.T) {
 	if err := d.Start(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "two policy restarts then exited", func() bool {
+	testbed.WaitUntil(t, "two policy restarts then exited", 10*time.Second, func() bool {
 		_, st := c.Snapshot()
 		return st.RestartCount == 2 && st.Status == StatusExited && st.ExitCode == 3
 	})
