@@ -13,24 +13,22 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
-	"github.com/liveswap/liveswap/runtime/oci"
+	"github.com/liveswap/liveswap/runtime/errdefs"
 )
 
-// Error categories, mapped to HTTP status codes by the API.
+// Error categories, mapped to HTTP status codes by the API: runtime/errdefs'
+// values (the OCI bundle's refusals wrap the same ones).
 var (
-	ErrNotFound    = errors.New("not found")
-	ErrConflict    = errors.New("conflict")
-	ErrInvalid     = oci.ErrInvalid // the OCI bundle's refusals are the same values
-	ErrNotModified = errors.New("not modified")
-	ErrUnsupported = oci.ErrUnsupported
-	// ErrNotImplemented: the container's configuration cannot do this
-	// (logs of a container whose log driver is none).
-	ErrNotImplemented = errors.New("not implemented")
-	// ErrTooLarge and ErrTimeout: a request body over its limit, or not
-	// sent within the read timeout.
-	ErrTooLarge     = errors.New("request body too large")
-	ErrTimeout      = errors.New("request timeout")
-	errShuttingDown = errors.New("liveswapd is shutting down")
+	ErrNotFound       = errdefs.ErrNotFound
+	ErrConflict       = errdefs.ErrConflict
+	ErrInvalid        = errdefs.ErrInvalid
+	ErrNotModified    = errdefs.ErrNotModified
+	ErrUnsupported    = errdefs.ErrUnsupported
+	ErrNotImplemented = errdefs.ErrNotImplemented
+	ErrTooLarge       = errdefs.ErrTooLarge
+	ErrTimeout        = errdefs.ErrTimeout
+	// ErrShuttingDown: the daemon is stopping and starts nothing new (503).
+	ErrShuttingDown = errors.New("liveswapd is shutting down")
 )
 
 // Container statuses, as the Engine API names them.
@@ -42,9 +40,9 @@ const (
 	StatusRemoving   = "removing"
 )
 
-// containerSpec is data-root/containers/ID/config.json: what the client
+// ContainerSpec is data-root/containers/ID/config.json: what the client
 // asked for at create time. It does not change afterwards.
-type containerSpec struct {
+type ContainerSpec struct {
 	Version    int                   `json:"version"`
 	ID         string                `json:"id"`
 	Name       string                `json:"name"` // without the leading slash
@@ -58,10 +56,10 @@ type containerSpec struct {
 	HostConfig *container.HostConfig `json:"hostConfig"`
 }
 
-// containerState is data-root/containers/ID/state.json: the daemon's view
+// ContainerState is data-root/containers/ID/state.json: the daemon's view
 // of the last run. On restore the run folder (written by the shim) is the
 // truth and this file is corrected from it.
-type containerState struct {
+type ContainerState struct {
 	Status          string    `json:"status"`
 	Pid             int       `json:"pid,omitempty"`
 	PidStart        uint64    `json:"pidStart,omitempty"`
@@ -84,8 +82,8 @@ type Container struct {
 	op sync.Mutex
 
 	mu      sync.Mutex
-	spec    containerSpec
-	st      containerState
+	spec    ContainerSpec
+	st      ContainerState
 	dataDir string
 	runDir  string
 	gen     int           // incremented per shim start; stale exit watchers compare it
@@ -96,15 +94,23 @@ type Container struct {
 	timer   *time.Timer // pending policy restart
 }
 
-func newContainer(spec containerSpec, st containerState, dataDir, runDir string) *Container {
+func newContainer(spec ContainerSpec, st ContainerState, dataDir, runDir string) *Container {
 	return &Container{spec: spec, st: st, dataDir: dataDir, runDir: runDir, changed: make(chan struct{})}
 }
 
 // ID returns the container's full ID.
 func (c *Container) ID() string { return c.spec.ID }
 
-// snapshot returns copies of spec and state.
-func (c *Container) snapshot() (containerSpec, containerState) {
+// Gen is the number of the container's current run: it grows with each
+// start of a shim.
+func (c *Container) Gen() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// Snapshot returns copies of spec and state.
+func (c *Container) Snapshot() (ContainerSpec, ContainerState) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.spec, c.st
@@ -124,51 +130,9 @@ func (c *Container) saveLocked() error {
 	return atomicfile.WriteJSON(filepath.Join(c.dataDir, "state.json"), c.st, 0o600)
 }
 
-func (c *Container) logPath() string {
+// LogPath is the container's json-file log.
+func (c *Container) LogPath() string {
 	return filepath.Join(c.dataDir, c.spec.ID+"-json.log")
-}
-
-// RestartPolicy decides whether a container that just ended is started
-// again. It is a pure function of the policy, the exit code and what
-// happened before, so it is table-tested.
-func RestartPolicy(p container.RestartPolicy, exitCode, restartCount int, manuallyStopped, daemonStart bool) bool {
-	// "always" brings a stopped container back when the daemon starts;
-	// "unless-stopped" does not.
-	if p.Name == container.RestartPolicyAlways && daemonStart {
-		return true
-	}
-	if manuallyStopped {
-		return false
-	}
-	switch p.Name {
-	case container.RestartPolicyAlways:
-		return true
-	case container.RestartPolicyUnlessStopped:
-		return true
-	case container.RestartPolicyOnFailure:
-		if exitCode == 0 {
-			return false
-		}
-		return p.MaximumRetryCount == 0 || restartCount < p.MaximumRetryCount
-	}
-	return false
-}
-
-// validPolicy checks a restart policy as dockerd does.
-func validPolicy(p container.RestartPolicy) error {
-	switch p.Name {
-	case "", container.RestartPolicyDisabled, container.RestartPolicyAlways, container.RestartPolicyUnlessStopped:
-		if p.MaximumRetryCount != 0 {
-			return fmt.Errorf("invalid restart policy: maximum retry count can only be used with 'on-failure': %w", ErrInvalid)
-		}
-	case container.RestartPolicyOnFailure:
-		if p.MaximumRetryCount < 0 {
-			return fmt.Errorf("invalid restart policy: maximum retry count cannot be negative: %w", ErrInvalid)
-		}
-	default:
-		return fmt.Errorf("invalid restart policy %q: use no, always, unless-stopped or on-failure[:N]: %w", p.Name, ErrInvalid)
-	}
-	return nil
 }
 
 // resolveUser turns Config.User ("uid[:gid]" or names) into ids, reading

@@ -3,6 +3,33 @@
 // and a negotiating Docker Go SDK use) over unix sockets, with dockerd's
 // daemon.json keys and live-restore semantics, for hosts without Docker.
 //
+// # Packages
+//
+// This package is the container store: containers and their state on disk,
+// and what happens to them — create.go, start.go (the shim's spawn),
+// exit.go and restart.go (a run's end, the restart policy), stop.go
+// (stop, kill, remove, wait), restore.go (adopting shims at start),
+// exec.go and exec_tty.go (exec sessions), logs.go, events.go. The rest
+// is in sub-packages by concern, in the manner of containerd's
+// core/runtime/v2:
+//
+//	runtime/api      the Engine API server; it talks to the store through
+//	                 its exported methods (Create, Start, Stop, Kill, Wait,
+//	                 List, Get, ExecCreate, Exec, Logs, Subscribe...)
+//	runtime/health   healthcheck rules and the monitor loop, driven through
+//	                 health.Target (healthcheck.go here)
+//	runtime/config   daemon.json, flags, log driver rules, --validate
+//	runtime/shim     liveswapd-shim and the run folder protocol
+//	runtime/oci      the OCI bundle runc runs
+//	runtime/image    the image store
+//	runtime/errdefs  the error categories the API maps to statuses
+//
+// The layer rule (internal/layers): the store imports its sub-packages
+// but never runtime/api; runtime/api imports the store; the other
+// sub-packages import only runtime/errdefs and the shared adapters
+// (internal/host). cmd/liveswapd wires config, store, API server and
+// sockets (serve.go).
+//
 // # Containers
 //
 // A container's image is the absolute path of a root filesystem folder

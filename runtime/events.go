@@ -64,3 +64,36 @@ func (b *eventBus) unsubscribe(ch chan events.Message) {
 	defer b.mu.Unlock()
 	delete(b.subs, ch)
 }
+
+// ImageEvent publishes an image event (load, import, tag, delete).
+func (d *Daemon) ImageEvent(id string, action events.Action) {
+	d.events.publish(events.Message{
+		Status: string(action), ID: id, Type: events.ImageEventType, Action: action,
+		Actor: events.Actor{ID: id, Attributes: map[string]string{"name": id}},
+	})
+}
+
+func (d *Daemon) event(c *Container, action events.Action, extra map[string]string) {
+	spec, _ := c.Snapshot()
+	attrs := map[string]string{"name": spec.Name, "image": spec.Image}
+	for k, v := range spec.Config.Labels {
+		attrs[k] = v
+	}
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	d.events.publish(events.Message{
+		Status: string(action), ID: spec.ID, From: spec.Image,
+		Type: events.ContainerEventType, Action: action,
+		Actor: events.Actor{ID: spec.ID, Attributes: attrs},
+	})
+}
+
+// Subscribe returns the recent events since since and a channel of the
+// next ones; Unsubscribe ends it.
+func (d *Daemon) Subscribe(since time.Time) ([]events.Message, chan events.Message) {
+	return d.events.subscribe(since)
+}
+
+// Unsubscribe ends a subscription of Subscribe.
+func (d *Daemon) Unsubscribe(ch chan events.Message) { d.events.unsubscribe(ch) }

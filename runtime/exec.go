@@ -1,11 +1,9 @@
 package runtime
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +16,6 @@ import (
 	"github.com/creack/pty"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
-	"github.com/docker/docker/pkg/stdcopy"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
@@ -158,184 +155,6 @@ func startedAt(pid int) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// execCreate is POST /containers/ID/exec.
-func (d *Daemon) execCreate(w http.ResponseWriter, r *http.Request, c *Container) {
-	var o container.ExecOptions
-	if err := json.NewDecoder(r.Body).Decode(&o); err != nil {
-		writeError(w, bodyError("decoding the exec request", err))
-		return
-	}
-	var refused []string
-	if o.Privileged {
-		refused = append(refused, "--privileged (an exec runs with the container's own capabilities)")
-	}
-	if o.DetachKeys != "" {
-		refused = append(refused, "--detach-keys (a session ends with its command or its client; it cannot be detached)")
-	}
-	if len(refused) > 0 {
-		writeError(w, fmt.Errorf("docker exec %s not supported by liveswapd; run it without %s: %w", strings.Join(refused, ", "), plural(len(refused), "it", "them"), ErrUnsupported))
-		return
-	}
-	if len(o.Cmd) == 0 {
-		writeError(w, fmt.Errorf("no exec command specified: %w", ErrInvalid))
-		return
-	}
-	spec, st := c.snapshot()
-	if st.Status != StatusRunning {
-		writeError(w, fmt.Errorf("Container %s is not running: %w", spec.ID, ErrConflict))
-		return
-	}
-	if _, _, err := resolveUser(spec.Root, o.User); err != nil {
-		writeError(w, err)
-		return
-	}
-	s := &execSession{id: newID(), c: c, opts: o}
-	if b := consoleSize(o); b != nil {
-		s.size = &pty.Winsize{Rows: uint16(b.Height), Cols: uint16(b.Width)}
-	}
-	d.execs.add(s)
-	d.event(c, events.Action("exec_create: "+strings.Join(o.Cmd, " ")), map[string]string{"execID": s.id})
-	writeJSON(w, http.StatusCreated, container.ExecCreateResponse{ID: s.id})
-}
-
-// execStart is POST /exec/ID/start: detached, or the output streamed on
-// the hijacked connection (multiplexed: no terminal).
-func (d *Daemon) execStart(w http.ResponseWriter, r *http.Request) {
-	s, err := d.execs.get(r.PathValue("id"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	var o container.ExecStartOptions
-	if r.ContentLength != 0 {
-		if err := json.NewDecoder(r.Body).Decode(&o); err != nil && err != io.EOF {
-			writeError(w, bodyError("decoding the exec start request", err))
-			return
-		}
-	}
-	s.mu.Lock()
-	if s.started {
-		s.mu.Unlock()
-		writeError(w, fmt.Errorf("exec %s has already been started: %w", s.id, ErrConflict))
-		return
-	}
-	s.started = true
-	// A -t session's terminal is open (and sized) once the session counts
-	// as started, so a resize never finds it missing.
-	var master, slave *os.File
-	if s.opts.Tty {
-		master, slave, err = openTerminal(s.size)
-		s.master = master
-	}
-	s.mu.Unlock()
-	if err != nil {
-		s.finish(126)
-		writeError(w, err)
-		return
-	}
-	cmd, cleanup, err := d.execCommand(s.c, s.opts, s.id)
-	if err != nil {
-		if slave != nil {
-			slave.Close()
-		}
-		s.closeTerminal()
-		s.finish(126)
-		writeError(w, err)
-		return
-	}
-	if slave != nil {
-		onTerminal(cmd, slave)
-		defer slave.Close() // when the command never starts
-	}
-	// The command holds the slave; the daemon's copy closes once it runs,
-	// so the master reads EIO when the command's side is gone.
-	start := func() error {
-		err := cmd.Start()
-		if slave != nil {
-			slave.Close()
-		}
-		return err
-	}
-	if o.Detach {
-		if err := start(); err != nil {
-			cleanup()
-			s.closeTerminal()
-			s.finish(126)
-			writeError(w, fmt.Errorf("starting exec: %v: %w", err, ErrConflict))
-			return
-		}
-		s.begin(cmd)
-		if master != nil {
-			// Nobody reads a detached terminal: drain it so the command never
-			// blocks on a full one.
-			go io.Copy(io.Discard, master)
-		}
-		go func() {
-			code := d.execExit(s, cmd.Wait(), cleanup)
-			s.closeTerminal()
-			s.finish(code)
-		}()
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	conn, brw, err := hijack(w, r)
-	if err != nil {
-		cleanup()
-		s.closeTerminal()
-		s.finish(126)
-		return
-	}
-	defer closeStream(conn)
-	// Framed (stdout and stderr apart) unless the client asked for the raw
-	// stream of a terminal, as dockerd decides.
-	out := &lockedWriter{w: flushWriter{brw}}
-	stdout, stderr := io.Writer(out), io.Writer(out)
-	if !o.Tty {
-		stdout, stderr = stdcopy.NewStdWriter(out, stdcopy.Stdout), stdcopy.NewStdWriter(out, stdcopy.Stderr)
-	}
-	var stdin io.WriteCloser
-	if master == nil {
-		if s.opts.AttachStdout || !s.opts.AttachStderr {
-			cmd.Stdout = stdout
-		}
-		if s.opts.AttachStderr || !s.opts.AttachStdout {
-			cmd.Stderr = stderr
-		}
-		if s.opts.AttachStdin {
-			if stdin, err = cmd.StdinPipe(); err != nil {
-				cleanup()
-				fmt.Fprintf(stderr, "starting exec: %v\n", err)
-				s.finish(126)
-				return
-			}
-		}
-	}
-	if err := start(); err != nil {
-		cleanup()
-		s.closeTerminal()
-		fmt.Fprintf(stderr, "starting exec: %v\n", err)
-		s.finish(126)
-		return
-	}
-	s.begin(cmd)
-	switch {
-	case master != nil:
-		s.relayTerminal(brw, stdout, master)
-	case stdin != nil:
-		// The client's end of input (CloseWrite) or hang-up is the command's
-		// end of input.
-		go func() {
-			io.Copy(stdin, brw)
-			stdin.Close()
-		}()
-	}
-	// The exit code is recorded before the stream ends: the CLI asks for it
-	// (GET /exec/ID/json) as soon as it reads the end.
-	code := d.execExit(s, cmd.Wait(), cleanup)
-	s.closeTerminal()
-	s.finish(code)
-}
-
 func (s *execSession) begin(cmd *exec.Cmd) {
 	s.mu.Lock()
 	s.running, s.pid = true, cmd.Process.Pid
@@ -371,7 +190,7 @@ func (d *Daemon) execExit(s *execSession, err error, cleanup func() string) int 
 // execCommand builds the command of a session. cleanup removes its files
 // and returns runc's error, if runc failed.
 func (d *Daemon) execCommand(c *Container, o container.ExecOptions, id string) (*exec.Cmd, func() string, error) {
-	spec, st := c.snapshot()
+	spec, st := c.Snapshot()
 	if st.Status != StatusRunning {
 		return nil, nil, fmt.Errorf("Container %s is not running: %w", spec.ID, ErrConflict)
 	}
@@ -458,41 +277,209 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-// execInspect is GET /exec/ID/json, in dockerd's shape.
-func (d *Daemon) execInspect(w http.ResponseWriter, r *http.Request) {
-	s, err := d.execs.get(r.PathValue("id"))
-	if err != nil {
-		writeError(w, err)
-		return
+// Exec is a handle on an exec session, for the API.
+type Exec struct {
+	d *Daemon
+	s *execSession
+}
+
+// ExecCreate checks an exec request (what liveswapd does not honour is
+// refused naming its flag), registers the session in c and returns its ID.
+func (d *Daemon) ExecCreate(c *Container, o container.ExecOptions) (string, error) {
+	var refused []string
+	if o.Privileged {
+		refused = append(refused, "--privileged (an exec runs with the container's own capabilities)")
 	}
-	spec, _ := s.c.snapshot()
+	if o.DetachKeys != "" {
+		refused = append(refused, "--detach-keys (a session ends with its command or its client; it cannot be detached)")
+	}
+	if len(refused) > 0 {
+		return "", fmt.Errorf("docker exec %s not supported by liveswapd; run it without %s: %w", strings.Join(refused, ", "), plural(len(refused), "it", "them"), ErrUnsupported)
+	}
+	if len(o.Cmd) == 0 {
+		return "", fmt.Errorf("no exec command specified: %w", ErrInvalid)
+	}
+	spec, st := c.Snapshot()
+	if st.Status != StatusRunning {
+		return "", fmt.Errorf("Container %s is not running: %w", spec.ID, ErrConflict)
+	}
+	if _, _, err := resolveUser(spec.Root, o.User); err != nil {
+		return "", err
+	}
+	s := &execSession{id: newID(), c: c, opts: o}
+	if b := consoleSize(o); b != nil {
+		s.size = &pty.Winsize{Rows: uint16(b.Height), Cols: uint16(b.Width)}
+	}
+	d.execs.add(s)
+	d.event(c, events.Action("exec_create: "+strings.Join(o.Cmd, " ")), map[string]string{"execID": s.id})
+	return s.id, nil
+}
+
+// Exec finds the exec session id.
+func (d *Daemon) Exec(id string) (Exec, error) {
+	s, err := d.execs.get(id)
+	if err != nil {
+		return Exec{}, err
+	}
+	return Exec{d, s}, nil
+}
+
+// ExecStreams are an attached client's side of an exec session: its input
+// (the hijacked connection) and where the command's output goes (framed
+// or raw, as the API decided).
+type ExecStreams struct {
+	In             io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Start runs the session's command: detached, or attached, calling attach
+// once the command is ready to get the client's streams, and returning
+// when the command has ended. An error before attach is returned for the
+// API to answer with; once attach is called (even if it fails), errors go
+// to the client's Stderr and Start returns nil.
+func (e Exec) Start(detach bool, attach func() (ExecStreams, error)) error {
+	d, s := e.d, e.s
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return fmt.Errorf("exec %s has already been started: %w", s.id, ErrConflict)
+	}
+	s.started = true
+	// A -t session's terminal is open (and sized) once the session counts
+	// as started, so a resize never finds it missing.
+	var master, slave *os.File
+	var err error
+	if s.opts.Tty {
+		master, slave, err = openTerminal(s.size)
+		s.master = master
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.finish(126)
+		return err
+	}
+	cmd, cleanup, err := d.execCommand(s.c, s.opts, s.id)
+	if err != nil {
+		if slave != nil {
+			slave.Close()
+		}
+		s.closeTerminal()
+		s.finish(126)
+		return err
+	}
+	if slave != nil {
+		onTerminal(cmd, slave)
+		defer slave.Close() // when the command never starts
+	}
+	// The command holds the slave; the daemon's copy closes once it runs,
+	// so the master reads EIO when the command's side is gone.
+	start := func() error {
+		err := cmd.Start()
+		if slave != nil {
+			slave.Close()
+		}
+		return err
+	}
+	if detach {
+		if err := start(); err != nil {
+			cleanup()
+			s.closeTerminal()
+			s.finish(126)
+			return fmt.Errorf("starting exec: %v: %w", err, ErrConflict)
+		}
+		s.begin(cmd)
+		if master != nil {
+			// Nobody reads a detached terminal: drain it so the command never
+			// blocks on a full one.
+			go io.Copy(io.Discard, master)
+		}
+		go func() {
+			code := d.execExit(s, cmd.Wait(), cleanup)
+			s.closeTerminal()
+			s.finish(code)
+		}()
+		return nil
+	}
+	streams, err := attach()
+	if err != nil {
+		cleanup()
+		s.closeTerminal()
+		s.finish(126)
+		return nil
+	}
+	stdout, stderr := streams.Stdout, streams.Stderr
+	var stdin io.WriteCloser
+	if master == nil {
+		if s.opts.AttachStdout || !s.opts.AttachStderr {
+			cmd.Stdout = stdout
+		}
+		if s.opts.AttachStderr || !s.opts.AttachStdout {
+			cmd.Stderr = stderr
+		}
+		if s.opts.AttachStdin {
+			if stdin, err = cmd.StdinPipe(); err != nil {
+				cleanup()
+				fmt.Fprintf(stderr, "starting exec: %v\n", err)
+				s.finish(126)
+				return nil
+			}
+		}
+	}
+	if err := start(); err != nil {
+		cleanup()
+		s.closeTerminal()
+		fmt.Fprintf(stderr, "starting exec: %v\n", err)
+		s.finish(126)
+		return nil
+	}
+	s.begin(cmd)
+	switch {
+	case master != nil:
+		s.relayTerminal(streams.In, stdout, master)
+	case stdin != nil:
+		// The client's end of input (CloseWrite) or hang-up is the command's
+		// end of input.
+		go func() {
+			io.Copy(stdin, streams.In)
+			stdin.Close()
+		}()
+	}
+	// The exit code is recorded before the stream ends: the CLI asks for it
+	// (GET /exec/ID/json) as soon as it reads the end.
+	code := d.execExit(s, cmd.Wait(), cleanup)
+	s.closeTerminal()
+	s.finish(code)
+	return nil
+}
+
+// ExecState is an exec session as GET /exec/ID/json shows it.
+type ExecState struct {
+	ID, ContainerID string
+	Running         bool
+	ExitCode        *int
+	Pid             int
+	Options         container.ExecOptions
+}
+
+// State is the session's state now; Pid is the command's in the
+// container while it runs.
+func (e Exec) State() ExecState {
+	s := e.s
+	spec, _ := s.c.Snapshot()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pid := s.pid
 	if spec.Root != "" && s.running {
 		// runc exec's child, the command in the container.
-		if b, err := os.ReadFile(filepath.Join(d.Config().ExecRoot, "execs", s.id, "pid")); err == nil {
+		if b, err := os.ReadFile(filepath.Join(e.d.Config().ExecRoot, "execs", s.id, "pid")); err == nil {
 			if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 				pid = n
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"ID": s.id, "ContainerID": s.c.ID(), "Running": s.running, "ExitCode": s.exitCode, "Pid": pid,
-		"OpenStdin": s.opts.AttachStdin, "OpenStdout": s.opts.AttachStdout, "OpenStderr": s.opts.AttachStderr,
-		"CanRemove": false, "DetachKeys": "",
-		"ProcessConfig": map[string]any{"tty": s.opts.Tty, "entrypoint": s.opts.Cmd[0], "arguments": nonNil(s.opts.Cmd[1:]), "privileged": false, "user": s.opts.User},
-	})
+	return ExecState{ID: s.id, ContainerID: s.c.ID(), Running: s.running, ExitCode: s.exitCode, Pid: pid, Options: s.opts}
 }
 
-// lockedWriter serialises the frames of stdout and stderr on one stream.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
+// Resize sets the window size of the session's terminal; one resized
+// before its start gets the size when the terminal is opened.
+func (e Exec) Resize(size pty.Winsize) error { return e.s.resize(size) }

@@ -4,11 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
-	"strconv"
 	"syscall"
 
 	"github.com/creack/pty"
@@ -97,41 +94,4 @@ func (s *execSession) resize(size pty.Winsize) error {
 		return fmt.Errorf("resizing the terminal of exec %s: %v", s.id, err)
 	}
 	return nil
-}
-
-// parseResize reads h and w of a resize request as dockerd does: both
-// numbers, missing ones 0; a window is at most 65535 cells a side.
-func parseResize(q url.Values) (pty.Winsize, error) {
-	var dims [2]uint16
-	for i, k := range []string{"h", "w"} {
-		v := q.Get(k)
-		if v == "" {
-			continue
-		}
-		n, err := strconv.ParseUint(v, 10, 16)
-		if err != nil {
-			return pty.Winsize{}, fmt.Errorf("resize: query parameter %s=%q is not a window size (a whole number of cells, 0 to 65535): %w", k, v, ErrInvalid)
-		}
-		dims[i] = uint16(n)
-	}
-	return pty.Winsize{Rows: dims[0], Cols: dims[1]}, nil
-}
-
-// execResize is POST /exec/ID/resize?h=ROWS&w=COLUMNS.
-func (d *Daemon) execResize(w http.ResponseWriter, r *http.Request) {
-	size, err := parseResize(r.URL.Query())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	s, err := d.execs.get(r.PathValue("id"))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := s.resize(size); err != nil {
-		writeError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
 }

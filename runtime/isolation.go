@@ -63,8 +63,8 @@ func initPath() string {
 	return p
 }
 
-// runcPath is the runc a new container is started with.
-func (d *Daemon) runcPath() (string, error) {
+// RuncPath is the runc a new container is started with.
+func (d *Daemon) RuncPath() (string, error) {
 	if p := d.Config().RuncBinary; p != "" {
 		return p, nil
 	}
@@ -96,7 +96,7 @@ func resolveGroups(root string, groups []string) ([]uint32, error) {
 
 // bundle builds the OCI spec of a container's next run and writes the
 // files it bind-mounts (hosts, resolv.conf, hostname) into its data folder.
-func (d *Daemon) bundle(c *Container, spec containerSpec, uid, gid uint32, env []string, hostname string) (*specs.Spec, error) {
+func (d *Daemon) bundle(c *Container, spec ContainerSpec, uid, gid uint32, env []string, hostname string) (*specs.Spec, error) {
 	groups, err := resolveGroups(spec.Root, spec.HostConfig.GroupAdd)
 	if err != nil {
 		return nil, err
@@ -119,7 +119,7 @@ func (d *Daemon) bundle(c *Container, spec containerSpec, uid, gid uint32, env [
 }
 
 // ociInput is the part of a bundle's input the create request gives.
-func ociInput(spec containerSpec) oci.Input {
+func ociInput(spec ContainerSpec) oci.Input {
 	return oci.Input{
 		ID: spec.ID, Root: spec.Root, Args: append([]string{spec.Path}, spec.Args...),
 		Config: spec.Config, HostConfig: spec.HostConfig, InitPath: initPath(),

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/liveswap/liveswap/runtime/config"
 	"github.com/liveswap/liveswap/runtime/shim"
 )
 
@@ -24,8 +25,8 @@ type LogOptions struct {
 // LogsReadable refuses logs of a container whose log driver keeps none,
 // as dockerd does (501).
 func (d *Daemon) LogsReadable(c *Container) error {
-	spec, _ := c.snapshot()
-	if spec.HostConfig.LogConfig.Type == LogDriverNone {
+	spec, _ := c.Snapshot()
+	if spec.HostConfig.LogConfig.Type == config.LogDriverNone {
 		return fmt.Errorf("configured logging driver does not support reading: %w", ErrNotImplemented)
 	}
 	return nil
@@ -98,7 +99,7 @@ func (d *Daemon) Logs(ctx context.Context, c *Container, o LogOptions, stdout, s
 		}
 		return nil
 	}
-	path := c.logPath()
+	path := c.LogPath()
 	for _, p := range rotatedLogs(path) {
 		f, err := os.Open(p)
 		if err != nil {
@@ -204,4 +205,26 @@ func rotatedAway(f *os.File, path string) bool {
 	a, err1 := f.Stat()
 	b, err2 := os.Stat(path)
 	return err1 == nil && (err2 != nil || !os.SameFile(a, b))
+}
+
+// AwaitRun waits until the container runs, or a run that began after
+// attach already ended (a command that exits at once); false if the
+// client left or the container was removed first.
+func (d *Daemon) AwaitRun(ctx context.Context, c *Container, gen int) bool {
+	for {
+		c.mu.Lock()
+		st, g, removed, changed := c.st.Status, c.gen, c.removed, c.changed
+		c.mu.Unlock()
+		switch {
+		case st == StatusRunning || st == StatusRestarting || g != gen:
+			return true
+		case removed:
+			return false
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }

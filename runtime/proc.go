@@ -97,3 +97,12 @@ func sessionOf(pid int) int {
 	sid, _ := strconv.Atoi(f[3])
 	return sid
 }
+
+// Descendants returns pid and all its descendants.
+func Descendants(pid int) []int {
+	out := []int{pid}
+	for i := 0; i < len(out) && i < 4096; i++ {
+		out = append(out, procfs.Children(out[i])...)
+	}
+	return out
+}

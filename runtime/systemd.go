@@ -10,18 +10,9 @@ import (
 	"sync"
 	"time"
 
-	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
 	godbus "github.com/godbus/dbus/v5"
 )
-
-// notify sends an sd_notify state. Not running under systemd is normal:
-// SdNotify then returns (false, nil).
-func notify(log *slog.Logger, state string) {
-	if _, err := sddaemon.SdNotify(false, state); err != nil {
-		log.Warn("sd_notify failed", "state", state, "err", err)
-	}
-}
 
 // underSystemd reports whether systemd started this process.
 func underSystemd(env func(string) string) bool {

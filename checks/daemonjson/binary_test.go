@@ -62,7 +62,7 @@ func TestValidateWithBinary(t *testing.T) {
 }
 
 // fakeLiveswapd writes a script that answers --validate as liveswapd does
-// (see runtime.Validate): refusals name the file, line and key.
+// (see runtime/config.Validate): refusals name the file, line and key.
 func fakeLiveswapd(t *testing.T) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "liveswapd")

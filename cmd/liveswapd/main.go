@@ -9,7 +9,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/liveswap/liveswap/runtime"
+	"github.com/liveswap/liveswap/runtime/config"
 	"github.com/liveswap/liveswap/runtime/shim"
 )
 
@@ -32,8 +32,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.BoolVar(showVersion, "v", false, "shorthand for --version")
-	validate := fs.Bool("validate", false, runtime.ValidateUsage)
-	flags := runtime.NewFlags(fs)
+	validate := fs.Bool("validate", false, config.ValidateUsage)
+	flags := config.NewFlags(fs)
 	// A caller of --validate reads one error line, not the whole usage.
 	fs.Usage = func() {
 		if !*validate {
@@ -56,12 +56,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *validate {
-		return runtime.Validate(flags, stdout, stderr)
+		return config.Validate(flags, stdout, stderr)
 	}
 	cfg, err := flags.Load()
 	if err != nil {
 		fmt.Fprintf(stderr, "liveswapd: %v\n", err)
 		return 1
 	}
-	return runtime.Run(cfg, flags, version)
+	return serve(cfg, flags, version)
 }

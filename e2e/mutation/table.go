@@ -763,18 +763,18 @@ var table = []Mutation{
 	},
 	{
 		ID: "liveswapd.attach-awaits-run", Verdict: "an attach made before start streams the run that follows",
-		File: "runtime/attach.go", Original: "if o.Follow && !d.awaitRun(ctx, c, gen) {", Replacement: "if _ = gen; o.Follow && false {",
+		File: "runtime/api/attach.go", Original: "if o.Follow && !d.AwaitRun(ctx, c, gen) {", Replacement: "if _ = gen; o.Follow && false {",
 		Tests: []Step{e2e("^TestLiveswapdAttachExec$")}, Why: "a foreground docker run would print nothing",
 	},
 	{
 		ID: "liveswapd.exec-stdin-eof", Verdict: "exec -i: the client's end of input closes the command's stdin",
-		File: "runtime/exec.go", Original: "\t\t\tio.Copy(stdin, brw)\n\t\t\tstdin.Close()", Replacement: "\t\t\tio.Copy(stdin, brw)\n\t\t\t_ = stdin",
-		Tests: []Step{unitRun("./runtime", "^TestExecTerminalAndStdin$"), e2e("^TestLiveswapdExecTTY$|^TestLiveswapdPythonSDK$")}, Why: "echo hi | docker exec -i C cat would never end",
+		File: "runtime/exec.go", Original: "\t\t\tio.Copy(stdin, streams.In)\n\t\t\tstdin.Close()", Replacement: "\t\t\tio.Copy(stdin, streams.In)\n\t\t\t_ = stdin",
+		Tests: []Step{unitRun("./runtime/api", "^TestExecTerminalAndStdin$"), e2e("^TestLiveswapdExecTTY$|^TestLiveswapdPythonSDK$")}, Why: "echo hi | docker exec -i C cat would never end",
 	},
 	{
 		ID: "liveswapd.exec-resize", Verdict: "POST /exec/ID/resize sets the window size of a -t session's terminal",
 		File: "runtime/exec_tty.go", Original: "if err := pty.Setsize(s.master, &size); err != nil {", Replacement: "if err := error(nil); err != nil {",
-		Tests: []Step{unitRun("./runtime", "^TestExecResizeHandler$|^TestExecTerminalAndStdin$"), e2e("^TestLiveswapdExecTTY$")}, Why: "a shell or editor in docker exec -it would draw for the wrong window size",
+		Tests: []Step{unitRun("./runtime", "^TestExecResize$"), unitRun("./runtime/api", "^TestExecTerminalAndStdin$"), e2e("^TestLiveswapdExecTTY$")}, Why: "a shell or editor in docker exec -it would draw for the wrong window size",
 	},
 	{
 		ID: "liveswapd.exec-sweep", Verdict: "a restarted daemon removes the folders of the exec sessions the last one left",
@@ -789,37 +789,37 @@ var table = []Mutation{
 	},
 	{
 		ID: "liveswapd.unhealthy-after-retries", Verdict: "a container is unhealthy after retries failed checks in a row",
-		File: "runtime/health.go", Original: "if h.FailingStreak >= retries {", Replacement: "if h.FailingStreak >= retries+1000 {",
-		Tests: []Step{unitRun("./runtime", "^TestRecordHealth$"), e2e("^TestLiveswapdHealthchecks$")}, Why: "a failing service would show as starting forever",
+		File: "runtime/health/health.go", Original: "if h.FailingStreak >= retries {", Replacement: "if h.FailingStreak >= retries+1000 {",
+		Tests: []Step{unitRun("./runtime/health", "^TestApply$"), e2e("^TestLiveswapdHealthchecks$")}, Why: "a failing service would show as starting forever",
 	},
 	{
 		ID: "liveswapd.unserved-route-501", Verdict: "a route liveswapd does not serve answers 501 naming it",
-		File: "runtime/api.go", Original: `mux.HandleFunc("/", notImplemented)`, Replacement: `mux.HandleFunc("/", http.NotFound)`,
-		Tests: []Step{unitRun("./runtime", "^TestAPIRefusals$"), e2e("^TestLiveswapdAttachExec$")}, Why: "SDKs read 404 as the container being gone",
+		File: "runtime/api/api.go", Original: `mux.HandleFunc("/", notImplemented)`, Replacement: `mux.HandleFunc("/", http.NotFound)`,
+		Tests: []Step{unitRun("./runtime/api", "^TestAPIRefusals$"), e2e("^TestLiveswapdAttachExec$")}, Why: "SDKs read 404 as the container being gone",
 	},
 	{
 		ID: "liveswapd.volumes-list", Verdict: "GET /volumes is the empty list: liveswapd makes no volumes",
-		File: "runtime/volumes.go", Original: "writeJSON(w, http.StatusOK, volume.ListResponse{Volumes: []*volume.Volume{}, Warnings: []string{}})", Replacement: "writeJSON(w, http.StatusNotImplemented, volume.ListResponse{Warnings: []string{\"GET /volumes is not implemented\"}})",
-		Tests: []Step{unitRun("./runtime", "^TestNetworksAndVolumes$"), e2e("^TestLiveswapdCompose$")}, Why: "compose down reads the project's volumes first and would stop there, leaving the project's containers running",
+		File: "runtime/api/volumes.go", Original: "writeJSON(w, http.StatusOK, volume.ListResponse{Volumes: []*volume.Volume{}, Warnings: []string{}})", Replacement: "writeJSON(w, http.StatusNotImplemented, volume.ListResponse{Warnings: []string{\"GET /volumes is not implemented\"}})",
+		Tests: []Step{unitRun("./runtime/api", "^TestNetworksAndVolumes$"), e2e("^TestLiveswapdCompose$")}, Why: "compose down reads the project's volumes first and would stop there, leaving the project's containers running",
 	},
 	{
 		ID: "liveswapd.networks-label-filter", Verdict: "GET /networks by a label lists none of the built-in networks",
-		File: "runtime/networks.go", Original: `f.Contains("label") && !f.MatchKVList("label", nil),`, Replacement: `false,`,
-		Tests: []Step{unitRun("./runtime", "^TestNetworksAndVolumes$"), e2e("^TestLiveswapdCompose$")}, Why: "compose down would take host and none for its project's networks",
+		File: "runtime/api/networks.go", Original: `f.Contains("label") && !f.MatchKVList("label", nil),`, Replacement: `false,`,
+		Tests: []Step{unitRun("./runtime/api", "^TestNetworksAndVolumes$"), e2e("^TestLiveswapdCompose$")}, Why: "compose down would take host and none for its project's networks",
 	},
 	{
 		ID: "liveswapd.network-create-refused", Verdict: "POST /networks/create is refused naming network_mode: host",
-		File: "runtime/networks.go", Original: "run it with --network host (compose: network_mode: host, no ports: or networks:)", Replacement: "see docs",
-		Tests: []Step{unitRun("./runtime", "^TestNetworksAndVolumes$"), e2e("^TestLiveswapdCompose$")}, Why: "a compose file with ports: would fail with no word of the way out",
+		File: "runtime/api/networks.go", Original: "run it with --network host (compose: network_mode: host, no ports: or networks:)", Replacement: "see docs",
+		Tests: []Step{unitRun("./runtime/api", "^TestNetworksAndVolumes$"), e2e("^TestLiveswapdCompose$")}, Why: "a compose file with ports: would fail with no word of the way out",
 	},
 	{
 		ID: "liveswapd.stats-memory-limit", Verdict: "stats reports the container's cgroup memory limit",
-		File: "runtime/stats.go", Original: `m.Limit = readUint(filepath.Join(dir("memory"), "memory.limit_in_bytes"))`, Replacement: `m.Limit = 0`,
-		Tests: []Step{unitRun("./runtime", "^TestReadCgroup$"), e2e("^TestLiveswapdAttachExec$|^TestLiveswapdPythonSDK$")}, Why: "docker stats would show the host's memory as the limit of a container run with --memory",
+		File: "runtime/api/stats.go", Original: `m.Limit = readUint(filepath.Join(dir("memory"), "memory.limit_in_bytes"))`, Replacement: `m.Limit = 0`,
+		Tests: []Step{unitRun("./runtime/api", "^TestReadCgroup$"), e2e("^TestLiveswapdAttachExec$|^TestLiveswapdPythonSDK$")}, Why: "docker stats would show the host's memory as the limit of a container run with --memory",
 	},
 	{
 		ID: "liveswapd.stats-precpu", Verdict: "a non-streamed stats sample carries the CPU figures of a second before",
-		File: "runtime/stats.go", Original: "s.PreRead, s.PreCPUStats = prev.Read, prev.CPUStats\n\t\t\tprev = s", Replacement: "prev = s",
+		File: "runtime/api/stats.go", Original: "s.PreRead, s.PreCPUStats = prev.Read, prev.CPUStats\n\t\t\tprev = s", Replacement: "prev = s",
 		Tests: []Step{e2e("^TestLiveswapdAttachExec$")}, Why: "docker stats --no-stream computes CPU % from the difference and would print 0.00%",
 	},
 }

@@ -6,7 +6,6 @@
 package oci
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,13 +13,15 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/liveswap/liveswap/runtime/errdefs"
 )
 
 // Refusals wrap one of these; the daemon's API maps them to statuses
-// (runtime.ErrInvalid and runtime.ErrUnsupported are the same values).
+// (they are runtime/errdefs' categories).
 var (
-	ErrInvalid     = errors.New("invalid parameter")
-	ErrUnsupported = errors.New("not supported by liveswapd")
+	ErrInvalid     = errdefs.ErrInvalid
+	ErrUnsupported = errdefs.ErrUnsupported
 )
 
 // Input is what a container's OCI bundle is built from: its create

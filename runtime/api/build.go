@@ -1,8 +1,10 @@
-package runtime
+package api
 
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/liveswap/liveswap/runtime"
 )
 
 // liveswapd builds no images. The classic builder posts to /build and
@@ -16,5 +18,5 @@ func buildRoutes(mux *http.ServeMux) {
 }
 
 func refuseBuild(w http.ResponseWriter, r *http.Request) {
-	writeError(w, fmt.Errorf("%s %s (an image build: docker build, compose build:) is not implemented by liveswapd: it builds no images; build elsewhere and bring the image in with docker load or docker import: %w", r.Method, r.URL.Path, ErrNotImplemented))
+	writeError(w, fmt.Errorf("%s %s (an image build: docker build, compose build:) is not implemented by liveswapd: it builds no images; build elsewhere and bring the image in with docker load or docker import: %w", r.Method, r.URL.Path, runtime.ErrNotImplemented))
 }

@@ -1,4 +1,4 @@
-package runtime
+package config
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 
 	units "github.com/docker/go-units"
 
-	"github.com/liveswap/liveswap/runtime/image"
+	"github.com/liveswap/liveswap/runtime/errdefs"
 )
 
 // Log drivers liveswapd implements. Any other is refused, never replaced
@@ -36,11 +36,11 @@ func ParseLogConfig(driver string, opts map[string]string) (LogConfig, error) {
 		lc.Driver = LogDriverJSONFile
 	case LogDriverNone:
 		if len(opts) > 0 {
-			return lc, fmt.Errorf("log driver none takes no log-opt (got %s): %w", optNames(opts), ErrInvalid)
+			return lc, fmt.Errorf("log driver none takes no log-opt (got %s): %w", optNames(opts), errdefs.ErrInvalid)
 		}
 		return lc, nil
 	default:
-		return lc, fmt.Errorf("log driver %q is not supported by liveswapd: use json-file (log-opts max-size, max-file) or none: %w", driver, ErrUnsupported)
+		return lc, fmt.Errorf("log driver %q is not supported by liveswapd: use json-file (log-opts max-size, max-file) or none: %w", driver, errdefs.ErrUnsupported)
 	}
 	for _, k := range sortedOpts(opts) {
 		v := opts[k]
@@ -51,21 +51,21 @@ func ParseLogConfig(driver string, opts map[string]string) (LogConfig, error) {
 			}
 			n, err := units.RAMInBytes(v)
 			if err != nil || n <= 0 {
-				return lc, fmt.Errorf("log-opt max-size=%q: give a positive size such as 512k or 10m (or -1 for no limit): %w", v, ErrInvalid)
+				return lc, fmt.Errorf("log-opt max-size=%q: give a positive size such as 512k or 10m (or -1 for no limit): %w", v, errdefs.ErrInvalid)
 			}
 			lc.MaxSize = n
 		case "max-file":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
-				return lc, fmt.Errorf("log-opt max-file=%q: max-file cannot be less than 1: %w", v, ErrInvalid)
+				return lc, fmt.Errorf("log-opt max-file=%q: max-file cannot be less than 1: %w", v, errdefs.ErrInvalid)
 			}
 			lc.MaxFiles = n
 		default:
-			return lc, fmt.Errorf("log-opt %q is not supported by liveswapd's json-file driver: it implements max-size and max-file only: %w", k, ErrUnsupported)
+			return lc, fmt.Errorf("log-opt %q is not supported by liveswapd's json-file driver: it implements max-size and max-file only: %w", k, errdefs.ErrUnsupported)
 		}
 	}
 	if lc.MaxFiles > 1 && lc.MaxSize == 0 {
-		return lc, fmt.Errorf("log-opt max-file=%d needs max-size: without a size limit nothing is rotated: %w", lc.MaxFiles, ErrInvalid)
+		return lc, fmt.Errorf("log-opt max-file=%d needs max-size: without a size limit nothing is rotated: %w", lc.MaxFiles, errdefs.ErrInvalid)
 	}
 	return lc, nil
 }
@@ -84,10 +84,10 @@ func optNames(opts map[string]string) string {
 }
 
 // errMessage is an error's text without the category suffixes the API
-// strips too.
+// strips too (ParseLogConfig's refusals wrap ErrInvalid or ErrUnsupported).
 func errMessage(err error) string {
 	msg := err.Error()
-	for _, cat := range []error{ErrNotFound, ErrConflict, ErrInvalid, ErrUnsupported, errStartFailed, ErrNotImplemented, ErrTooLarge, ErrTimeout, image.ErrNotFound, image.ErrConflict, image.ErrInvalid} {
+	for _, cat := range []error{errdefs.ErrInvalid, errdefs.ErrUnsupported} {
 		for errors.Is(err, cat) && len(msg) > len(cat.Error())+2 && msg[len(msg)-len(cat.Error())-2:] == ": "+cat.Error() {
 			msg = msg[:len(msg)-len(cat.Error())-2]
 		}

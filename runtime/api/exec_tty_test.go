@@ -1,19 +1,16 @@
-package runtime
+package api
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 )
@@ -41,56 +38,6 @@ func TestParseResize(t *testing.T) {
 		case tt.bad == "" && (err != nil || size.Rows != tt.rows || size.Cols != tt.cols):
 			t.Errorf("parseResize(%q) = %+v, %v; want %dx%d", tt.query, size, err, tt.rows, tt.cols)
 		}
-	}
-}
-
-// TestExecResizeHandler drives POST /exec/ID/resize on sessions in each
-// state: a running -t session's master gets the size, one not started yet
-// keeps it for its start, the rest are refused naming the exec.
-func TestExecResizeHandler(t *testing.T) {
-	master, slave, err := openTerminal(&pty.Winsize{Rows: 10, Cols: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer master.Close()
-	defer slave.Close()
-	tty := container.ExecOptions{Tty: true, Cmd: []string{"/bin/sh"}}
-	d := &Daemon{}
-	live := &execSession{id: "live", opts: tty, started: true, master: master}
-	created := &execSession{id: "created", opts: tty}
-	ended := &execSession{id: "ended", opts: tty, started: true}
-	plain := &execSession{id: "plain", opts: container.ExecOptions{Cmd: []string{"true"}}, started: true}
-	for _, s := range []*execSession{live, created, ended, plain} {
-		d.execs.add(s)
-	}
-	for _, tt := range []struct {
-		id, query string
-		code      int
-		msg       string
-	}{
-		{"live", "h=33&w=97", http.StatusOK, ""},
-		{"created", "h=12&w=34", http.StatusOK, ""},
-		{"live", "h=x&w=97", http.StatusBadRequest, `query parameter h="x"`},
-		{"nope", "h=1&w=1", http.StatusNotFound, "No such exec instance: nope"},
-		{"nope", "h=x", http.StatusBadRequest, `h="x"`},
-		{"ended", "h=1&w=1", http.StatusConflict, "exec ended is not running"},
-		{"plain", "h=1&w=1", http.StatusConflict, "exec plain has no terminal"},
-	} {
-		req := httptest.NewRequest("POST", "/exec/"+tt.id+"/resize?"+tt.query, nil)
-		req.SetPathValue("id", tt.id)
-		rec := httptest.NewRecorder()
-		d.execResize(rec, req)
-		var body struct{ Message string }
-		json.Unmarshal(rec.Body.Bytes(), &body)
-		if rec.Code != tt.code || !strings.Contains(body.Message, tt.msg) {
-			t.Errorf("resize %s?%s: %d %q, want %d containing %q", tt.id, tt.query, rec.Code, body.Message, tt.code, tt.msg)
-		}
-	}
-	if rows, cols, err := pty.Getsize(slave); err != nil || rows != 33 || cols != 97 {
-		t.Errorf("the live session's terminal is %dx%d (%v), want 33x97", rows, cols, err)
-	}
-	if created.size == nil || created.size.Rows != 12 || created.size.Cols != 34 {
-		t.Errorf("the created session kept %+v, want 12x34 for its start", created.size)
 	}
 }
 

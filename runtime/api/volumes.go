@@ -1,4 +1,4 @@
-package runtime
+package api
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
+	"github.com/liveswap/liveswap/runtime"
 )
 
 // liveswapd makes no volumes: a named or anonymous volume is refused at
@@ -16,23 +17,23 @@ import (
 
 var volumeFilters = map[string]bool{"name": true, "label": true, "driver": true, "dangling": true}
 
-func (d *Daemon) volumeRoutes(mux *http.ServeMux) {
+func (d server) volumeRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /volumes", d.volumeList)
 	mux.HandleFunc("GET /volumes/{name}", d.volumeInspect)
 }
 
-func (d *Daemon) volumeList(w http.ResponseWriter, r *http.Request) {
+func (d server) volumeList(w http.ResponseWriter, r *http.Request) {
 	f, err := filters.FromJSON(r.URL.Query().Get("filters"))
 	if err == nil {
 		err = f.Validate(volumeFilters)
 	}
 	if err != nil {
-		writeError(w, fmt.Errorf("invalid filters: %v: %w", err, ErrInvalid))
+		writeError(w, fmt.Errorf("invalid filters: %v: %w", err, runtime.ErrInvalid))
 		return
 	}
 	writeJSON(w, http.StatusOK, volume.ListResponse{Volumes: []*volume.Volume{}, Warnings: []string{}})
 }
 
-func (d *Daemon) volumeInspect(w http.ResponseWriter, r *http.Request) {
-	writeError(w, fmt.Errorf("get %s: no such volume: liveswapd makes no volumes; bind a host folder with -v /host/path:/path: %w", r.PathValue("name"), ErrNotFound))
+func (d server) volumeInspect(w http.ResponseWriter, r *http.Request) {
+	writeError(w, fmt.Errorf("get %s: no such volume: liveswapd makes no volumes; bind a host folder with -v /host/path:/path: %w", r.PathValue("name"), runtime.ErrNotFound))
 }

@@ -1,4 +1,4 @@
-package runtime
+package api
 
 import (
 	"crypto/sha256"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
+	"github.com/liveswap/liveswap/runtime"
 )
 
 // liveswapd has no network of its own to manage: a container shares the
@@ -31,7 +32,7 @@ func networkID(name string) string {
 
 var networkFilters = map[string]bool{"name": true, "id": true, "label": true, "driver": true, "scope": true, "type": true}
 
-func (d *Daemon) networkRoutes(mux *http.ServeMux) {
+func (d server) networkRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /networks", d.networkList)
 	mux.HandleFunc("GET /networks/{id}", d.networkInspect)
 	mux.HandleFunc("POST /networks/create", networkCreate)
@@ -43,19 +44,19 @@ func (d *Daemon) networkRoutes(mux *http.ServeMux) {
 func networkCreate(w http.ResponseWriter, r *http.Request) {
 	var req struct{ Name string }
 	json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req)
-	writeError(w, fmt.Errorf("POST /networks/create (network %q) is not implemented by liveswapd: it creates no networks; a container uses the host's network or none: run it with --network host (compose: network_mode: host, no ports: or networks:): %w", req.Name, ErrNotImplemented))
+	writeError(w, fmt.Errorf("POST /networks/create (network %q) is not implemented by liveswapd: it creates no networks; a container uses the host's network or none: run it with --network host (compose: network_mode: host, no ports: or networks:): %w", req.Name, runtime.ErrNotImplemented))
 }
 
 // network describes a built-in network with the containers on it now.
-func (d *Daemon) network(name, driver string) network.Inspect {
+func (d server) network(name, driver string) network.Inspect {
 	n := network.Inspect{
-		Name: name, ID: networkID(name), Created: d.started, Scope: "local", Driver: driver,
+		Name: name, ID: networkID(name), Created: d.StartedAt(), Scope: "local", Driver: driver,
 		EnableIPv4: name != "none", IPAM: network.IPAM{Driver: "default", Options: map[string]string{}, Config: []network.IPAMConfig{}},
 		Containers: map[string]network.EndpointResource{}, Options: map[string]string{}, Labels: map[string]string{},
 	}
 	for _, c := range d.List() {
-		spec, st := c.snapshot()
-		if st.Status != StatusRunning || spec.HostConfig == nil {
+		spec, st := c.Snapshot()
+		if st.Status != runtime.StatusRunning || spec.HostConfig == nil {
 			continue
 		}
 		mode := string(spec.HostConfig.NetworkMode)
@@ -69,7 +70,7 @@ func (d *Daemon) network(name, driver string) network.Inspect {
 	return n
 }
 
-func (d *Daemon) networkList(w http.ResponseWriter, r *http.Request) {
+func (d server) networkList(w http.ResponseWriter, r *http.Request) {
 	f, err := filters.FromJSON(r.URL.Query().Get("filters"))
 	if err == nil {
 		err = f.Validate(networkFilters)
@@ -78,7 +79,7 @@ func (d *Daemon) networkList(w http.ResponseWriter, r *http.Request) {
 		err = fmt.Errorf("invalid filter: 'type'='%s': it is builtin or custom", strings.Join(f.Get("type"), ","))
 	}
 	if err != nil {
-		writeError(w, fmt.Errorf("invalid filters: %v: %w", err, ErrInvalid))
+		writeError(w, fmt.Errorf("invalid filters: %v: %w", err, runtime.ErrInvalid))
 		return
 	}
 	out := []network.Summary{}
@@ -103,7 +104,7 @@ func (d *Daemon) networkList(w http.ResponseWriter, r *http.Request) {
 // networkInspect finds a built-in by name, full ID or ID prefix; any other
 // network does not exist (404), which is what Compose asks before it would
 // create a project network, and then gets the 501 of POST /networks/create.
-func (d *Daemon) networkInspect(w http.ResponseWriter, r *http.Request) {
+func (d server) networkInspect(w http.ResponseWriter, r *http.Request) {
 	ref := r.PathValue("id")
 	for _, b := range builtinNetworks {
 		if ref == b.name || len(ref) >= 3 && strings.HasPrefix(networkID(b.name), ref) {
@@ -111,5 +112,5 @@ func (d *Daemon) networkInspect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeError(w, fmt.Errorf("network %s not found: liveswapd has only the networks host and none (--network host or none; it creates no networks): %w", ref, ErrNotFound))
+	writeError(w, fmt.Errorf("network %s not found: liveswapd has only the networks host and none (--network host or none; it creates no networks): %w", ref, runtime.ErrNotFound))
 }

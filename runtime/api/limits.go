@@ -1,4 +1,4 @@
-package runtime
+package api
 
 import (
 	"errors"
@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/liveswap/liveswap/runtime"
 )
 
 // MaxRequestBody bounds a request body: the API subset takes small JSON
@@ -68,7 +70,7 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 }
 
 func tooLarge() error {
-	return fmt.Errorf("request body larger than the %d bytes (1 MiB) liveswapd accepts: %w", MaxRequestBody, ErrTooLarge)
+	return fmt.Errorf("request body larger than the %d bytes (1 MiB) liveswapd accepts: %w", MaxRequestBody, runtime.ErrTooLarge)
 }
 
 // bodyError categorises an error met while reading a request body.
@@ -79,7 +81,7 @@ func bodyError(what string, err error) error {
 	case errors.As(err, &tooBig):
 		return tooLarge()
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return fmt.Errorf("%s: the request body did not arrive within the read timeout (api-read-timeout): %w", what, ErrTimeout)
+		return fmt.Errorf("%s: the request body did not arrive within the read timeout (api-read-timeout): %w", what, runtime.ErrTimeout)
 	}
-	return fmt.Errorf("%s: %v: %w", what, err, ErrInvalid)
+	return fmt.Errorf("%s: %v: %w", what, err, runtime.ErrInvalid)
 }

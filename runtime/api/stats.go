@@ -1,4 +1,4 @@
-package runtime
+package api
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/liveswap/liveswap/runtime"
 	"github.com/liveswap/liveswap/runtime/oci"
 )
 
@@ -26,17 +27,17 @@ var cgroupRoot = "/sys/fs/cgroup"
 // (memory, CPU, pids, block I/O) and network namespace, as docker stats and the SDKs read it: stream (the
 // default) sends a sample every second; stream=false sends one with
 // precpu_stats a second before it, one-shot=true one without.
-func (d *Daemon) stats(w http.ResponseWriter, r *http.Request, c *Container) {
-	spec, st := c.snapshot()
+func (d server) stats(w http.ResponseWriter, r *http.Request, c *runtime.Container) {
+	spec, st := c.Snapshot()
 	stream, oneShot := queryBool(r, "stream", true), queryBool(r, "one-shot", false)
 	if spec.Root == "" {
-		writeError(w, fmt.Errorf("container %s runs image host, in no cgroup of its own, so it has no figures of its own: stats is served for isolated containers (a stored image or a root folder): %w", spec.ID[:12], ErrNotImplemented))
+		writeError(w, fmt.Errorf("container %s runs image host, in no cgroup of its own, so it has no figures of its own: stats is served for isolated containers (a stored image or a root folder): %w", spec.ID[:12], runtime.ErrNotImplemented))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	empty := container.StatsResponse{Name: "/" + spec.Name, ID: spec.ID}
-	if st.Status != StatusRunning {
+	if st.Status != runtime.StatusRunning {
 		// dockerd answers a container that is not running with one
 		// zeroed sample, streamed or not.
 		enc.Encode(empty)
@@ -84,7 +85,7 @@ func (d *Daemon) stats(w http.ResponseWriter, r *http.Request, c *Container) {
 			return
 		case <-tick.C:
 		}
-		if _, st := c.snapshot(); st.Status != StatusRunning {
+		if _, st := c.Snapshot(); st.Status != runtime.StatusRunning {
 			return
 		}
 		s := sample()

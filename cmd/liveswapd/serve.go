@@ -1,4 +1,4 @@
-package runtime
+package main
 
 import (
 	"context"
@@ -14,28 +14,33 @@ import (
 	"syscall"
 	"time"
 
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/coreos/go-systemd/v22/activation"
 	"github.com/liveswap/liveswap/internal/host/atomicfile"
 	"github.com/liveswap/liveswap/internal/host/procfs"
+	"github.com/liveswap/liveswap/runtime"
+	"github.com/liveswap/liveswap/runtime/api"
+	"github.com/liveswap/liveswap/runtime/config"
 )
 
-// Run is the daemon: it takes the pidfile, restores containers, serves the
+// serve is the daemon: it takes the pidfile, restores containers, serves the
 // API on the configured sockets and handles SIGHUP (reload) and
 // SIGTERM/SIGINT (shutdown). It returns the process exit code.
-func Run(cfg Config, flags *Flags, version string) int {
+func serve(cfg config.Config, flags *config.Flags, version string) int {
 	level := new(slog.LevelVar)
 	level.Set(cfg.Level())
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if err := run(cfg, flags, version, log, level); err != nil {
+	if err := runDaemon(cfg, flags, version, log, level); err != nil {
 		log.Error("liveswapd failed", "err", err)
 		return 1
 	}
 	return 0
 }
 
-func run(cfg Config, flags *Flags, version string, log *slog.Logger, level *slog.LevelVar) error {
+func runDaemon(cfg config.Config, flags *config.Flags, version string, log *slog.Logger, level *slog.LevelVar) error {
 	// Signals first, so a SIGTERM during restore is not lost. SIGPIPE is
 	// not ignored: shims (and so containers) would inherit SIG_IGN, and Go
 	// already turns SIGPIPE on sockets into EPIPE errors.
@@ -48,7 +53,7 @@ func run(cfg Config, flags *Flags, version string, log *slog.Logger, level *slog
 	defer os.Remove(cfg.Pidfile)
 
 	begin := time.Now()
-	d, err := NewDaemon(cfg, Options{Version: version, Log: log, Level: level})
+	d, err := runtime.NewDaemon(cfg, runtime.Options{Version: version, Log: log, Level: level})
 	if err != nil {
 		return err
 	}
@@ -56,7 +61,7 @@ func run(cfg Config, flags *Flags, version string, log *slog.Logger, level *slog
 
 	// No ReadTimeout or WriteTimeout: they would cut logs -f, events and
 	// wait. Headers, bodies (see bounded) and idle connections are bounded.
-	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: time.Duration(cfg.APIReadTimeout) * time.Second,
+	srv := &http.Server{Handler: api.Handler(d), ReadHeaderTimeout: time.Duration(cfg.APIReadTimeout) * time.Second,
 		IdleTimeout: time.Duration(cfg.APIIdleTimeout) * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	var listeners []net.Listener
@@ -174,4 +179,12 @@ func listenUnix(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("setting mode 0660 on %s: %w", path, err)
 	}
 	return l, nil
+}
+
+// notify sends an sd_notify state. Not running under systemd is normal:
+// SdNotify then returns (false, nil).
+func notify(log *slog.Logger, state string) {
+	if _, err := sddaemon.SdNotify(false, state); err != nil {
+		log.Warn("sd_notify failed", "state", state, "err", err)
+	}
 }

@@ -1,4 +1,4 @@
-package runtime
+package api
 
 import (
 	"bytes"
@@ -22,30 +22,32 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/liveswap/liveswap/internal/host/procfs"
+	"github.com/liveswap/liveswap/runtime"
+	"github.com/liveswap/liveswap/runtime/config"
 	"github.com/liveswap/liveswap/runtime/shim"
 )
 
 // TestMain lets the test binary act as liveswapd-shim: the daemon under
 // test re-executes /proc/self/exe, which it names liveswapd-shim.
 func TestMain(m *testing.M) {
-	if filepath.Base(os.Args[0]) == ShimName {
+	if filepath.Base(os.Args[0]) == runtime.ShimName {
 		os.Exit(shim.Main(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
 
 type testDaemon struct {
-	d    *Daemon
+	d    *runtime.Daemon
 	cli  *client.Client
 	srv  *http.Server
 	sock string
-	cfg  Config
+	cfg  config.Config
 }
 
-// startTestDaemon runs a Daemon in-process on a unix socket in dir.
+// startTestDaemon runs a runtime.Daemon in-process on a unix socket in dir.
 func startTestDaemon(t *testing.T, dir string, liveRestore bool) *testDaemon {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := config.DefaultConfig()
 	cfg.LiveRestore = liveRestore
 	cfg.DataRoot = filepath.Join(dir, "data")
 	cfg.ExecRoot = filepath.Join(dir, "exec")
@@ -53,15 +55,15 @@ func startTestDaemon(t *testing.T, dir string, liveRestore bool) *testDaemon {
 	cfg.AllowHostImage = true // the tests run the host's binaries
 	sock := filepath.Join(dir, "api.sock")
 	cfg.Hosts = []string{"unix://" + sock}
-	d, err := NewDaemon(cfg, Options{Version: "9.9.9-test", ShimBinary: "/proc/self/exe", Getenv: func(string) string { return "" }})
+	d, err := runtime.NewDaemon(cfg, runtime.Options{Version: "9.9.9-test", ShimBinary: "/proc/self/exe", Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := listenUnix(sock)
+	l, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: d.Handler()}
+	srv := &http.Server{Handler: Handler(d)}
 	go srv.Serve(l)
 	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
 	if err != nil {
@@ -291,34 +293,6 @@ func TestAPIRefusals(t *testing.T) {
 	}
 }
 
-func TestRestartPolicyOnFailureCounts(t *testing.T) {
-	td := startTestDaemon(t, testDir(t), true)
-	killAll(t, td)
-	ctx := context.Background()
-	id := runHost(t, td, "flaky", &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: "on-failure", MaximumRetryCount: 2}}, "sh", "-c", "exit 3")
-	waitFor(t, "two policy restarts then exited", func() bool {
-		ins, err := td.cli.ContainerInspect(ctx, id)
-		return err == nil && ins.RestartCount == 2 && ins.State.Status == "exited" && ins.State.ExitCode == 3
-	})
-	// The exit handler asks the policy right after recording the exit; ask
-	// it again here, synchronously, rather than sleep and hope a wrong
-	// restart would have shown by then. Both see the same state.
-	c, err := td.d.Get(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	td.d.maybeRestart(c, false)
-	c.mu.Lock()
-	status, pending, count := c.st.Status, c.timer != nil, c.st.RestartCount
-	c.mu.Unlock()
-	if status != StatusExited || pending || count != 2 {
-		t.Errorf("after the limit: status %s, restart pending %v, RestartCount %d; want exited, none pending, 2", status, pending, count)
-	}
-	if ins, _ := td.cli.ContainerInspect(ctx, id); ins.RestartCount != 2 || ins.State.Status != "exited" {
-		t.Errorf("RestartCount %d (%s) after the limit, want 2 (exited)", ins.RestartCount, ins.State.Status)
-	}
-}
-
 // TestRestoreAdoptsShims restarts the daemon (in-process) with containers
 // running: the next daemon adopts them unchanged and records the exit of
 // the one that ended meanwhile.
@@ -331,10 +305,7 @@ func TestRestoreAdoptsShims(t *testing.T) {
 	trigger := filepath.Join(dir, "exit-now")
 	short := runHost(t, a, "short", nil, "sh", "-c", "while [ ! -e "+trigger+" ]; do sleep 0.02; done; exit 9")
 	before, _ := a.cli.ContainerInspect(ctx, long)
-	sc, err := a.d.Get(short)
-	if err != nil {
-		t.Fatal(err)
-	}
+	shortRun := filepath.Join(a.cfg.ExecRoot, "containers", short)
 	a.stop()
 	if !procfs.Alive(before.State.Pid) {
 		t.Fatal("live-restore on: the container died with the daemon")
@@ -344,7 +315,7 @@ func TestRestoreAdoptsShims(t *testing.T) {
 	}
 	// The shim writes exit.json last, just before it exits.
 	waitFor(t, "short's exit record", func() bool {
-		_, err := os.Stat(filepath.Join(sc.runDir, shim.ExitFile))
+		_, err := os.Stat(filepath.Join(shortRun, shim.ExitFile))
 		return err == nil
 	})
 
@@ -475,7 +446,7 @@ func TestLogsFollowAcrossRotation(t *testing.T) {
 		t.Errorf("followed across rotations:\n%s\nwant every line 1..%d once, in order", out.String(), n)
 	}
 	c, _ := td.d.Get(id)
-	files, _ := filepath.Glob(c.logPath() + "*")
+	files, _ := filepath.Glob(c.LogPath() + "*")
 	if len(files) != 2 {
 		t.Errorf("log files %v, want the log and one rotated file", files)
 	}
@@ -483,41 +454,5 @@ func TestLogsFollowAcrossRotation(t *testing.T) {
 		if fi, err := os.Stat(f); err != nil || fi.Size() > 1024 {
 			t.Errorf("%s: %v bytes (%v), want at most 1 KiB", f, fi.Size(), err)
 		}
-	}
-}
-
-func TestParseLogConfig(t *testing.T) {
-	tests := []struct {
-		driver string
-		opts   map[string]string
-		want   LogConfig
-		err    string
-	}{
-		{"", nil, LogConfig{Driver: "json-file", MaxFiles: 1}, ""},
-		{"json-file", map[string]string{"max-size": "10m", "max-file": "5"}, LogConfig{Driver: "json-file", MaxSize: 10 << 20, MaxFiles: 5}, ""},
-		{"json-file", map[string]string{"max-size": "-1"}, LogConfig{Driver: "json-file", MaxFiles: 1}, ""},
-		{"json-file", map[string]string{"max-size": "1k"}, LogConfig{Driver: "json-file", MaxSize: 1024, MaxFiles: 1}, ""},
-		{"none", nil, LogConfig{Driver: "none", MaxFiles: 1}, ""},
-		{"syslog", nil, LogConfig{}, `log driver "syslog" is not supported by liveswapd`},
-		{"local", nil, LogConfig{}, `log driver "local" is not supported`},
-		{"json-file", map[string]string{"max-size": "0"}, LogConfig{}, "positive size"},
-		{"json-file", map[string]string{"max-size": "1k", "max-file": "0"}, LogConfig{}, "cannot be less than 1"},
-		{"json-file", map[string]string{"max-file": "2"}, LogConfig{}, "needs max-size"},
-		{"json-file", map[string]string{"labels": "a"}, LogConfig{}, `log-opt "labels" is not supported`},
-		{"none", map[string]string{"max-size": "1k"}, LogConfig{}, "takes no log-opt"},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%s %v", tt.driver, tt.opts), func(t *testing.T) {
-			got, err := ParseLogConfig(tt.driver, tt.opts)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Errorf("error %v, want one containing %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Errorf("= %+v, %v; want %+v", got, err, tt.want)
-			}
-		})
 	}
 }

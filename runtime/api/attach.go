@@ -1,4 +1,4 @@
-package runtime
+package api
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/liveswap/liveswap/runtime"
 )
 
 // hijack takes the connection of an attach or exec start over, as dockerd
@@ -20,7 +21,7 @@ import (
 func hijack(w http.ResponseWriter, r *http.Request) (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
-		return nil, nil, fmt.Errorf("this connection cannot be hijacked: %w", ErrInvalid)
+		return nil, nil, fmt.Errorf("this connection cannot be hijacked: %w", runtime.ErrInvalid)
 	}
 	conn, brw, err := hj.Hijack()
 	if err != nil {
@@ -70,51 +71,49 @@ func (f flushWriter) Write(p []byte) (int, error) {
 // container's log, which the shim writes: attaching needs no path from the
 // container to the daemon, so a restarted daemon serves it the same way.
 // Standard input (-i) and terminals (-t) are refused at create.
-func (d *Daemon) attach(w http.ResponseWriter, r *http.Request, c *Container) {
+func (d server) attach(w http.ResponseWriter, r *http.Request, c *runtime.Container) {
 	q := r.URL.Query()
 	b := func(k string) bool { v, _ := strconv.ParseBool(q.Get(k)); return v }
 	if b("stdin") {
-		spec, _ := c.snapshot()
+		spec, _ := c.Snapshot()
 		if !spec.Config.OpenStdin {
 			// The docker CLI asks for stdin only with -i, which create refused.
-			writeError(w, fmt.Errorf("attaching standard input is not supported by liveswapd: containers have no stdin (-i is refused); attach without --sig-proxy/stdin: %w", ErrUnsupported))
+			writeError(w, fmt.Errorf("attaching standard input is not supported by liveswapd: containers have no stdin (-i is refused); attach without --sig-proxy/stdin: %w", runtime.ErrUnsupported))
 			return
 		}
 	}
 	if q.Get("detachKeys") != "" {
-		writeError(w, fmt.Errorf("--detach-keys is not supported by liveswapd: it reads no input from an attached client: %w", ErrUnsupported))
+		writeError(w, fmt.Errorf("--detach-keys is not supported by liveswapd: it reads no input from an attached client: %w", runtime.ErrUnsupported))
 		return
 	}
 	if err := d.LogsReadable(c); err != nil {
 		writeError(w, fmt.Errorf("attach reads the container's log, and log driver none keeps none: %w", err))
 		return
 	}
-	o := LogOptions{Stdout: b("stdout"), Stderr: b("stderr"), Follow: b("stream"), Tail: -1}
+	o := runtime.LogOptions{Stdout: b("stdout"), Stderr: b("stderr"), Follow: b("stream"), Tail: -1}
 	if !o.Stdout && !o.Stderr {
 		o.Stdout, o.Stderr = true, true
 	}
 	if !b("logs") {
 		o.Since = time.Now()
 	}
-	c.mu.Lock()
-	gen := c.gen
-	c.mu.Unlock()
+	gen := c.Gen()
 	conn, brw, err := hijack(w, r)
 	if err != nil {
-		d.log.Debug("attach: hijack failed", "container", c.ID()[:12], "err", err)
+		d.Log().Debug("attach: hijack failed", "container", c.ID()[:12], "err", err)
 		return
 	}
 	defer closeStream(conn)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	watchHangup(brw, cancel)
-	if o.Follow && !d.awaitRun(ctx, c, gen) {
+	if o.Follow && !d.AwaitRun(ctx, c, gen) {
 		return
 	}
 	out := flushWriter{brw}
 	err = d.Logs(ctx, c, o, stdcopy.NewStdWriter(out, stdcopy.Stdout), stdcopy.NewStdWriter(out, stdcopy.Stderr), func() {})
 	if err != nil {
-		d.log.Debug("attach stream ended", "container", c.ID()[:12], "err", err)
+		d.Log().Debug("attach stream ended", "container", c.ID()[:12], "err", err)
 	}
 }
 
@@ -133,26 +132,4 @@ func watchHangup(brw *bufio.ReadWriter, cancel func()) {
 			}
 		}
 	}()
-}
-
-// awaitRun waits until the container runs, or a run that began after
-// attach already ended (a command that exits at once); false if the
-// client left or the container was removed first.
-func (d *Daemon) awaitRun(ctx context.Context, c *Container, gen int) bool {
-	for {
-		c.mu.Lock()
-		st, g, removed, changed := c.st.Status, c.gen, c.removed, c.changed
-		c.mu.Unlock()
-		switch {
-		case st == StatusRunning || st == StatusRestarting || g != gen:
-			return true
-		case removed:
-			return false
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return false
-		}
-	}
 }
