@@ -40,14 +40,20 @@ func (d *Daemon) handleExit(c *Container, gen int) {
 	d.maybeRestart(c, false)
 }
 
-// recordExitLocked sets the state of an ended run; c.mu must be held.
-func (d *Daemon) recordExitLocked(c *Container, ex shim.Exit) {
+// setExitedLocked moves the state to exited with what the shim recorded;
+// c.mu must be held (or c not yet shared, as while restoring).
+func (c *Container) setExitedLocked(ex shim.Exit) {
 	c.st.Status = StatusExited
 	c.st.ExitCode = ex.ExitCode
 	c.st.Error = ex.Error
 	c.st.OOMKilled = ex.OOMKilled
 	c.st.FinishedAt = ex.FinishedAt
 	c.st.Pid, c.st.PidStart, c.st.ShimPid, c.st.ShimStart = 0, 0, 0, 0
+}
+
+// recordExitLocked sets the state of an ended run; c.mu must be held.
+func (d *Daemon) recordExitLocked(c *Container, ex shim.Exit) {
+	c.setExitedLocked(ex)
 	if err := c.saveLocked(); err != nil {
 		d.log.Error("saving container state", "container", c.spec.ID[:12], "err", err)
 	}

@@ -220,12 +220,7 @@ func (d *Daemon) awaitStart(c *Container, gen int, shimExited <-chan struct{}) {
 }
 
 func (c *Container) recordRestoredExit(ex shim.Exit) {
-	c.st.Status = StatusExited
-	c.st.ExitCode = ex.ExitCode
-	c.st.Error = ex.Error
-	c.st.OOMKilled = ex.OOMKilled
-	c.st.FinishedAt = ex.FinishedAt
-	c.st.Pid, c.st.PidStart, c.st.ShimPid, c.st.ShimStart = 0, 0, 0, 0
+	c.setExitedLocked(ex)
 	c.saveLocked()
 }
 
