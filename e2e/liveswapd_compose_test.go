@@ -253,7 +253,7 @@ func TestLiveswapdCompose(t *testing.T) {
     command: ["/bin/sleep", "60"]
 `, testbed.FreePort(t)), nil, []string{"POST /networks/create", "not implemented by liveswapd", "network_mode: host"}},
 		{"build: with BuildKit (the default)", "services:\n  app:\n    build: .\n    network_mode: host\n", nil,
-			[]string{"liveswapd pulls from no registry"}},
+			[]string{"liveswapd pulls from no registry", "an image build, which liveswapd does not do"}},
 		{"build: with the classic builder", "services:\n  app:\n    build: .\n    network_mode: host\n", []string{"DOCKER_BUILDKIT=0"},
 			[]string{"POST /build", "builds no images", "docker load"}},
 	}

@@ -260,7 +260,13 @@ func (d server) imageCreate(w http.ResponseWriter, r *http.Request) {
 		if t := q.Get("tag"); t != "" {
 			ref += ":" + t
 		}
-		writeError(w, fmt.Errorf("pull access denied for %s: liveswapd pulls from no registry; bring images in with docker load (a docker save archive or an OCI image layout) or docker import (a root filesystem tar): %w", ref, runtime.ErrNotFound))
+		why := ""
+		if strings.HasPrefix(ref, "moby/buildkit") || strings.HasPrefix(ref, "docker.io/moby/buildkit") {
+			// BuildKit's builder (docker buildx, compose build:) pulls
+			// itself before it builds: say what was really asked.
+			why = " (this is BuildKit's own image: an image build, which liveswapd does not do; build elsewhere and docker save | docker load the result)"
+		}
+		writeError(w, fmt.Errorf("pull access denied for %s: liveswapd pulls from no registry%s; bring images in with docker load (a docker save archive or an OCI image layout) or docker import (a root filesystem tar): %w", ref, why, runtime.ErrNotFound))
 		return
 	}
 	src := q.Get("fromSrc")
