@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -190,4 +191,13 @@ func lookupDB(path, key string, col int) ([]string, bool) {
 		}
 	}
 	return nil, false
+}
+
+// merged is a new map of base's entries with over's on top (a container's
+// own labels and log options win over the image's and the daemon's).
+func merged(base, over map[string]string) map[string]string {
+	m := make(map[string]string, len(base)+len(over))
+	maps.Copy(m, base)
+	maps.Copy(m, over)
+	return m
 }

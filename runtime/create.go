@@ -185,14 +185,7 @@ func (d *Daemon) resolveLogConfig(hc *container.HostConfig) error {
 		if lc.Type == "" {
 			lc.Type = cfg.LogDriver
 		}
-		opts := map[string]string{}
-		for k, v := range cfg.LogOpts {
-			opts[k] = v
-		}
-		for k, v := range lc.Config {
-			opts[k] = v
-		}
-		lc.Config = opts
+		lc.Config = merged(cfg.LogOpts, lc.Config)
 	}
 	if lc.Config == nil {
 		lc.Config = map[string]string{}

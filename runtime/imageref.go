@@ -85,14 +85,7 @@ func withImageDefaults(cfg *container.Config, ic dockerspec.DockerOCIImageConfig
 		cfg.StopSignal = ic.StopSignal
 	}
 	if len(ic.Labels) > 0 {
-		labels := map[string]string{}
-		for k, v := range ic.Labels {
-			labels[k] = v
-		}
-		for k, v := range cfg.Labels {
-			labels[k] = v
-		}
-		cfg.Labels = labels
+		cfg.Labels = merged(ic.Labels, cfg.Labels)
 	}
 	if h := ic.Healthcheck; h != nil {
 		if cfg.Healthcheck == nil {
