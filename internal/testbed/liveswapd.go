@@ -71,6 +71,13 @@ func StartLiveswapd(t T, sd *Systemd, o LiveswapdOptions) *Liveswapd {
 	sd.InstallUnit(t, l.Unit, liveswapdUnit("a liveswap test", unitExtra, l.Bin, l.ConfigPath, kill,
 		fmt.Sprintf("StandardOutput=append:%s\nStandardError=append:%s\n", l.LogPath, l.LogPath)))
 	t.Cleanup(func() {
+		// A failed test shows how the daemon ended: a test that lost it
+		// otherwise says only "Cannot connect".
+		if f, ok := t.(interface{ Failed() bool }); ok && f.Failed() {
+			if b, err := os.ReadFile(l.LogPath); err == nil {
+				t.Logf("testbed: the end of %s:\n%s", l.LogPath, lastLines(string(b), 30))
+			}
+		}
 		if out, err := Docker(l.Host, "ps", "-aq"); err == nil {
 			if ids := strings.Fields(out); len(ids) > 0 {
 				Docker(l.Host, append([]string{"rm", "-f"}, ids...)...)
